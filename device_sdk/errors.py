@@ -1,0 +1,150 @@
+"""The exception hierarchy of device_sdk.
+
+One root, :class:`DeviceSDKError`. Errors carry structured fields (the close code, the peer,
+the wait time), not only a message, so that callers and the CLI can act on them.
+"""
+
+from __future__ import annotations
+
+
+class DeviceSDKError(Exception):
+    """Root of every error raised by device_sdk."""
+
+
+class ConfigError(DeviceSDKError):
+    """Invalid configuration: a bad option, board profile or config file."""
+
+
+class HardwareError(DeviceSDKError):
+    """A hardware part could not be set up or driven (pin factory, pins, drivers)."""
+
+
+class StateError(DeviceSDKError):
+    """A file in the state directory is unreadable, corrupt or has unsafe permissions."""
+
+
+# -- protocol errors: split by who broke the rules (as h11 does) ---------------------------------
+
+
+class ProtocolError(DeviceSDKError):
+    """A violation of the wire profile.
+
+    ``code`` is the QUIC application error code the connection closes with (400, 401, 403, 404,
+    413, 429), ``reason`` the reason phrase sent with it.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code} {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class LocalProtocolError(ProtocolError):
+    """We were about to break the protocol (a bug in the caller or in device_sdk)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer broke the protocol: the connection is closed with ``code``."""
+
+
+# -- transport ------------------------------------------------------------------------------------
+
+
+class TransportError(DeviceSDKError):
+    """The QUIC connection failed or ended."""
+
+
+class ConnectionClosed(TransportError):
+    """The connection is closed. ``by_peer`` tells which side closed it."""
+
+    def __init__(self, code: int, reason: str, *, by_peer: bool) -> None:
+        who = "peer" if by_peer else "local side"
+        super().__init__(f"connection closed by {who}: {code} {reason}".rstrip())
+        self.code = code
+        self.reason = reason
+        self.by_peer = by_peer
+
+
+class ConnectTimeout(TransportError):
+    """The device did not answer in time."""
+
+
+class FingerprintMismatch(TransportError):
+    """The device presented a certificate whose SPKI fingerprint is not the expected one."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"device fingerprint {actual} does not match the expected {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+# -- pairing --------------------------------------------------------------------------------------
+
+
+class PairingError(DeviceSDKError):
+    """Pairing failed."""
+
+
+class WrongSetupCode(PairingError):
+    """The setup code (PSK) did not match: the confirmation failed."""
+
+
+class PairingWindowClosed(PairingError):
+    """The device's pairing window is closed (error 403): press its pairing button or ask an admin."""
+
+
+class LockedOut(PairingError):
+    """Too many failed attempts: the device refuses handshakes for ``retry_after`` seconds (429)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed attempts: retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+class PairingTimeout(PairingError):
+    """The other side did not complete the pairing in time."""
+
+
+class PairingAborted(PairingError):
+    """The device aborted the pairing (for example two controllers in one button window)."""
+
+
+class InvalidSetupCode(PairingError, ValueError):
+    """A QR text, manual code or passcode could not be parsed; the message says what is wrong."""
+
+
+class NotPaired(PairingError):
+    """The device does not know this controller (or the controller has not pinned the device)."""
+
+
+# -- discovery and channels -----------------------------------------------------------------------
+
+
+class DiscoveryError(DeviceSDKError):
+    """A device could not be found or resolved."""
+
+
+class DeviceNotFound(DiscoveryError):
+    """No device matches the given name, fingerprint prefix or discriminator."""
+
+
+class ChannelError(DeviceSDKError):
+    """A data channel could not be opened or was closed with an error."""
+
+
+class ChannelOpenFailed(ChannelError):
+    """The device answered a data-channel-open-request with a result other than success."""
+
+    def __init__(self, label: str, result: int) -> None:
+        super().__init__(f"channel {label!r} refused (result {result})")
+        self.label = label
+        self.result = result
+
+
+class ActuatorError(ChannelError):
+    """The device rejected an actuator or admin request: ``code`` is the profile's error code."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
