@@ -1,1 +1,66 @@
-"""wire"""
+"""The wire layer, free of I/O: QUIC varints, the message codec and the typed OSP messages."""
+
+from __future__ import annotations
+
+from .codec import DEFAULT_MAX_MESSAGE_SIZE, CborScanner, MessageDecoder, decode_body, encode_message
+from .codes import CloseCode
+from .messages import (
+    CAP_DATA_CHANNELS,
+    CAP_DEVICE_SDK_CHANNELS,
+    MESSAGE_TYPES,
+    UNAUTHENTICATED_TYPES,
+    AgentInfo,
+    AgentInfoEvent,
+    AgentInfoRequest,
+    AgentInfoResponse,
+    AgentStatusRequest,
+    AgentStatusResponse,
+    AuthCapabilities,
+    AuthMessage,
+    AuthResult,
+    AuthSpake2Confirmation,
+    AuthSpake2Handshake,
+    AuthStatus,
+    DataChannelOpenRequest,
+    DataChannelOpenResponse,
+    DataFrame,
+    Message,
+    OpenResult,
+    PskStatus,
+    SchemaError,
+)
+from .varint import decode_varint, encode_varint
+
+__all__ = [
+    "CAP_DATA_CHANNELS",
+    "CAP_DEVICE_SDK_CHANNELS",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "MESSAGE_TYPES",
+    "UNAUTHENTICATED_TYPES",
+    "AgentInfo",
+    "AgentInfoEvent",
+    "AgentInfoRequest",
+    "AgentInfoResponse",
+    "AgentStatusRequest",
+    "AgentStatusResponse",
+    "AuthCapabilities",
+    "AuthMessage",
+    "AuthResult",
+    "AuthSpake2Confirmation",
+    "AuthSpake2Handshake",
+    "AuthStatus",
+    "CborScanner",
+    "CloseCode",
+    "DataChannelOpenRequest",
+    "DataChannelOpenResponse",
+    "DataFrame",
+    "Message",
+    "MessageDecoder",
+    "OpenResult",
+    "PskStatus",
+    "SchemaError",
+    "decode_body",
+    "decode_varint",
+    "encode_message",
+    "encode_varint",
+]
