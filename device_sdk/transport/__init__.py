@@ -1,1 +1,31 @@
-"""transport"""
+"""The QUIC transport (profile section 2): aioquic server and client around the OSP framing layer."""
+
+from __future__ import annotations
+
+from .endpoint import (
+    ALPN,
+    IDLE_TIMEOUT_S,
+    AgentConnection,
+    ConnectionHandler,
+    Credentials,
+    Server,
+    TransportConfig,
+    connect,
+    quic_configuration,
+    serve,
+)
+from .osp import OspConnection
+
+__all__ = [
+    "ALPN",
+    "IDLE_TIMEOUT_S",
+    "AgentConnection",
+    "ConnectionHandler",
+    "Credentials",
+    "OspConnection",
+    "Server",
+    "TransportConfig",
+    "connect",
+    "quic_configuration",
+    "serve",
+]

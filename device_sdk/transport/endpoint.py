@@ -1,0 +1,453 @@
+"""The asyncio edge of the transport: aioquic sockets around :class:`OspConnection`.
+
+The device side listens (:func:`serve`), the controller side dials (:func:`connect`); both give an
+:class:`AgentConnection`, which answers agent-info and agent-status requests itself, keeps an idle
+connection alive with agent-status, and hands everything else to a :class:`ConnectionHandler`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from base64 import b64encode
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aioquic.asyncio.client import connect as quic_connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import QuicServer
+from aioquic.asyncio.server import serve as quic_serve
+from aioquic.quic import events as qe
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
+from cryptography import x509
+
+from ..errors import ConnectionClosed, ConnectTimeout, FingerprintMismatch, TransportError
+from ..identity import spki_fingerprint
+from ..wire import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    AgentInfo,
+    AgentInfoRequest,
+    AgentInfoResponse,
+    AgentStatusRequest,
+    AgentStatusResponse,
+    CloseCode,
+    Message,
+)
+from ._aioquic_compat import datagram_can_leave_now, require_client_certificate
+from .osp import (
+    ConnectionEnded,
+    ControlMessage,
+    DatagramReceived,
+    HandshakeDone,
+    OspConnection,
+    StreamEnded,
+    StreamMessage,
+)
+
+log = logging.getLogger(__name__)
+
+ALPN = "osp"
+IDLE_TIMEOUT_S = 25.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransportConfig:
+    """Transport settings shared by the device and the controller."""
+
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    """Largest message accepted on a stream (413 above it)."""
+    idle_timeout: float = IDLE_TIMEOUT_S
+    """QUIC max_idle_timeout, seconds (the profile fixes 25 s)."""
+    keepalive_interval: float = 10.0
+    """Send agent-status-request after this many seconds without receiving anything."""
+    datagrams: bool = True
+    """Enable QUIC DATAGRAM frames (RFC 9221) for input channels."""
+    handshake_timeout: float = 5.0
+    """Controller side: give up connecting after this many seconds."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """An agent's certificate and key files (see :mod:`device_sdk.identity`)."""
+
+    cert_path: Path
+    key_path: Path
+
+
+def quic_configuration(
+    *, is_client: bool, credentials: Credentials, config: TransportConfig, server_name: str | None = None
+) -> QuicConfiguration:
+    """The QUIC/TLS configuration of the profile: ALPN osp only, TLS 1.3, certificates on both sides."""
+    qc = QuicConfiguration(
+        is_client=is_client,
+        alpn_protocols=[ALPN],
+        idle_timeout=config.idle_timeout,
+        max_datagram_frame_size=65536 if config.datagrams else None,
+        server_name=server_name,
+        verify_mode=ssl.CERT_NONE,  # no CA: the SPKI fingerprint is checked instead
+    )
+    qc.load_cert_chain(credentials.cert_path, credentials.key_path)
+    return qc
+
+
+class ConnectionHandler:
+    """What the device or controller does with a connection. Override what you need."""
+
+    def connection_ready(self, conn: AgentConnection) -> None:
+        """TLS is up; ``conn.peer_fingerprint`` is known (None: no client certificate)."""
+
+    def control_message(self, conn: AgentConnection, msg: Message) -> None:
+        """A control message the connection does not answer itself (auth, agent-info-event)."""
+
+    def stream_message(self, conn: AgentConnection, stream_id: int, msg: Message) -> None:
+        """A message on a bidirectional (channel) stream."""
+
+    def stream_ended(self, conn: AgentConnection, stream_id: int, reset_code: int | None) -> None:
+        """The peer ended or reset a channel stream."""
+
+    def datagram(self, conn: AgentConnection, data: bytes) -> None:
+        """A QUIC DATAGRAM frame."""
+
+    def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
+        """The connection is over."""
+
+
+class AgentConnection:
+    """One OSP connection, device or controller side. Methods are called on the event loop."""
+
+    def __init__(
+        self,
+        protocol: _Protocol,
+        *,
+        is_client: bool,
+        config: TransportConfig,
+        local_info: Callable[[], AgentInfo],
+    ) -> None:
+        self._protocol = protocol
+        self.osp = OspConnection(protocol._quic, max_message_size=config.max_message_size)
+        self.is_client = is_client
+        self.config = config
+        self._local_info = local_info
+        self.handler: ConnectionHandler = ConnectionHandler()
+        self.peer_fingerprint: bytes | None = None
+        self.peer_address: tuple[str, int] | None = None
+        self.alpn: str | None = None
+        self._next_request_id = 1
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[ConnectionClosed] = asyncio.get_running_loop().create_future()
+        self._keepalive: asyncio.TimerHandle | None = None
+        self.context: Any = None
+        """Free slot for the layer above (the device keeps its per-connection state here)."""
+
+    # -- properties ------------------------------------------------------------------------------
+
+    @property
+    def authenticated(self) -> bool:
+        return self.osp.authenticated
+
+    def set_authenticated(self) -> None:
+        """The peer is trusted (paired now or before): lift the gate on channel messages."""
+        self.osp.authenticated = True
+
+    @property
+    def is_closed(self) -> bool:
+        return self.osp.closed
+
+    @property
+    def datagrams_enabled(self) -> bool:
+        """Both sides enabled QUIC DATAGRAM support."""
+        quic = self._protocol._quic
+        return bool(quic._remote_max_datagram_frame_size and quic._configuration.max_datagram_frame_size)
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def send_control(self, msg: Message) -> None:
+        self.osp.send_control(msg)
+        self._protocol.transmit()
+
+    def open_stream(self) -> int:
+        return self.osp.open_stream()
+
+    def send_stream(self, stream_id: int, msg: Message, *, end_stream: bool = False) -> None:
+        self.osp.send_stream(stream_id, msg, end_stream=end_stream)
+        self._protocol.transmit()
+
+    def send_stream_raw(self, stream_id: int, data: bytes, *, end_stream: bool = False) -> None:
+        self.osp.send_stream_raw(stream_id, data, end_stream=end_stream)
+        self._protocol.transmit()
+
+    def end_stream(self, stream_id: int) -> None:
+        self.osp.end_stream(stream_id)
+        self._protocol.transmit()
+
+    def reset_stream(self, stream_id: int, code: int) -> None:
+        self.osp.reset_stream(stream_id, code)
+        self._protocol.transmit()
+
+    def stream_buffered(self, stream_id: int) -> int:
+        return self.osp.send_buffered(stream_id)
+
+    def datagram_can_leave_now(self, size: int) -> bool:
+        return not self.osp.closed and datagram_can_leave_now(self._protocol._quic, size)
+
+    def send_datagram(self, data: bytes) -> None:
+        if not self.osp.closed:
+            self._protocol._quic.send_datagram_frame(data)
+            self._protocol.transmit()
+
+    def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
+        """Close with an application error code (5139 is a normal close)."""
+        if not self.osp.closed:
+            self.osp.close(code, reason)
+            self._protocol.transmit()
+
+    async def wait_closed(self) -> ConnectionClosed:
+        return await asyncio.shield(self.closed)
+
+    # -- requests --------------------------------------------------------------------------------
+
+    async def agent_info(self, timeout: float = 5.0) -> AgentInfo:
+        """Ask the peer for its agent-info."""
+        response = await self._request(AgentInfoRequest(self._new_request_id()), timeout)
+        assert isinstance(response, AgentInfoResponse)
+        return response.agent_info
+
+    async def agent_status(self, timeout: float = 5.0) -> None:
+        """A round trip of agent-status (keep-alive, liveness check)."""
+        await self._request(AgentStatusRequest(self._new_request_id()), timeout)
+
+    def _new_request_id(self) -> int:
+        rid = self._next_request_id
+        self._next_request_id += 1
+        return rid
+
+    async def _request(self, msg: AgentInfoRequest | AgentStatusRequest, timeout: float) -> Message:
+        if self.closed.done():
+            raise self.closed.result()
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[msg.request_id] = fut
+        self.send_control(msg)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            raise ConnectTimeout(f"no answer to {type(msg).__name__} in {timeout:g} s") from None
+        finally:
+            self._pending.pop(msg.request_id, None)
+
+    # -- events from the protocol ----------------------------------------------------------------
+
+    def _quic_event(self, event: qe.QuicEvent) -> None:
+        for ev in self.osp.handle_event(event):
+            try:
+                self._dispatch(ev)
+            except Exception:  # a bug above must not take the whole endpoint down
+                log.exception("error handling %s", type(ev).__name__)
+                self.close(CloseCode.BAD_REQUEST, "internal error")
+        if self.osp.closed:
+            self._protocol.transmit()
+
+    def _dispatch(self, ev: object) -> None:
+        if isinstance(ev, ControlMessage):
+            self._arm_keepalive()
+            self._control(ev.message)
+        elif isinstance(ev, StreamMessage):
+            self._arm_keepalive()
+            self.handler.stream_message(self, ev.stream_id, ev.message)
+        elif isinstance(ev, StreamEnded):
+            self.handler.stream_ended(self, ev.stream_id, ev.reset_code)
+        elif isinstance(ev, DatagramReceived):
+            self.handler.datagram(self, ev.data)
+        elif isinstance(ev, HandshakeDone):
+            self._handshake_done(ev)
+        elif isinstance(ev, ConnectionEnded):
+            self._ended(ev)
+
+    def _handshake_done(self, ev: HandshakeDone) -> None:
+        self.alpn = ev.alpn
+        if ev.peer_certificate_der is not None:
+            cert = x509.load_der_x509_certificate(ev.peer_certificate_der)
+            self.peer_fingerprint = spki_fingerprint(cert)
+        self._arm_keepalive()
+        if not self.ready.done():
+            self.ready.set_result(None)
+        if not self.is_client:
+            self.handler.connection_ready(self)
+
+    def _control(self, msg: Message) -> None:
+        if isinstance(msg, AgentInfoRequest):
+            self.send_control(AgentInfoResponse(msg.request_id, self._local_info()))
+        elif isinstance(msg, AgentStatusRequest):
+            self.send_control(AgentStatusResponse(msg.request_id))
+        elif isinstance(msg, AgentInfoResponse | AgentStatusResponse):
+            fut = self._pending.get(msg.request_id)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+        else:
+            self.handler.control_message(self, msg)
+
+    def _ended(self, ev: ConnectionEnded) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        error = ConnectionClosed(ev.code, ev.reason, by_peer=ev.by_peer)
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(error)
+        if not self.ready.done():
+            self.ready.set_exception(error)
+            self.ready.exception()  # mark retrieved: a refused handshake is reported elsewhere
+        if not self.closed.done():
+            self.closed.set_result(error)
+        self.handler.connection_lost(self, error)
+
+    def _arm_keepalive(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        self._keepalive = asyncio.get_running_loop().call_later(
+            self.config.keepalive_interval, self._send_keepalive
+        )
+
+    def _send_keepalive(self) -> None:
+        self._keepalive = None
+        if self.osp.closed:
+            return
+        self.send_control(AgentStatusRequest(self._new_request_id()))
+        self._arm_keepalive()
+
+
+class _Protocol(QuicConnectionProtocol):
+    """aioquic's asyncio protocol, feeding one :class:`AgentConnection`."""
+
+    conn: AgentConnection
+
+    def quic_event_received(self, event: qe.QuicEvent) -> None:
+        self.conn._quic_event(event)
+
+
+# -- device side --------------------------------------------------------------------------------
+
+
+class Server:
+    """A listening device endpoint; :attr:`port` is the bound UDP port."""
+
+    def __init__(self, quic_server: QuicServer, connections: set[AgentConnection]) -> None:
+        self._server = quic_server
+        self.connections = connections
+
+    @property
+    def port(self) -> int:
+        transport = self._server._transport
+        assert transport is not None
+        return int(transport.get_extra_info("sockname")[1])
+
+    def close(self, code: int = CloseCode.NORMAL, reason: str = "shutting down") -> None:
+        """Close every connection (5139 by default) and stop listening."""
+        for conn in list(self.connections):
+            conn.close(code, reason)
+        self._server.close()
+
+
+async def serve(
+    *,
+    credentials: Credentials,
+    local_info: Callable[[], AgentInfo],
+    on_connection: Callable[[AgentConnection], ConnectionHandler],
+    host: str = "::",
+    port: int = 0,
+    config: TransportConfig | None = None,
+) -> Server:
+    """Listen for controllers; ``on_connection`` gives the handler of each new connection."""
+    cfg = config or TransportConfig()
+    qc = quic_configuration(is_client=False, credentials=credentials, config=cfg)
+    connections: set[AgentConnection] = set()
+
+    class DeviceProtocol(_Protocol):
+        def __init__(self, quic: QuicConnection, stream_handler: Any = None) -> None:
+            super().__init__(quic, stream_handler)
+            require_client_certificate(quic)
+            self.conn = AgentConnection(self, is_client=False, config=cfg, local_info=local_info)
+            self.conn.handler = on_connection(self.conn)
+            connections.add(self.conn)
+            self.conn.closed.add_done_callback(lambda _f: connections.discard(self.conn))
+
+        def datagram_received(self, data: bytes | str, addr: Any) -> None:
+            if self.conn.peer_address is None:
+                self.conn.peer_address = (str(addr[0]), int(addr[1]))
+            super().datagram_received(data, addr)
+
+    try:
+        server = await quic_serve(host, port, configuration=qc, create_protocol=DeviceProtocol)
+    except OSError:
+        if host != "::":
+            raise
+        server = await quic_serve("0.0.0.0", port, configuration=qc, create_protocol=DeviceProtocol)
+    return Server(server, connections)
+
+
+# -- controller side ----------------------------------------------------------------------------
+
+
+async def connect(
+    host: str,
+    port: int,
+    *,
+    credentials: Credentials,
+    expected_fingerprint: bytes,
+    server_name: str,
+    local_info: Callable[[], AgentInfo],
+    handler: ConnectionHandler | None = None,
+    config: TransportConfig | None = None,
+) -> AgentConnection:
+    """Connect to a device; accept it only if its SPKI fingerprint is ``expected_fingerprint``.
+
+    Raises :class:`FingerprintMismatch`, :class:`ConnectTimeout` or :class:`TransportError`.
+    """
+    cfg = config or TransportConfig()
+    qc = quic_configuration(is_client=True, credentials=credentials, config=cfg, server_name=server_name)
+    holder: list[AgentConnection] = []
+
+    class ControllerProtocol(_Protocol):
+        def __init__(self, quic: QuicConnection, stream_handler: Any = None) -> None:
+            super().__init__(quic, stream_handler)
+            self.conn = AgentConnection(self, is_client=True, config=cfg, local_info=local_info)
+            if handler is not None:
+                self.conn.handler = handler
+            holder.append(self.conn)
+
+    stack = contextlib.AsyncExitStack()
+    try:
+        async with asyncio.timeout(cfg.handshake_timeout):
+            await stack.enter_async_context(
+                quic_connect(host, port, configuration=qc, create_protocol=ControllerProtocol)
+            )
+    except TimeoutError:
+        await _close_quietly(stack)
+        raise ConnectTimeout(f"no QUIC handshake with {host}:{port} in {cfg.handshake_timeout:g} s") from None
+    except ConnectionError as exc:
+        await _close_quietly(stack)
+        raise TransportError(f"cannot connect to {host}:{port}: {exc}") from None
+    except (OSError, socket.gaierror) as exc:
+        await _close_quietly(stack)
+        raise TransportError(f"cannot connect to {host}:{port}: {exc}") from None
+    conn = holder[0]
+    conn.peer_address = (host, port)
+    conn.closed.add_done_callback(lambda _f: asyncio.ensure_future(_close_quietly(stack)))
+    if conn.peer_fingerprint != expected_fingerprint:
+        actual = conn.peer_fingerprint or b""
+        conn.close(CloseCode.UNAUTHORIZED, "device fingerprint mismatch")
+        await _close_quietly(stack)
+        raise FingerprintMismatch(b64encode(expected_fingerprint).decode(), b64encode(actual).decode())
+    conn.handler.connection_ready(conn)
+    return conn
+
+
+async def _close_quietly(stack: contextlib.AsyncExitStack) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(1.0):
+            await stack.aclose()
