@@ -1,0 +1,247 @@
+"""Hardware parts as sources and sinks, built from gpiozero devices on an injected pin factory.
+
+:func:`build_part` turns a validated :class:`~device_sdk.hardware.profile.PartConfig` into an
+object implementing :class:`~device_sdk.hardware.spec.SampledSource`,
+:class:`~device_sdk.hardware.spec.EventSource` or :class:`~device_sdk.hardware.spec.Sink`.
+Parts hold no event loop: the runtime polls sampled sources and brings event callbacks into
+the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import gpiozero
+from gpiozero.exc import PWMSoftwareFallback
+
+from device_sdk.errors import ActuatorError, ConfigError, HardwareError
+from device_sdk.hardware.plugins import load_driver
+from device_sdk.hardware.profile import PartConfig
+from device_sdk.hardware.signals import SimulatedSensor
+from device_sdk.hardware.spec import (
+    ChannelSpec,
+    EventSource,
+    SampledSource,
+    Sink,
+    check_value,
+    is_sink,
+    is_source,
+)
+
+__all__ = [
+    "AnalogInputPart",
+    "DigitalInputPart",
+    "DigitalOutputPart",
+    "DistancePart",
+    "Part",
+    "PwmOutputPart",
+    "build_part",
+]
+
+_log = logging.getLogger(__name__)
+
+Part = SampledSource | EventSource | Sink
+
+
+class DigitalInputPart:
+    """A button or motion sensor: an event source of bools (True = pressed / motion)."""
+
+    def __init__(self, *, spec: ChannelSpec, device: Any, debounce_s: float) -> None:
+        self.spec = spec
+        self.device = device
+        self.debounce_s = debounce_s
+
+    def read(self) -> bool:
+        """Whether the input is active now (raw, not debounced)."""
+        return bool(self.device.is_active)
+
+    def start(self, emit: Callable[[object], None]) -> None:
+        """Report every raw edge to ``emit`` (called on gpiozero's thread)."""
+        self.device.when_activated = lambda: emit(True)
+        self.device.when_deactivated = lambda: emit(False)
+
+    def stop(self) -> None:
+        """Stop reporting edges."""
+        self.device.when_activated = None
+        self.device.when_deactivated = None
+
+    def close(self) -> None:
+        """Release the pin."""
+        self.device.close()
+
+
+class AnalogInputPart:
+    """An MCP3008 input: a sampled source of ``raw * scale + offset`` (raw is 0.0..1.0)."""
+
+    def __init__(self, *, spec: ChannelSpec, device: Any, scale: float, offset: float) -> None:
+        self.spec = spec
+        self.device = device
+        self.scale = scale
+        self.offset = offset
+
+    def read(self) -> float:
+        """One conversion, scaled."""
+        return float(self.device.value) * self.scale + self.offset
+
+    def close(self) -> None:
+        """Release the SPI pins."""
+        self.device.close()
+
+
+class DistancePart:
+    """An HC-SR04 ultrasonic sensor: a sampled source of metres (0 until the first echo)."""
+
+    def __init__(self, *, spec: ChannelSpec, device: Any) -> None:
+        self.spec = spec
+        self.device = device
+
+    def read(self) -> float:
+        """The latest distance in metres (never blocks)."""
+        return float(self.device.distance)
+
+    def close(self) -> None:
+        """Stop the sampling thread and release the pins."""
+        self.device.close()
+
+
+class DigitalOutputPart:
+    """An LED or relay: a sink of bools."""
+
+    def __init__(self, *, spec: ChannelSpec, device: Any) -> None:
+        self.spec = spec
+        self.device = device
+
+    @property
+    def state(self) -> bool:
+        """Whether the output is on."""
+        return bool(self.device.value)
+
+    def set(self, value: object) -> bool:
+        """Switch on (True) or off (False); returns the new state."""
+        on = check_value(self.spec, value)
+        try:
+            if on:
+                self.device.on()
+            else:
+                self.device.off()
+        except Exception as exc:
+            raise ActuatorError("failed", f"{self.spec.name}: {exc}") from exc
+        return self.state
+
+    def close(self) -> None:
+        """Release the pin."""
+        self.device.close()
+
+
+class PwmOutputPart:
+    """A PWM LED: a sink of brightness 0.0..1.0."""
+
+    def __init__(self, *, spec: ChannelSpec, device: Any) -> None:
+        self.spec = spec
+        self.device = device
+
+    @property
+    def state(self) -> float:
+        """The current brightness."""
+        return float(self.device.value)
+
+    def set(self, value: object) -> float:
+        """Set the brightness; returns the new state."""
+        level = check_value(self.spec, value)
+        try:
+            self.device.value = level
+        except Exception as exc:
+            raise ActuatorError("failed", f"{self.spec.name}: {exc}") from exc
+        return self.state
+
+    def close(self) -> None:
+        """Release the pin."""
+        self.device.close()
+
+
+def _input_device(part: PartConfig, pin_factory: Any) -> Any:
+    pin = part.pins["pin"]
+    pull_up = part.options["pull_up"]
+    active = part.options["active_high"] if pull_up is None else None
+    cls = gpiozero.Button if part.type == "button" else gpiozero.DigitalInputDevice
+    return cls(pin, pull_up=pull_up, active_state=active, bounce_time=None, pin_factory=pin_factory)
+
+
+def _build(part: PartConfig, pin_factory: Any) -> Part:
+    spec, opts, t = part.spec, part.options, part.type
+    if t in ("button", "motion_sensor"):
+        debounce_s = (part.debounce_ms or 0.0) / 1000.0
+        return DigitalInputPart(spec=spec, device=_input_device(part, pin_factory), debounce_s=debounce_s)
+    if t in ("led", "relay"):
+        cls = gpiozero.LED if t == "led" else gpiozero.OutputDevice
+        dev = cls(
+            part.pins["pin"],
+            active_high=opts["active_high"],
+            initial_value=opts["initial"],
+            pin_factory=pin_factory,
+        )
+        return DigitalOutputPart(spec=spec, device=dev)
+    if t == "pwm_led":
+        check_value(spec, float(opts["initial"]))
+        dev = gpiozero.PWMLED(
+            part.pins["pin"],
+            active_high=opts["active_high"],
+            initial_value=float(opts["initial"]),
+            frequency=opts["frequency"],
+            pin_factory=pin_factory,
+        )
+        return PwmOutputPart(spec=spec, device=dev)
+    if t == "mcp3008":
+        dev = gpiozero.MCP3008(channel=opts["adc_channel"], device=opts["device"], pin_factory=pin_factory)
+        return AnalogInputPart(
+            spec=spec, device=dev, scale=float(opts["scale"]), offset=float(opts["offset"])
+        )
+    if t == "distance_sensor":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PWMSoftwareFallback)  # advice to use pigpio; lgpio is fine
+            dev = gpiozero.DistanceSensor(
+                echo=part.pins["echo"],
+                trigger=part.pins["trigger"],
+                max_distance=opts["max_distance"],
+                partial=True,
+                pin_factory=pin_factory,
+            )
+        return DistancePart(spec=spec, device=dev)
+    if t == "simulated":
+        return SimulatedSensor.from_part(part)
+    raise ConfigError(f"{part.where}: unknown part type {t!r}")
+
+
+def _build_custom(part: PartConfig, pin_factory: Any) -> Part:
+    factory = load_driver(str(part.options["driver"]), where=part.where)
+    try:
+        obj = factory(part, pin_factory)
+    except (ConfigError, HardwareError):
+        raise
+    except Exception as exc:
+        raise HardwareError(f"{part.where}: driver {part.options['driver']} failed: {exc}") from exc
+    spec = getattr(obj, "spec", None)
+    if not isinstance(spec, ChannelSpec):
+        raise HardwareError(f"{part.where}: driver returned {obj!r} without a ChannelSpec 'spec'")
+    if spec.name != part.channel:
+        raise HardwareError(f"{part.where}: driver's spec is named {spec.name!r}, not {part.channel!r}")
+    wanted_sink = part.kind == "actuator"
+    if (wanted_sink and not is_sink(obj)) or (not wanted_sink and not is_source(obj)):
+        what = "a sink (spec, state, set, close)" if wanted_sink else "a source (spec, read, close)"
+        raise HardwareError(f"{part.where}: driver returned {type(obj).__name__}, which is not {what}")
+    return obj  # type: ignore[no-any-return]
+
+
+def build_part(part: PartConfig, pin_factory: Any) -> Part:
+    """The source or sink for ``part`` on ``pin_factory``; HardwareError naming the part on failure."""
+    if part.type == "custom":
+        return _build_custom(part, pin_factory)
+    try:
+        return _build(part, pin_factory)
+    except (ConfigError, HardwareError, ActuatorError) as exc:
+        raise HardwareError(f"{part.where}: {exc}") from exc
+    except Exception as exc:  # gpiozero: pin in use, PWM unsupported, no SPI, ...
+        raise HardwareError(f"{part.where}: cannot set up the {part.type}: {exc}") from exc

@@ -1,0 +1,108 @@
+"""The simulated board: the same hardware code on gpiozero's mock pins, driven by tests or the CLI.
+
+``SimulatedBoard(runtime)`` wraps a :class:`~device_sdk.hardware.runtime.HardwareRuntime`
+running on a MockFactory (the ``sim`` profile always does) and lets you press buttons, trigger
+motion and force simulated sensor values. Everything goes through the mock pins and the same
+source objects a real board uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gpiozero.pins.mock import MockFactory
+
+from device_sdk.errors import HardwareError
+from device_sdk.hardware.boards import load_profile
+from device_sdk.hardware.parts import DigitalInputPart
+from device_sdk.hardware.runtime import HardwareRuntime
+from device_sdk.hardware.signals import SimulatedSensor
+
+__all__ = ["PAIRING_BUTTON", "SimulatedBoard", "sim_runtime"]
+
+PAIRING_BUTTON = "pairing_button"
+"""The name :meth:`SimulatedBoard.press` knows the pairing button by."""
+
+
+def sim_runtime(profile: str = "sim") -> HardwareRuntime:
+    """A runtime of the built-in ``sim`` profile (or another) on a fresh mock factory."""
+    prof = load_profile(profile)
+    if prof.simulated:
+        return HardwareRuntime(prof)
+    return HardwareRuntime(prof, pin_factory_name="mock")
+
+
+class SimulatedBoard:
+    """Controls for a runtime on mock pins: press buttons, trigger inputs, force sensor values."""
+
+    def __init__(self, runtime: HardwareRuntime) -> None:
+        if not isinstance(runtime.pin_factory, MockFactory):
+            raise HardwareError("SimulatedBoard needs a runtime on gpiozero's MockFactory")
+        self.runtime = runtime
+
+    def pin(self, name: str) -> Any:
+        """The mock pin of ``name``: ``pairing_button``, ``status_led`` or a part's channel."""
+        prof = self.runtime.profile
+        if name == PAIRING_BUTTON and prof.pairing_button is not None:
+            num = prof.pairing_button.pin
+        elif name == "status_led" and prof.status_led is not None:
+            num = prof.status_led.pin
+        else:
+            try:
+                pins = prof.part(name).pins
+            except KeyError:
+                raise HardwareError(f"the board has no part named {name!r}") from None
+            if "pin" not in pins:
+                raise HardwareError(f"part {name!r} has no single pin")
+            num = pins["pin"]
+        return self.runtime.pin_factory.pin(num)
+
+    def _active_high(self, name: str) -> bool:
+        prof = self.runtime.profile
+        if name == PAIRING_BUTTON:
+            if prof.pairing_button is None:
+                raise HardwareError("the board has no pairing button")
+            pull_up, active_high = prof.pairing_button.pull_up, prof.pairing_button.active_high
+        else:
+            if not isinstance(self.runtime.sources.get(name), DigitalInputPart):
+                raise HardwareError(f"{name!r} is not a button or motion sensor")
+            opts = prof.part(name).options
+            pull_up, active_high = opts["pull_up"], opts["active_high"]
+        return bool(active_high) if pull_up is None else not pull_up
+
+    def set_input(self, name: str, active: bool) -> None:
+        """Drive the input ``name`` to pressed/motion (True) or released (False), now."""
+        pin = self.pin(name)
+        level = active == self._active_high(name)
+        if level:
+            pin.drive_high()
+        else:
+            pin.drive_low()
+
+    async def press(self, name: str = PAIRING_BUTTON, duration_s: float = 0.2) -> None:
+        """Press ``name`` for ``duration_s`` seconds, then release it."""
+        self.set_input(name, True)
+        try:
+            await asyncio.sleep(duration_s)
+        finally:
+            self.set_input(name, False)
+
+    def force(self, name: str, value: float | None) -> None:
+        """Make simulated sensor ``name`` report ``value`` (None resumes its signal)."""
+        source = self.runtime.sources.get(name)
+        if not isinstance(source, SimulatedSensor):
+            raise HardwareError(f"{name!r} is not a simulated sensor")
+        source.force(value)
+
+    def output(self, name: str) -> object:
+        """The state of output ``name`` read back from its mock pin (``status_led`` or a sink)."""
+        if name == "status_led":
+            led = self.runtime.status_led
+            if led is None:
+                raise HardwareError("the status LED is not running (start the runtime first)")
+            return led.is_lit
+        sink = self.runtime.sinks.get(name)
+        if sink is None:
+            raise HardwareError(f"the board has no actuator named {name!r}")
+        return sink.state
