@@ -1,0 +1,139 @@
+"""Channel value types and their validation (profile section 6).
+
+A channel carries values of one of seven types. :func:`check_value` turns a value received from a
+controller (or produced by the application) into the canonical Python value for its type, or raises
+:class:`ValueRejected` with the profile's error code: ``"bad-type"`` for a value of the wrong type and
+``"out-of-range"`` for a value of the right type outside ``min``/``max`` or outside the enum's values.
+
+Wire values (``value`` in ``device-channels.cddl``) are floats, ints, bools, text, byte strings, maps with
+text keys and arrays; ``None`` is never a value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, get_args
+
+ValueType = Literal["float", "int", "bool", "text", "enum", "bytes", "map"]
+"""The value type of a channel, as in the catalog's ``"type"``."""
+
+VALUE_TYPES: Final[frozenset[str]] = frozenset(get_args(ValueType))
+
+ERROR_CODES: Final[frozenset[str]] = frozenset(
+    {"out-of-range", "bad-type", "busy", "forbidden", "failed", "unknown-op"}
+)
+"""The error codes of actuator and admin answers (profile section 6.3)."""
+
+
+class ValueRejected(ValueError):
+    """A value does not fit its channel: ``code`` is ``"bad-type"`` or ``"out-of-range"``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValueSpec:
+    """What values a channel accepts.
+
+    ``min``/``max`` apply to ``float`` and ``int`` only; ``values`` lists the members of an ``enum``.
+    """
+
+    type: ValueType
+    """The value type."""
+    min: float | None = None
+    """Smallest allowed number (inclusive), for ``float`` and ``int``."""
+    max: float | None = None
+    """Largest allowed number (inclusive), for ``float`` and ``int``."""
+    values: tuple[str, ...] = ()
+    """The allowed texts of an ``enum``."""
+
+    def __post_init__(self) -> None:
+        if self.type not in VALUE_TYPES:
+            raise ValueError(f"unknown value type {self.type!r}; use one of {sorted(VALUE_TYPES)}")
+        if (self.min is not None or self.max is not None) and self.type not in ("float", "int"):
+            raise ValueError(f"min/max apply only to float and int, not {self.type}")
+        for bound in (self.min, self.max):
+            if bound is not None and (isinstance(bound, bool) or not _is_number(bound)):
+                raise ValueError(f"min/max must be numbers, not {bound!r}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is larger than max {self.max}")
+        if self.type == "enum":
+            if not self.values or not all(isinstance(v, str) for v in self.values):
+                raise ValueError("an enum needs a non-empty list of text values")
+            if len(set(self.values)) != len(self.values):
+                raise ValueError("enum values must be unique")
+        elif self.values:
+            raise ValueError("values apply only to enum")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _describe(value: object) -> str:
+    return type(value).__name__
+
+
+def check_value(spec: ValueSpec, value: object, *, check_range: bool = True) -> Any:
+    """Return ``value`` as the canonical value of ``spec.type`` or raise :class:`ValueRejected`.
+
+    ``float`` accepts ints (converted); ``int`` accepts floats with an integral value (converted). With
+    ``check_range=False`` only the type is checked (sensors report what they measure).
+    """
+    kind = spec.type
+    if kind == "float":
+        if not _is_number(value):
+            raise ValueRejected("bad-type", f"expected a number, got {_describe(value)}")
+        number = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(number):
+            raise ValueRejected("out-of-range", "the number is not finite")
+        return _check_range(spec, number, check_range)
+    if kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueRejected("bad-type", f"expected an integer, got {_describe(value)}")
+        return _check_range(spec, value, check_range)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueRejected("bad-type", f"expected true or false, got {_describe(value)}")
+        return value
+    if kind in ("text", "enum"):
+        if not isinstance(value, str):
+            raise ValueRejected("bad-type", f"expected text, got {_describe(value)}")
+        if kind == "enum" and check_range and value not in spec.values:
+            raise ValueRejected("out-of-range", f"{value!r} is not one of {list(spec.values)}")
+        return value
+    if kind == "bytes":
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise ValueRejected("bad-type", f"expected a byte string, got {_describe(value)}")
+        return bytes(value)
+    # map
+    if not isinstance(value, Mapping):
+        raise ValueRejected("bad-type", f"expected a map, got {_describe(value)}")
+    if not all(isinstance(key, str) for key in value):
+        raise ValueRejected("bad-type", "map keys must be text")
+    return dict(value)
+
+
+def _check_range(spec: ValueSpec, number: Any, check_range: bool) -> Any:
+    if check_range:
+        if spec.min is not None and number < spec.min:
+            raise ValueRejected("out-of-range", f"{number} is below the minimum {spec.min}")
+        if spec.max is not None and number > spec.max:
+            raise ValueRejected("out-of-range", f"{number} is above the maximum {spec.max}")
+    return number
+
+
+def is_wire_value(value: object) -> bool:
+    """Whether ``value`` is a ``value`` of ``device-channels.cddl`` (top level only for maps/arrays)."""
+    if isinstance(value, bool | int | float | str | bytes):
+        return True
+    if isinstance(value, Mapping):
+        return all(isinstance(key, str) for key in value)
+    return isinstance(value, Sequence)
