@@ -8,29 +8,35 @@ on exit from the context managers, even after a failure.
         with entered(link.b):                     # sockets made here live in namespace B
             zc = AsyncZeroconf(interfaces=[link.b_addr])
 
-Importable from tests (``import netns``) and, after putting ``tests/`` on ``sys.path``, from bench.
+Importable as ``tests.netns`` (from the repository root, as pytest and bench/ do).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import itertools
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "ADVERTISER_CHILD",
+    "AsyncChild",
     "LinkedNamespaces",
     "Namespace",
     "entered",
     "linked_namespaces",
     "namespace",
     "skip_reason",
+    "start_advertiser_child",
 ]
 
 _CLONE_NEWNET = 0x40000000
@@ -201,3 +207,122 @@ def entered(ns: Namespace) -> Iterator[None]:
             if libc.setns(home.fileno(), _CLONE_NEWNET) != 0:  # pragma: no cover - cannot really fail
                 err = ctypes.get_errno()
                 raise OSError(err, f"setns back: {os.strerror(err)}")
+
+
+# -- child processes speaking JSON lines -----------------------------------------------------------
+
+
+class AsyncChild:
+    """A process inside a namespace driven by JSON lines: :meth:`send` to its stdin, :meth:`recv`
+    from its stdout (stderr is kept for error messages). Always :meth:`close` it (or use
+    ``async with``)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, label: str) -> None:
+        self.proc = proc
+        self.label = label
+
+    @classmethod
+    async def start(cls, ns: Namespace, argv: Sequence[str], env: dict[str, str] | None = None) -> AsyncChild:
+        """Start ``argv`` inside ``ns`` with pipes for stdin, stdout and stderr."""
+        proc = await asyncio.create_subprocess_exec(
+            *ns.command(argv),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            start_new_session=True,
+        )
+        return cls(proc, f"{argv[-1] if argv else '?'} in {ns.name}")
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Write one JSON line to the child's stdin."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        await self.proc.stdin.drain()
+
+    async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Read the child's next JSON line; raises with its stderr if it exits or stays silent."""
+        assert self.proc.stdout is not None
+        try:
+            async with asyncio.timeout(timeout):
+                line = await self.proc.stdout.readline()
+        except TimeoutError:
+            raise RuntimeError(f"{self.label}: no message within {timeout} s") from None
+        if not line:
+            err = b""
+            if self.proc.stderr is not None:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(2):
+                        err = await self.proc.stderr.read()
+            raise RuntimeError(f"{self.label} exited: {err.decode(errors='replace')[-2000:]}")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Close stdin, give the child ``timeout`` seconds to exit, then kill its process group."""
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+        try:
+            async with asyncio.timeout(timeout):
+                await self.proc.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            await self.proc.wait()
+
+    async def __aenter__(self) -> AsyncChild:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+ADVERTISER_CHILD = r'''
+"""An Advertiser driven by JSON lines: argv[1] = {"name", "port", "interfaces", "record"}.
+Commands: {"cmd": "update", "record": {...}}, {"cmd": "refresh"}, {"cmd": "stop"} (or EOF)."""
+import asyncio, json, sys, time
+from device_sdk.discovery import Advertiser, AdvertiserConfig, DeviceRecord
+
+async def main() -> None:
+    args = json.loads(sys.argv[1])
+    t0 = time.monotonic()
+    adv = Advertiser(config=AdvertiserConfig(
+        instance_name=args["name"], port=args["port"], interfaces=args["interfaces"]))
+    await adv.start(DeviceRecord(**args["record"]))
+    def say(**msg: object) -> None:
+        print(json.dumps(msg), flush=True)
+    say(event="started", name=adv.instance_name, addresses=list(adv.addresses),
+        host=adv.host_name, start_seconds=time.monotonic() - t0)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        cmd = json.loads(line)
+        if cmd["cmd"] == "update":
+            await adv.update(DeviceRecord(**cmd["record"]))
+            say(event="updated", wall=time.time())
+        elif cmd["cmd"] == "refresh":
+            changed = await adv.refresh_addresses()
+            say(event="refreshed", changed=changed, addresses=list(adv.addresses))
+        elif cmd["cmd"] == "stop":
+            break
+    await adv.stop()
+    say(event="stopped")
+
+asyncio.run(main())
+'''
+"""Python code (run with ``python -c``) for a device advertiser in a namespace; see its docstring."""
+
+
+async def start_advertiser_child(
+    ns: Namespace, *, name: str, port: int, interfaces: list[str], record: dict[str, Any]
+) -> tuple[AsyncChild, dict[str, Any]]:
+    """Start :data:`ADVERTISER_CHILD` in ``ns``; return it and its ``started`` message."""
+    args = json.dumps({"name": name, "port": port, "interfaces": interfaces, "record": record})
+    child = await AsyncChild.start(ns, [sys.executable, "-c", ADVERTISER_CHILD, args])
+    try:
+        started = await child.recv(timeout=15)
+    except BaseException:
+        await child.close(timeout=0)
+        raise
+    return child, started
