@@ -1,0 +1,332 @@
+"""The device side of authentication (wire profile section 5): SPAKE2 party B, PSK presenter.
+
+One :class:`DeviceAuth` per connection from a peer that is not trusted yet. A trusted peer is
+authenticated by its certificate fingerprint and never runs this exchange: the transport creates
+no DeviceAuth for it and ignores auth messages on such a connection (a trusted controller that
+wants to pair again is removed by an admin first).
+
+Flow (B = this device, A = the controller)::
+
+    start         -> auth-capabilities
+    A: handshake {at, psk-input, pA}          -> B: admit, token, {psk-shown, pB}  (attempt live)
+    A: handshake {at, psk-needs-presentation} -> B: [ShowPin], {psk-shown, pB}     (attempt live)
+       A: handshake {{}, psk-input, pA}
+    A: confirmation cA  -> B: checks it, then confirmation cB and auth-status authenticated
+    A: auth-status authenticated -> B commits: window.attempt_succeeded, Authenticated
+
+Failure accounting: from the moment pB is sent until the commit, every other ending (wrong cA,
+invalid pA, a non-zero auth-status from the controller, a disconnect, the 60 s timeout) counts
+as one failure in the window (and rotates ``at``); a bad token counts too. Refusals by the
+window (403, 429, button conflict), a missing client certificate, and protocol misuse found
+before pB do not count. An abort by the device (button-mode conflict, :meth:`DeviceAuth.abort`)
+does not count either.
+
+Sticker and button mode read psk-needs-presentation as "the code is known" (on the sticker, or
+the fixed 0): they answer {psk-shown, pB} and wait for the second handshake. Display mode
+requires psk-needs-presentation: a controller cannot know a PSK that is drawn fresh for each
+attempt, so a first handshake with psk-input is answered with unknown-error and 401.
+
+Streams give no order: a confirmation that overtakes the second handshake is held until the
+handshake arrives.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import logging
+
+from ..errors import ConfigError
+from ..wire.messages import (
+    AuthCapabilities,
+    AuthMessage,
+    AuthResult,
+    AuthSpake2Confirmation,
+    AuthSpake2Handshake,
+    AuthStatus,
+    PskStatus,
+)
+from .auth import (
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHORIZED,
+    DEVICE_CAPABILITIES,
+    PSK_TIMEOUT_S,
+    STATUS_TIMEOUT_S,
+    Authenticated,
+    AuthFailed,
+    AuthMachine,
+    PskProvider,
+    ShowPin,
+)
+from .spake2 import InvalidPoint, Spake2, Spake2Keys, password_from_psk, validate_point, verify_confirmation
+from .window import PairingMode, PairingWindow
+
+__all__ = ["DeviceAuth"]
+
+logger = logging.getLogger(__name__)
+
+
+class _State(enum.Enum):
+    IDLE = "idle"
+    WAIT_HANDSHAKE = "wait-handshake"
+    WAIT_PA = "wait-pA"  # pB sent after psk-needs-presentation; the controller's user types the code
+    WAIT_CONFIRMATION = "wait-confirmation"
+    WAIT_STATUS = "wait-status"  # cB sent; the commit waits for the controller's auth-status
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DeviceAuth(AuthMachine):
+    """Authenticate one connecting controller.
+
+    ``device_fp`` and ``controller_fp`` are the 32-byte SPKI fingerprints of this connection's
+    certificates (``controller_fp`` None: the client presented no certificate). ``window`` is the
+    device's pairing window, ``psk`` where the PSK comes from (its mode must be the window's).
+    """
+
+    def __init__(
+        self,
+        *,
+        device_fp: bytes,
+        controller_fp: bytes | None,
+        window: PairingWindow,
+        psk: PskProvider,
+        capabilities: AuthCapabilities = DEVICE_CAPABILITIES,
+    ) -> None:
+        super().__init__()
+        if psk.mode is not window.mode:
+            raise ConfigError(
+                f"PSK provider mode {psk.mode.value} != pairing window mode {window.mode.value}"
+            )
+        self._device_fp = bytes(device_fp)
+        self._controller_fp = None if controller_fp is None else bytes(controller_fp)
+        self._window = window
+        self._psk = psk
+        self._capabilities = capabilities
+        self._state = _State.IDLE
+        self._spake: Spake2 | None = None
+        self._keys: Spake2Keys | None = None
+        self._early_confirmation: AuthSpake2Confirmation | None = None
+        self._attempt_live = False
+
+    def __repr__(self) -> str:
+        return f"DeviceAuth(state={self._state.value})"
+
+    @property
+    def controller_fp(self) -> bytes | None:
+        """The fingerprint of the controller on this connection."""
+        return self._controller_fp
+
+    @property
+    def state(self) -> str:
+        """The current state, for logs and tests."""
+        return self._state.value
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        """The connection is up: send auth-capabilities."""
+        if self._state is _State.IDLE:
+            self._state = _State.WAIT_HANDSHAKE
+            self._send(self._capabilities)
+
+    def receive(self, msg: AuthMessage, now: float) -> None:
+        """Handle an auth message from the controller."""
+        self.start(now)
+        self.handle_timer(now)
+        if self._finished:
+            logger.debug("ignoring %s after the end of authentication", type(msg).__name__)
+            return
+        if isinstance(msg, AuthCapabilities):
+            self._peer_capabilities = msg
+        elif isinstance(msg, AuthSpake2Handshake):
+            self._on_handshake(msg, now)
+        elif isinstance(msg, AuthSpake2Confirmation):
+            self._on_confirmation(msg, now)
+        elif isinstance(msg, AuthStatus):
+            self._on_status(msg, now)
+
+    def handle_timer(self, now: float) -> None:
+        """Fail the attempt if the controller took too long."""
+        if self._finished or self._deadline is None or now < self._deadline:
+            return
+        if self._state is _State.WAIT_STATUS:
+            self._fail(now, AuthResult.TIMEOUT, "no auth-status after the confirmation")
+        else:
+            self._fail(now, AuthResult.TIMEOUT, f"no confirmation within {PSK_TIMEOUT_S:g} s")
+
+    def connection_lost(self, now: float) -> None:
+        """The connection ended: roll back a live attempt (it counts as a failure)."""
+        if self._finished:
+            return
+        counted = self._end_attempt(now)
+        self._state = _State.FAILED
+        self._finish(AuthFailed(None, "connection lost", AuthResult.UNKNOWN_ERROR, counted))
+
+    def abort(self, now: float, reason: str = "pairing aborted by the device") -> None:
+        """Abort the exchange (button-mode conflict): unknown-error and 401, not counted as a failure."""
+        if not self._finished:
+            self._fail(now, AuthResult.UNKNOWN_ERROR, reason, count=False)
+
+    # -- the exchange ------------------------------------------------------------------------
+
+    def _on_handshake(self, msg: AuthSpake2Handshake, now: float) -> None:
+        if self._state is _State.WAIT_HANDSHAKE:
+            self._first_handshake(msg, now)
+        elif self._state is _State.WAIT_PA:
+            self._second_handshake(msg, now)
+        else:
+            self._fail(now, AuthResult.UNKNOWN_ERROR, "unexpected auth-spake2-handshake")
+
+    def _first_handshake(self, msg: AuthSpake2Handshake, now: float) -> None:
+        if self._controller_fp is None:
+            self._fail(now, AuthResult.UNKNOWN_ERROR, "the client presented no certificate", count=False)
+            return
+        refusal = self._window.admit(now, self._controller_fp)
+        if refusal is not None:
+            self._fail(
+                now,
+                AuthResult(refusal.auth_result),
+                refusal.reason,
+                close_code=refusal.close_code,
+                count=False,
+            )
+            return
+        expected = self._window.token.encode()
+        if msg.token is None or not hmac.compare_digest(msg.token.encode(), expected):
+            self._fail(now, AuthResult.SECRET_UNKNOWN, "auth-initiation token mismatch", count=True)
+            return
+        mode = self._psk.mode
+        if msg.psk_status is PskStatus.INPUT:
+            if mode is PairingMode.DISPLAY:
+                self._fail(
+                    now,
+                    AuthResult.UNKNOWN_ERROR,
+                    "display mode: ask for psk-needs-presentation",
+                    count=False,
+                )
+                return
+            try:
+                validate_point(msg.public_value)
+            except InvalidPoint as exc:
+                self._fail(now, AuthResult.PROOF_INVALID, f"invalid public value: {exc}", count=False)
+                return
+            self._send_pb(now, self._psk.fixed_psk())
+            self._take_pa(msg.public_value, now)
+        elif msg.psk_status is PskStatus.NEEDS_PRESENTATION:
+            if mode is PairingMode.DISPLAY:
+                value, digits = self._psk.fresh_display_psk()
+                self._events.append(ShowPin(value=value, digits=digits, expires_at=now + PSK_TIMEOUT_S))
+            else:
+                value = self._psk.fixed_psk()
+            self._send_pb(now, value)
+            self._state = _State.WAIT_PA
+        else:
+            self._fail(now, AuthResult.UNKNOWN_ERROR, "the controller cannot present the PSK", count=False)
+
+    def _send_pb(self, now: float, psk: int) -> None:
+        assert self._controller_fp is not None
+        self._spake = Spake2("B", password_from_psk(psk), self._controller_fp, self._device_fp)
+        self._send(AuthSpake2Handshake(None, PskStatus.SHOWN, self._spake.public_value))
+        self._attempt_live = True
+        self._deadline = now + PSK_TIMEOUT_S
+
+    def _second_handshake(self, msg: AuthSpake2Handshake, now: float) -> None:
+        if msg.psk_status is not PskStatus.INPUT:
+            self._fail(now, AuthResult.UNKNOWN_ERROR, "the second handshake must carry psk-input")
+            return
+        self._take_pa(msg.public_value, now)
+
+    def _take_pa(self, p_a: bytes, now: float) -> None:
+        assert self._spake is not None
+        try:
+            self._keys = self._spake.finish(p_a)
+        except InvalidPoint as exc:
+            self._fail(now, AuthResult.PROOF_INVALID, f"invalid public value: {exc}")
+            return
+        self._state = _State.WAIT_CONFIRMATION
+        early, self._early_confirmation = self._early_confirmation, None
+        if early is not None:
+            self._check_confirmation(early, now)
+
+    def _on_confirmation(self, msg: AuthSpake2Confirmation, now: float) -> None:
+        if self._state is _State.WAIT_CONFIRMATION:
+            self._check_confirmation(msg, now)
+        elif self._state is _State.WAIT_PA and self._early_confirmation is None:
+            self._early_confirmation = msg  # overtook the second handshake on another stream
+        else:
+            self._fail(now, AuthResult.UNKNOWN_ERROR, "unexpected auth-spake2-confirmation")
+
+    def _check_confirmation(self, msg: AuthSpake2Confirmation, now: float) -> None:
+        assert self._keys is not None
+        if not self._window.is_open_at(now):
+            # Checked before the MAC so that a closed window gives no answer about the code.
+            self._fail(
+                now,
+                AuthResult.UNKNOWN_ERROR,
+                "pairing window closed",
+                close_code=CLOSE_FORBIDDEN,
+                count=False,
+            )
+            return
+        if not verify_confirmation(self._keys.confirm_a, msg.value):
+            self._fail(now, AuthResult.PROOF_INVALID, "wrong confirmation")
+            return
+        self._send(AuthSpake2Confirmation(self._keys.confirm_b))
+        self._send(AuthStatus(AuthResult.AUTHENTICATED))
+        self._state = _State.WAIT_STATUS
+        self._deadline = now + STATUS_TIMEOUT_S
+
+    def _on_status(self, msg: AuthStatus, now: float) -> None:
+        if msg.result is not AuthResult.AUTHENTICATED:
+            name = msg.result.name.lower().replace("_", "-")
+            self._fail(now, msg.result, f"the controller reported {name}", send_status=False)
+        elif self._state is _State.WAIT_STATUS:
+            self._commit(now)
+        else:
+            self._fail(now, AuthResult.UNKNOWN_ERROR, "auth-status authenticated before the confirmation")
+
+    def _commit(self, now: float) -> None:
+        assert self._keys is not None and self._controller_fp is not None
+        self._attempt_live = False
+        self._state = _State.DONE
+        self._window.attempt_succeeded(now)
+        logger.info("controller paired")
+        self._finish(Authenticated(peer_fp=self._controller_fp, shared_key=self._keys.ke))
+
+    # -- endings -----------------------------------------------------------------------------
+
+    def _end_attempt(self, now: float) -> bool:
+        """Roll back a live attempt: count it as a failure. Returns whether one was counted."""
+        if not self._attempt_live:
+            return False
+        self._attempt_live = False
+        self._window.attempt_failed(now)
+        return True
+
+    def _fail(
+        self,
+        now: float,
+        result: AuthResult,
+        reason: str,
+        *,
+        close_code: int = CLOSE_UNAUTHORIZED,
+        count: bool | None = None,
+        send_status: bool = True,
+    ) -> None:
+        """End the exchange: auth-status ``result`` (unless the peer reported), then close."""
+        if count is None:
+            counted = self._end_attempt(now)
+        else:
+            self._attempt_live = False
+            counted = count
+            if count:
+                self._window.attempt_failed(now)
+        self._state = _State.FAILED
+        self._spake = None
+        self._keys = None
+        logger.info("pairing attempt failed: %s (%d)", reason, close_code)
+        self._finish(
+            AuthFailed(close_code, reason, result, counted),
+            status=result if send_status else None,
+        )
