@@ -103,7 +103,7 @@ def _array(m: Mapping[Any, Any], key: int, what: str, item: type) -> tuple[Any, 
     v = _get(m, key, what)
     if type(v) is not list or any(type(x) is not item for x in v):
         raise SchemaError(f"{what}: key {key} must be an array of {item.__name__}")
-    if item is int and any(x < 0 for x in v):
+    if item is int and any(not 0 <= x < 1 << 64 for x in v):
         raise SchemaError(f"{what}: key {key} must be an array of unsigned integers")
     return tuple(v)
 
