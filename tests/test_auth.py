@@ -546,12 +546,21 @@ def test_display_mode_refuses_psk_input_first(tmp_path: Path) -> None:
 def test_one_pairing_per_window_with_concurrent_attempts(tmp_path: Path) -> None:
     bench = Bench(tmp_path, PairingMode.STICKER)
     first = bench.connect(PASSCODE)
-    second = bench.connect(PASSCODE, controller_fp=CTL2_FP)
+    second_device, second_ctl = bench.connect(PASSCODE, controller_fp=CTL2_FP)
+    # The second controller is admitted and gets pB while the window is open ...
+    drain(second_ctl, second_device, keep)
+    for msg in second_device.inbox:
+        second_device.machine.receive(msg, T0)
+    second_device.inbox.clear()
+    assert second_device.machine.state == "wait-confirmation"
+    # ... then the first one pairs and the window closes ...
     run(*first, T0)
     assert_paired(bench, *first)
-    run(*second, T0)
-    failed = second[0].failure()
-    assert (failed.close_code, failed.counted) == (403, False)
+    # ... so the second's confirmation is refused with 403, whatever its code.
+    run(second_device, second_ctl, T0)
+    failed = second_device.failure()
+    assert (failed.close_code, failed.result, failed.counted) == (403, AuthResult.UNKNOWN_ERROR, False)
+    assert not any(isinstance(m, AuthSpake2Confirmation) for m in second_device.sent)
 
 
 def test_protocol_misuse(tmp_path: Path) -> None:
