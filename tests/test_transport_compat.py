@@ -1,0 +1,201 @@
+"""The aioquic internals that ``device_sdk/transport/_aioquic_compat.py`` relies on.
+
+aioquic has no public API for a server that requests a client certificate, for the peer's
+certificate, or for the send queues; these tests fail loudly when a new aioquic release renames or
+changes any of them. Sans-I/O handshakes between two ``QuicConnection`` objects (real TLS, no
+sockets) plus one real loopback handshake through :func:`serve` / :func:`connect`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import aioquic
+import pytest
+from aioquic import tls
+from aioquic.quic import events as qe
+from aioquic.quic.connection import QuicConnection
+
+from device_sdk.identity import AgentIdentity, spki_fingerprint
+from device_sdk.transport import AgentConnection, ConnectionHandler, TransportConfig, connect, serve
+from device_sdk.transport._aioquic_compat import (
+    REQUEST_CLIENT_CERT_FLAG,
+    datagram_can_leave_now,
+    peer_certificate,
+    require_client_certificate,
+    stream_buffered,
+)
+from device_sdk.transport.endpoint import quic_configuration
+from device_sdk.wire import AgentInfo
+
+from .conftest import credentials
+
+pytestmark = pytest.mark.timeout(30)
+
+CLIENT_ADDR = ("127.0.0.1", 40001)
+SERVER_ADDR = ("127.0.0.1", 40002)
+INFO = AgentInfo("Compat Device", "device_sdk test", (1100, 1300), "C0mpat00", ())
+AIOQUIC = f"aioquic {aioquic.__version__}"
+
+
+class Pair:
+    """A client and a server QuicConnection wired to each other in memory, with a manual clock."""
+
+    def __init__(self, device: AgentIdentity, controller: AgentIdentity, *, mutual: bool = True) -> None:
+        cfg = TransportConfig()
+        self.now = 1000.0
+        self.client = QuicConnection(
+            configuration=quic_configuration(
+                is_client=True, credentials=credentials(controller), config=cfg, server_name=device.hostname
+            )
+        )
+        self.server = QuicConnection(
+            configuration=quic_configuration(is_client=False, credentials=credentials(device), config=cfg),
+            original_destination_connection_id=self.client.original_destination_connection_id,
+        )
+        if mutual:
+            require_client_certificate(self.server)
+        self.events: dict[str, list[qe.QuicEvent]] = {"client": [], "server": []}
+        self.client.connect(SERVER_ADDR, now=self.now)
+
+    def pump(self, rounds: int = 30) -> None:
+        """Exchange datagrams (and fire due timers) until both sides are quiet."""
+        for _ in range(rounds):
+            moved = False
+            for data, _addr in self.client.datagrams_to_send(now=self.now):
+                self.server.receive_datagram(data, CLIENT_ADDR, now=self.now)
+                moved = True
+            for data, _addr in self.server.datagrams_to_send(now=self.now):
+                self.client.receive_datagram(data, SERVER_ADDR, now=self.now)
+                moved = True
+            for name, conn in (("client", self.client), ("server", self.server)):
+                while (ev := conn.next_event()) is not None:
+                    self.events[name].append(ev)
+            if not moved:
+                self.now += 0.03  # let delayed ACKs fall due
+                for conn in (self.client, self.server):
+                    timer = conn.get_timer()
+                    if timer is not None and timer <= self.now:
+                        conn.handle_timer(now=self.now)
+
+    def completed(self, side: str) -> bool:
+        return any(isinstance(ev, qe.HandshakeCompleted) for ev in self.events[side])
+
+
+def test_tls_context_has_the_client_certificate_flag() -> None:
+    ctx = tls.Context(is_client=False)
+    assert hasattr(ctx, REQUEST_CLIENT_CERT_FLAG), f"{AIOQUIC}: tls.Context lost {REQUEST_CLIENT_CERT_FLAG}"
+    assert getattr(ctx, REQUEST_CLIENT_CERT_FLAG) is False
+    assert hasattr(ctx, "_peer_certificate"), f"{AIOQUIC}: tls.Context lost _peer_certificate"
+
+
+def test_mutual_tls_handshake_in_memory(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    pair = Pair(device_identity, controller_identity)
+    pair.pump()
+    assert pair.completed("client") and pair.completed("server")
+    assert getattr(pair.server.tls, REQUEST_CLIENT_CERT_FLAG) is True
+    client_cert = peer_certificate(pair.server)
+    assert client_cert is not None, f"{AIOQUIC}: no tls._peer_certificate after a mutual-TLS handshake"
+    assert spki_fingerprint(client_cert) == controller_identity.fingerprint
+    server_cert = peer_certificate(pair.client)
+    assert server_cert is not None
+    assert spki_fingerprint(server_cert) == device_identity.fingerprint
+
+
+def test_without_the_flag_no_client_certificate(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    """The flag is what makes the difference: without it the server never sees a client certificate."""
+    pair = Pair(device_identity, controller_identity, mutual=False)
+    pair.pump()
+    assert pair.completed("server")
+    assert peer_certificate(pair.server) is None
+
+
+def test_send_queue_internals(device_identity: AgentIdentity, controller_identity: AgentIdentity) -> None:
+    pair = Pair(device_identity, controller_identity)
+    pair.pump()
+    client = pair.client
+    for name in ("_datagrams_pending", "_loss", "_streams"):
+        assert hasattr(client, name), f"{AIOQUIC}: QuicConnection lost {name}"
+    assert isinstance(client._datagrams_pending, deque)
+    assert isinstance(client._streams, dict)
+    assert isinstance(client._loss.congestion_window, int) and client._loss.congestion_window > 0
+    assert isinstance(client._loss.bytes_in_flight, int)
+
+    # datagrams: can leave now, then queued behind a pending one, then free again once sent
+    assert datagram_can_leave_now(client, 100)
+    assert not datagram_can_leave_now(client, client._loss.congestion_window)
+    client.send_datagram_frame(b"\x01" * 100)
+    assert len(client._datagrams_pending) == 1
+    assert not datagram_can_leave_now(client, 100)
+    pair.pump()
+    assert not client._datagrams_pending
+    assert datagram_can_leave_now(client, 100)
+    assert any(isinstance(ev, qe.DatagramFrameReceived) for ev in pair.events["server"])
+
+    # stream send buffer: bytes written and not yet acknowledged
+    stream_id = client.get_next_available_stream_id()
+    client.send_stream_data(stream_id, b"\x02" * 10_000)
+    sender = client._streams[stream_id].sender
+    for name in ("_buffer_start", "_buffer_stop"):
+        assert hasattr(sender, name), f"{AIOQUIC}: QuicStreamSender lost {name}"
+    assert stream_buffered(client, stream_id) == 10_000
+    client.datagrams_to_send(now=pair.now)  # sent, not yet acknowledged
+    assert stream_buffered(client, stream_id) == 10_000
+    pair.pump()
+    assert stream_buffered(client, stream_id) == 0
+    assert stream_buffered(client, 999_999) == 0  # an unknown stream
+    received = b"".join(
+        ev.data
+        for ev in pair.events["server"]
+        if isinstance(ev, qe.StreamDataReceived) and ev.stream_id == stream_id
+    )
+    assert received == b"\x02" * 10_000
+
+
+class _Capture(ConnectionHandler):
+    def __init__(self) -> None:
+        self.connections: list[AgentConnection] = []
+
+
+async def test_peer_certificate_over_real_loopback(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    """serve()/connect() on 127.0.0.1: the device sees the controller's fingerprint, and vice versa."""
+    capture = _Capture()
+
+    def on_connection(conn: AgentConnection) -> ConnectionHandler:
+        capture.connections.append(conn)
+        return capture
+
+    server = await serve(
+        credentials=credentials(device_identity),
+        local_info=lambda: INFO,
+        on_connection=on_connection,
+        host="127.0.0.1",
+    )
+    try:
+        conn = await connect(
+            "127.0.0.1",
+            server.port,
+            credentials=credentials(controller_identity),
+            expected_fingerprint=device_identity.fingerprint,
+            server_name=device_identity.hostname,
+            local_info=lambda: INFO,
+        )
+        assert conn.peer_fingerprint == device_identity.fingerprint
+        assert await conn.agent_info() == INFO
+        assert len(capture.connections) == 1
+        device_side = capture.connections[0]
+        await asyncio.wait_for(device_side.ready, 5)
+        assert device_side.peer_fingerprint == controller_identity.fingerprint, (
+            f"{AIOQUIC}: the device did not get the client certificate (tls._peer_certificate)"
+        )
+        conn.close()
+        await asyncio.wait_for(conn.wait_closed(), 5)
+    finally:
+        server.close()
