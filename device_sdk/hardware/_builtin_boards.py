@@ -1,8 +1,8 @@
 """Copies of the built-in board profiles in the repository's ``boards/`` directory.
 
 Generated: an installed wheel has no ``boards/`` directory, so the package carries the texts.
-``tests/test_hardware_boards.py`` fails when they differ from the files; regenerate with
-``.venv/bin/python tests/test_hardware_boards.py --regen``.
+``tests/test_hardware_profile.py`` fails when they differ from the files; regenerate with
+``.venv/bin/python tests/test_hardware_profile.py --regen``.
 """
 
 PROFILES: dict[str, str] = {

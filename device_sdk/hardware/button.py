@@ -20,6 +20,7 @@ import gpiozero
 from device_sdk.errors import HardwareError
 from device_sdk.hardware.debounce import Debouncer, LongPress, PressEvent, ShortPress
 from device_sdk.hardware.edge import DebouncedInput, LoopBridge
+from device_sdk.hardware.parts import clear_callbacks
 from device_sdk.hardware.profile import ButtonConfig
 
 __all__ = ["PairingButton"]
@@ -114,6 +115,5 @@ class PairingButton:
         """Stop listening and release the pin."""
         self._bridge.close()
         self._input.close()
-        self.device.when_pressed = None
-        self.device.when_released = None
+        clear_callbacks(self.device, "when_pressed", "when_released")
         self.device.close()

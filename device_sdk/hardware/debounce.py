@@ -71,7 +71,7 @@ class Debouncer:
     def poll(self, now: float) -> list[PressEvent]:
         """The events due at ``now``."""
         events: list[PressEvent] = []
-        if self._raw != self._stable and now - self._raw_since >= self.debounce_s:
+        if self._raw != self._stable and now >= self._raw_since + self.debounce_s:
             self._stable = self._raw
             at = self._raw_since
             events.append(LevelChanged(self._stable, at))
@@ -90,9 +90,10 @@ class Debouncer:
         if (
             self.hold_s is not None
             and self._stable
+            and self._raw  # a release still being debounced is not a hold
             and self._pressed_at is not None
             and not self._held
-            and now - self._pressed_at >= self.hold_s
+            and now >= self._pressed_at + self.hold_s
         ):
             self._held = True
             events.append(LongPress(now - self._pressed_at))
@@ -103,6 +104,12 @@ class Debouncer:
         deadlines = []
         if self._raw != self._stable:
             deadlines.append(self._raw_since + self.debounce_s)
-        if self.hold_s is not None and self._stable and self._pressed_at is not None and not self._held:
+        if (
+            self.hold_s is not None
+            and self._stable
+            and self._raw
+            and self._pressed_at is not None
+            and not self._held
+        ):
             deadlines.append(self._pressed_at + self.hold_s)
         return min(deadlines) if deadlines else None

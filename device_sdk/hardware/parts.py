@@ -46,6 +46,13 @@ _log = logging.getLogger(__name__)
 Part = SampledSource | EventSource | Sink
 
 
+def clear_callbacks(device: Any, *names: str) -> None:
+    """Unset gpiozero callbacks (setting an unset one to None makes gpiozero warn)."""
+    for name in names:
+        if getattr(device, name, None) is not None:
+            setattr(device, name, None)
+
+
 class DigitalInputPart:
     """A button or motion sensor: an event source of bools (True = pressed / motion)."""
 
@@ -65,8 +72,7 @@ class DigitalInputPart:
 
     def stop(self) -> None:
         """Stop reporting edges."""
-        self.device.when_activated = None
-        self.device.when_deactivated = None
+        clear_callbacks(self.device, "when_activated", "when_deactivated")
 
     def close(self) -> None:
         """Release the pin."""
@@ -74,7 +80,7 @@ class DigitalInputPart:
 
 
 class AnalogInputPart:
-    """An MCP3008 input: a sampled source of ``raw * scale + offset`` (raw is 0.0..1.0)."""
+    """An MCP3008 input: a sampled source of ``fraction * scale + offset`` (fraction of Vref, 0..1)."""
 
     def __init__(self, *, spec: ChannelSpec, device: Any, scale: float, offset: float) -> None:
         self.spec = spec
@@ -83,8 +89,9 @@ class AnalogInputPart:
         self.offset = offset
 
     def read(self) -> float:
-        """One conversion, scaled."""
-        return float(self.device.value) * self.scale + self.offset
+        """One conversion (code / 1023, so 0.0..1.0 of Vref), scaled."""
+        fraction = int(self.device.raw_value) / ((1 << int(self.device.bits)) - 1)
+        return fraction * self.scale + self.offset
 
     def close(self) -> None:
         """Release the SPI pins."""
@@ -170,6 +177,20 @@ def _input_device(part: PartConfig, pin_factory: Any) -> Any:
     return cls(pin, pull_up=pull_up, active_state=active, bounce_time=None, pin_factory=pin_factory)
 
 
+def _ensure_default_factory(pin_factory: Any) -> None:
+    """gpiozero's software SPI bus asks for the global default factory even when given one
+    (gpiozero 2.0.1): where none loads (off a Pi, simulating), make ours the default."""
+    if gpiozero.Device.pin_factory is not None:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            gpiozero.Device.ensure_pin_factory()
+        except Exception:
+            _log.debug("no default gpiozero pin factory: using the runtime's for SPI")
+            gpiozero.Device.pin_factory = pin_factory
+
+
 def _build(part: PartConfig, pin_factory: Any) -> Part:
     spec, opts, t = part.spec, part.options, part.type
     if t in ("button", "motion_sensor"):
@@ -195,6 +216,7 @@ def _build(part: PartConfig, pin_factory: Any) -> Part:
         )
         return PwmOutputPart(spec=spec, device=dev)
     if t == "mcp3008":
+        _ensure_default_factory(pin_factory)
         dev = gpiozero.MCP3008(channel=opts["adc_channel"], device=opts["device"], pin_factory=pin_factory)
         return AnalogInputPart(
             spec=spec, device=dev, scale=float(opts["scale"]), offset=float(opts["offset"])

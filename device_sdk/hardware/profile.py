@@ -323,7 +323,8 @@ def _parse_part(
     ptype = t.get("type")
     channel = t.get("channel")
     if isinstance(channel, str) and channel:
-        where = f"{source}: part {index} ({channel!r}, {ptype})"
+        what = f"{channel!r}, {ptype}" if isinstance(ptype, str) else repr(channel)
+        where = f"{source}: part {index} ({what})"
     if ptype is None:
         raise ConfigError(f"{where}: missing 'type' (one of {', '.join(PART_TYPES)})")
     if not isinstance(ptype, str) or ptype not in PART_TYPES:

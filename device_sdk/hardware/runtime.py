@@ -107,7 +107,10 @@ class HardwareRuntime:
         on_short_press: Callable[[], None] | None = None,
         on_long_press: Callable[[], None] | None = None,
     ) -> None:
-        """Start reporting values to ``emit`` (first values at once) and the pairing button.
+        """Start reporting values to ``emit`` and the pairing button.
+
+        Every source reports its current value first (event sources before this returns,
+        sampled sources on their task's first run), then changes or samples.
 
         The button callbacks and ``emit`` run on the loop thread. Exceptions they raise are logged.
         """

@@ -73,8 +73,8 @@ class SimulatedBoard:
 
     def set_input(self, name: str, active: bool) -> None:
         """Drive the input ``name`` to pressed/motion (True) or released (False), now."""
-        pin = self.pin(name)
         level = active == self._active_high(name)
+        pin = self.pin(name)
         if level:
             pin.drive_high()
         else:
