@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal, get_args
 
-from device_sdk.errors import RemoteProtocolError
+from device_sdk.errors import ChannelError
 
 from .values import VALUE_TYPES, ValueType
 
@@ -46,15 +46,17 @@ _DESCRIPTOR_KEYS: Final = frozenset(
 )
 
 
-class FrameError(RemoteProtocolError, ValueError):
-    """A frame received from the peer does not have the shape its protocol requires.
+class FrameError(ChannelError, ValueError):
+    """A frame (or input datagram) from the peer is malformed or does not have the shape its protocol
+    requires; ``reason`` says how.
 
-    Raised by the controller-side parsers. The profile does not close the connection for it (a wrong
-    frame is ignored or answered), so ``code`` is 400 only for callers that choose to close.
+    Raised by the parsers. The profile does not close the connection for a frame of the wrong shape (it
+    is ignored or answered), so this is deliberately not a protocol error.
     """
 
     def __init__(self, reason: str) -> None:
-        super().__init__(400, reason)
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _is_number(value: object) -> bool:

@@ -5,6 +5,32 @@ and inputs, and what the transport uses to open channels (:meth:`ChannelRegistry
 actuator calls (:meth:`ChannelRegistry.take_calls`). It is a pure object: it does no I/O and starts no
 task; it tells the outside world what happened through listener events (:class:`CatalogChanged`,
 :class:`SessionReady`, :class:`CallsReady`). It is not thread-safe: use it from the event loop.
+
+Declaring::
+
+    registry = ChannelRegistry(device_name="Kitchen", model="pi-kit", board="pi4", sdk="0.1.0")
+    temp = registry.sensor("temperature", unit="C", min=-40, max=85, rate_hz=1)
+    led = registry.actuator("led", type="bool", initial=False, handler=set_led)
+    feeder = registry.actuator("feeder", actions={"feed": feed_once})
+    audio = registry.stream("audio", format={"codec": "pcm_s16le", "rate": 16000, "channels": 1})
+    pad = registry.input("gamepad", rate_hz=500)
+    temp.publish(21.5)
+    led.report(True)          # the physical switch was pressed
+    audio.write(pcm_bytes)
+    pad.publish({"x": 0.1, "y": -0.4, "a": True})
+
+Driving it (the transport):
+
+1. ``registry.add_listener(on_event)``.
+2. On data-channel-open-request: ``registry.open_session(label, protocol, peer=..., now=...)``; for an
+   :class:`OpenRefused` answer its ``result`` (102) and end the stream; else answer 1 and pull.
+3. Each frame received on the stream: ``session.receive_frame(frame, now)``.
+4. On :class:`SessionReady` and whenever the stream can take more: ``session.next_frames(...)`` while
+   ``session.has_pending``; an :class:`~device_sdk.channels.input.InputSession` in datagram mode gives
+   its frame through ``take_latest_input()`` instead. When ``session.closed`` is true, end the stream.
+5. On :class:`CallsReady`: run every call of ``registry.take_calls()`` with
+   :func:`~device_sdk.channels.runner.run_call` (a task each); answers then appear as pending frames.
+6. When the stream ends (FIN, reset, connection lost): ``session.close()``.
 """
 
 from __future__ import annotations
