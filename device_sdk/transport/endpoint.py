@@ -117,6 +117,9 @@ class ConnectionHandler:
     def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
         """The connection is over."""
 
+    def after_receive(self, conn: AgentConnection) -> None:
+        """A UDP datagram was processed (acknowledgements may have freed send buffers)."""
+
 
 class AgentConnection:
     """One OSP connection, device or controller side. Methods are called on the event loop."""
@@ -143,6 +146,8 @@ class AgentConnection:
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[ConnectionClosed] = asyncio.get_running_loop().create_future()
         self._keepalive: asyncio.TimerHandle | None = None
+        self._last_control_stream: int | None = None
+        self._closing_task: asyncio.Task[None] | None = None
         self.context: Any = None
         """Free slot for the layer above (the device keeps its per-connection state here)."""
 
@@ -169,7 +174,9 @@ class AgentConnection:
     # -- sending ---------------------------------------------------------------------------------
 
     def send_control(self, msg: Message) -> None:
-        self.osp.send_control(msg)
+        sid = self.osp.send_control(msg)
+        if sid is not None:
+            self._last_control_stream = sid
         self._protocol.transmit()
 
     def open_stream(self) -> int:
@@ -207,6 +214,25 @@ class AgentConnection:
         if not self.osp.closed:
             self.osp.close(code, reason)
             self._protocol.transmit()
+
+    def close_after_flush(self, code: int, reason: str = "", grace: float = 0.5) -> None:
+        """Close once the control messages sent so far are acknowledged (or after ``grace`` s).
+
+        aioquic sends only CONNECTION_CLOSE once closing, so a final auth-status must leave first.
+        """
+        if self.osp.closed or self._closing_task is not None:
+            return
+
+        async def later() -> None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + grace
+            sid = self._last_control_stream
+            # no event tells when data is acknowledged: poll briefly
+            while sid is not None and self.osp.send_buffered(sid) and loop.time() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+            self.close(code, reason)
+
+        self._closing_task = asyncio.get_running_loop().create_task(later())
 
     async def wait_closed(self) -> ConnectionClosed:
         return await asyncio.shield(self.closed)
@@ -328,6 +354,15 @@ class _Protocol(QuicConnectionProtocol):
 
     def quic_event_received(self, event: qe.QuicEvent) -> None:
         self.conn._quic_event(event)
+
+    def datagram_received(self, data: bytes | str, addr: Any) -> None:
+        super().datagram_received(data, addr)
+        conn = self.conn
+        if not conn.osp.closed:
+            try:
+                conn.handler.after_receive(conn)
+            except Exception:
+                log.exception("error after receive")
 
 
 # -- device side --------------------------------------------------------------------------------

@@ -105,12 +105,13 @@ class OspConnection:
 
     # -- sending --------------------------------------------------------------------------------
 
-    def send_control(self, msg: Message) -> None:
-        """Send ``msg`` on a new unidirectional stream and end it."""
+    def send_control(self, msg: Message) -> int | None:
+        """Send ``msg`` on a new unidirectional stream and end it; return the stream id."""
         if self._closed:
-            return
+            return None
         stream_id = self.quic.get_next_available_stream_id(is_unidirectional=True)
         self.quic.send_stream_data(stream_id, encode_message(msg, max_size=self.max_message_size), True)
+        return stream_id
 
     def open_stream(self) -> int:
         """Open a new bidirectional stream (for a data channel); return its id."""

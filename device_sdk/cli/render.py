@@ -1,0 +1,30 @@
+"""Output helpers of the CLI: the only place in device_sdk that prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def emit_json(value: Any) -> None:
+    """One JSON document on stdout."""
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def emit_json_line(value: Any) -> None:
+    """One JSON document per line (for streams of records)."""
+    print(json.dumps(value, sort_keys=True, default=str), flush=True)
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def error(text: str) -> None:
+    """One clear line on stderr."""
+    print(f"device-sdk: error: {text}", file=sys.stderr, flush=True)
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,396 @@
+"""The controller side: discover devices, pair by setup code, connect to paired devices.
+
+::
+
+    async with Controller(ControllerConfig(state_dir=Path("~/.local/share/me").expanduser())) as ctl:
+        device = await ctl.find("Thermo")
+        conn = await ctl.pair(device, "MT:Y.K90AFN00KA0648G00")
+        async for reading in conn.subscribe("temperature"):
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from zeroconf.asyncio import AsyncZeroconf
+
+from .config import ControllerConfig
+from .device_connection import DeviceConnection
+from .discovery import Browser, DiscoveredDevice
+from .errors import (
+    ConnectionClosed,
+    DeviceNotFound,
+    NotPaired,
+    PairingError,
+    PairingTimeout,
+    TransportError,
+)
+from .identity import AgentIdentity, agent_hostname, fingerprint_from_text, fingerprint_text
+from .pairing.auth import Authenticated, AuthFailed, NeedPin, SendMessage, failure_to_error
+from .pairing.auth_controller import ControllerAuth
+from .pairing.setup_code import parse_display_pin, parse_setup_code
+from .pairing.trust import ControllerPinStore, PinnedDevice
+from .statefile import ensure_dir
+from .transport import AgentConnection, ConnectionHandler, Credentials, connect
+from .wire import (
+    CAP_DATA_CHANNELS,
+    AgentInfo,
+    AuthCapabilities,
+    AuthSpake2Confirmation,
+    AuthSpake2Handshake,
+    AuthStatus,
+    Message,
+)
+
+log = logging.getLogger(__name__)
+
+PINS_FILE = "devices.json"
+CONTROLLER_MODEL = "device_sdk controller"
+AUTH_TYPES = (AuthCapabilities, AuthSpake2Handshake, AuthSpake2Confirmation, AuthStatus)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceTarget:
+    """Where a device is and who it claims to be: from discovery, a ready file or the pin store."""
+
+    name: str
+    addresses: tuple[str, ...]
+    port: int
+    fingerprint: bytes
+    sn: str
+    token: str | None = None
+    discriminator: int | None = None
+
+    @classmethod
+    def from_discovered(cls, device: DiscoveredDevice) -> DeviceTarget:
+        return cls(
+            name=device.instance_name,
+            addresses=device.addresses,
+            port=device.port,
+            fingerprint=fingerprint_from_text(device.txt.fp),
+            sn=device.txt.sn,
+            token=device.txt.at,
+            discriminator=device.txt.d,
+        )
+
+    @classmethod
+    def from_ready_file(cls, path: Path, host: str = "127.0.0.1") -> DeviceTarget:
+        """A device started with ``--ready-file`` (tests and tools without mDNS)."""
+        data = json.loads(Path(path).read_text())
+        return cls(
+            name=data["name"],
+            addresses=(host,),
+            port=int(data["port"]),
+            fingerprint=fingerprint_from_text(data["fp"]),
+            sn=data["sn"],
+            token=data.get("at"),
+            discriminator=data.get("d"),
+        )
+
+    @property
+    def server_name(self) -> str:
+        return agent_hostname(self.sn, self.name)
+
+
+PinCallback = Callable[[], Awaitable[str]]
+"""Asks the user for the code a display-mode device shows."""
+
+
+class Controller:
+    """A controller: its own identity and pinned devices live in ``config.state_dir``."""
+
+    def __init__(
+        self,
+        config: ControllerConfig,
+        *,
+        zeroconf: AsyncZeroconf | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        ensure_dir(config.state_dir)
+        self.identity = AgentIdentity.load_or_create(
+            config.state_dir, model_name=CONTROLLER_MODEL, instance_name=config.name
+        )
+        self.pins = ControllerPinStore(config.state_dir / PINS_FILE)
+        self._zeroconf = zeroconf
+        self._browser: Browser | None = None
+
+    async def __aenter__(self) -> Controller:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._browser is not None:
+            await self._browser.stop()
+            self._browser = None
+
+    def agent_info(self) -> AgentInfo:
+        return AgentInfo(self.config.name, CONTROLLER_MODEL, (CAP_DATA_CHANNELS,), "c0ntr011", ())
+
+    # -- discovery ------------------------------------------------------------------------------
+
+    async def browser(self) -> Browser:
+        """The controller's mDNS browser, started on first use."""
+        if self._browser is None:
+            self._browser = Browser(zeroconf=self._zeroconf, interfaces=self.config.interfaces)
+            await self._browser.start()
+        return self._browser
+
+    async def discover(self, timeout: float = 3.0, *, pairable_only: bool = False) -> list[DiscoveredDevice]:
+        """Devices seen within ``timeout`` seconds (only those with an open window if asked)."""
+        browser = await self.browser()
+        await asyncio.sleep(timeout)
+        found = list(browser.devices.values())
+        if pairable_only:
+            found = [d for d in found if d.commissionable]
+        return sorted(found, key=lambda d: d.instance_name)
+
+    async def find(self, query: str, timeout: float = 5.0) -> DiscoveredDevice:
+        """A device by name, fingerprint prefix (>= 4 characters) or discriminator."""
+
+        def match(d: DiscoveredDevice) -> bool:
+            if query in (d.instance_name, d.display_name) or d.instance_name.lower() == query.lower():
+                return True
+            if len(query) >= 4 and d.txt.fp.startswith(query):
+                return True
+            return query.isdigit() and d.txt.d is not None and int(query) == d.txt.d
+
+        return await (await self.browser()).find(match, timeout)
+
+    async def find_for_code(self, code: str, timeout: float = 5.0) -> DiscoveredDevice:
+        """The device with an open pairing window whose discriminator matches a setup code."""
+        parsed = parse_setup_code(code)
+
+        def match(d: DiscoveredDevice) -> bool:
+            return d.commissionable and (d.txt.d is None or parsed.matches_discriminator(d.txt.d))
+
+        return await (await self.browser()).find(match, timeout)
+
+    # -- connecting -----------------------------------------------------------------------------
+
+    async def _dial(self, target: DeviceTarget, handler: ConnectionHandler) -> AgentConnection:
+        last: Exception | None = None
+        for host in target.addresses:
+            try:
+                return await connect(
+                    host,
+                    target.port,
+                    credentials=_credentials(self.identity),
+                    expected_fingerprint=target.fingerprint,
+                    server_name=target.server_name,
+                    local_info=self.agent_info,
+                    handler=handler,
+                    config=self.config.transport,
+                )
+            except TransportError as exc:
+                last = exc
+        raise last or DeviceNotFound(f"{target.name} has no address")
+
+    async def pair(
+        self,
+        device: DiscoveredDevice | DeviceTarget,
+        code: str | int | None,
+        *,
+        ask_pin: PinCallback | None = None,
+    ) -> DeviceConnection:
+        """Pair with ``device`` using its setup code (QR text, manual code or passcode; 0 for button
+        mode; None for display mode, where ``ask_pin`` returns what the device shows).
+
+        Returns the authenticated connection; the device's fingerprint is pinned.
+        Raises :class:`~device_sdk.errors.WrongSetupCode`, :class:`~device_sdk.errors.PairingWindowClosed`,
+        :class:`~device_sdk.errors.LockedOut`, :class:`~device_sdk.errors.PairingTimeout`, ...
+        """
+        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(device)
+        passcode: int | None
+        if code is None:
+            passcode = None
+        elif isinstance(code, int):
+            passcode = code
+        else:
+            passcode = parse_setup_code(code).passcode if code.strip() != "0" else 0
+        pairing = _Pairing(self, target, passcode, ask_pin)
+        conn = DeviceConnection.__new__(DeviceConnection)  # filled once dialled
+        agent = await self._dial(target, pairing)
+        DeviceConnection.__init__(conn, agent, name=target.name, fingerprint=target.fingerprint)
+        try:
+            async with asyncio.timeout(self.config.pair_timeout):
+                await pairing.run(agent)
+        except TimeoutError:
+            agent.close(401, "pairing timed out")
+            raise PairingTimeout("the device did not complete the pairing in time") from None
+        except BaseException:
+            agent.close(401, "pairing failed")
+            raise
+        agent.handler = conn
+        agent.set_authenticated()
+        now = self.clock()
+        self.pins.add(
+            target.fingerprint,
+            target.name,
+            now=now,
+            discriminator=target.discriminator,
+            addresses=target.addresses,
+            port=target.port,
+        )
+        log.info("paired with %s", target.name)
+        return conn
+
+    async def connect(self, device: str | DiscoveredDevice | DeviceTarget | PinnedDevice) -> DeviceConnection:
+        """Connect to a paired device (by name, fingerprint prefix, discriminator or a discovery result).
+
+        The device's current address is taken from discovery when it is seen, else its last address.
+        """
+        pinned: PinnedDevice
+        if isinstance(device, PinnedDevice):
+            pinned = device
+        elif isinstance(device, DeviceTarget):
+            pinned = self.pins.get(device.fingerprint) or _unpinned(device)
+        elif isinstance(device, DiscoveredDevice):
+            found = self.pins.get(fingerprint_from_text(device.txt.fp))
+            pinned = found or _unpinned(DeviceTarget.from_discovered(device))
+        else:
+            pinned = self.pins.find(device)
+        hint = device if isinstance(device, DiscoveredDevice | DeviceTarget) else None
+        target = await self._locate(pinned, hint)
+        holder = _Holder()
+        agent = await self._dial(target, holder)
+        conn = DeviceConnection(agent, name=target.name, fingerprint=target.fingerprint)
+        agent.handler = conn
+        agent.set_authenticated()
+        self.pins.update(target.fingerprint, addresses=target.addresses, port=target.port, now=self.clock())
+        return conn
+
+    async def _locate(
+        self, pinned: PinnedDevice, hint: DiscoveredDevice | DeviceTarget | None
+    ) -> DeviceTarget:
+        if isinstance(hint, DeviceTarget):
+            return hint
+        if isinstance(hint, DiscoveredDevice):
+            return DeviceTarget.from_discovered(hint)
+        text = fingerprint_text(pinned.fingerprint)
+        try:
+            found = await (await self.browser()).find(lambda d: d.txt.fp == text, timeout=3.0)
+            return DeviceTarget.from_discovered(found)
+        except DeviceNotFound:
+            if not pinned.addresses or pinned.port is None:
+                raise
+            raise DeviceNotFound(f"{pinned.name} is not advertised and has no known sn") from None
+
+    def peers(self) -> list[PinnedDevice]:
+        """The paired devices."""
+        return self.pins.list()
+
+    def unpair(self, query: str) -> PinnedDevice:
+        """Forget a paired device (name, fingerprint prefix or discriminator)."""
+        pinned = self.pins.find(query)
+        self.pins.remove(pinned.fingerprint)
+        return pinned
+
+
+def _unpinned(target: DeviceTarget) -> PinnedDevice:
+    raise NotPaired(f"{target.name} is not paired with this controller")
+
+
+def _credentials(identity: AgentIdentity) -> Credentials:
+    return Credentials(cert_path=identity.cert_path, key_path=identity.key_path)
+
+
+class _Holder(ConnectionHandler):
+    pass
+
+
+class _Pairing(ConnectionHandler):
+    """Drives a :class:`ControllerAuth` over one connection until it ends."""
+
+    def __init__(
+        self, controller: Controller, target: DeviceTarget, passcode: int | None, ask_pin: PinCallback | None
+    ) -> None:
+        self.controller = controller
+        self.target = target
+        self.auth = ControllerAuth(
+            controller_fp=controller.identity.fingerprint,
+            device_fp=target.fingerprint,
+            token=target.token,
+            passcode=passcode,
+        )
+        self.ask_pin = ask_pin
+        self.agent: AgentConnection | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.failure: AuthFailed | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def run(self, agent: AgentConnection) -> None:
+        self.agent = agent
+        self.auth.start(self.controller.clock())
+        self._drain()
+        await self.done
+
+    def control_message(self, conn: AgentConnection, msg: Message) -> None:
+        if isinstance(msg, AUTH_TYPES):
+            self.auth.receive(msg, self.controller.clock())
+            self._drain()
+
+    def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
+        if self.done.done():
+            return
+        if self.failure is None:
+            self.auth.connection_lost(self.controller.clock())
+            self._drain()
+        failure = self.failure
+        if failure is None:
+            self.done.set_exception(PairingError(f"the device closed the connection: {error}"))
+        else:
+            self.done.set_exception(
+                failure_to_error(failure, close_code=error.code, close_reason=error.reason)
+            )
+
+    def _drain(self) -> None:
+        agent = self.agent
+        assert agent is not None
+        while (event := self.auth.next_event()) is not None:
+            if isinstance(event, SendMessage):
+                agent.send_control(event.message)
+            elif isinstance(event, NeedPin):
+                asyncio.get_running_loop().create_task(self._ask())
+            elif isinstance(event, Authenticated):
+                if not self.done.done():
+                    self.done.set_result(None)
+            elif isinstance(event, AuthFailed):
+                self.failure = event
+                if event.close_code is not None:
+                    agent.close_after_flush(event.close_code, event.reason)
+                    if not self.done.done():
+                        self.done.set_exception(failure_to_error(event))
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        when = self.auth.next_timer()
+        if when is not None and not self.auth.finished:
+            delay = max(0.0, when - self.controller.clock())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self.auth.handle_timer(self.controller.clock())
+        self._drain()
+
+    async def _ask(self) -> None:
+        if self.ask_pin is None:
+            self.auth.cancel(self.controller.clock())
+            self._drain()
+            return
+        text = await self.ask_pin()
+        with contextlib.suppress(Exception):
+            self.auth.provide_pin(parse_display_pin(text), self.controller.clock())
+            self._drain()

@@ -1,0 +1,348 @@
+"""The device: joins identity, pairing, discovery, the transport, channels and hardware.
+
+Application authors declare channels and run the device::
+
+    device = Device(DeviceConfig(state_dir=Path("/var/lib/thermo"), name="Thermo"))
+    temp = device.sensor("temperature", type="float", unit="C")
+    async with device:
+        temp.publish(21.5)
+        await device.wait_closed()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import string
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from zeroconf.asyncio import AsyncZeroconf
+
+from . import __version__
+from .channels import ChannelRegistry
+from .config import DeviceConfig
+from .discovery import Advertiser, AdvertiserConfig, DeviceRecord
+from .events import (
+    DeviceEvent,
+    LockedOut,
+    PairingWindowChanged,
+)
+from .factory import FactoryData
+from .identity import AgentIdentity
+from .pairing.auth import PskProvider
+from .pairing.trust import DeviceTrustStore
+from .pairing.window import (
+    LockoutStarted,
+    PairingConflict,
+    PairingMode,
+    PairingWindow,
+    TokenRotated,
+    WindowClosed,
+    WindowEvent,
+    WindowOpened,
+)
+from .statefile import ensure_dir, remove_stale_temporaries, write_json
+from .transport import AgentConnection, Credentials, Server, serve
+from .wire import CAP_DATA_CHANNELS, CAP_DEVICE_SDK_CHANNELS, AgentInfo, AgentInfoEvent, CloseCode
+
+log = logging.getLogger(__name__)
+
+TRUST_FILE = "trust.json"
+WINDOW_FILE = "pairing-window.json"
+_TOKEN_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_state_token() -> str:
+    """agent-info state-token: 8 characters [0-9A-Za-z], new at each start."""
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(8))
+
+
+class Device:
+    """A device built with device_sdk (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        *,
+        zeroconf: AsyncZeroconf | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._zeroconf = zeroconf
+        state_dir = ensure_dir(config.state_dir)
+        remove_stale_temporaries(state_dir)
+        self.identity = AgentIdentity.load_or_create(
+            state_dir, model_name=config.model, instance_name=config.name
+        )
+        self.factory = FactoryData.load_or_create(
+            state_dir,
+            passcode=config.setup_code,
+            discriminator=config.discriminator,
+            override=config.setup_code is not None or config.discriminator is not None,
+        )
+        self.trust = DeviceTrustStore(state_dir / TRUST_FILE)
+        self.window = PairingWindow(
+            state_path=state_dir / WINDOW_FILE, mode=config.pairing_mode, duration_s=config.window_s
+        )
+        self.channels = ChannelRegistry(
+            device_name=config.name,
+            model=config.model,
+            board=config.board or "",
+            sdk=f"device_sdk {__version__}",
+            clock=clock,
+        )
+        self.state_token = new_state_token()
+        self.metadata_version = 1
+        self._subscribers: list[Callable[[DeviceEvent], None]] = []
+        self._server: Server | None = None
+        self._advertiser: Advertiser | None = None
+        self._window_timer: asyncio.TimerHandle | None = None
+        self._closed: asyncio.Event | None = None
+        self._hub: Any = None
+        self.window.subscribe(self._window_event)
+        self.channels.add_listener(self._registry_event)
+
+    # -- channel declarations (delegated to the registry) -----------------------------------------
+
+    def sensor(self, name: str, **kw: Any) -> Any:
+        """Declare a sensor channel; see :meth:`ChannelRegistry.sensor`."""
+        return self.channels.sensor(name, **kw)
+
+    def actuator(self, name: str, **kw: Any) -> Any:
+        """Declare an actuator channel; see :meth:`ChannelRegistry.actuator`."""
+        return self.channels.actuator(name, **kw)
+
+    def stream(self, name: str, **kw: Any) -> Any:
+        """Declare a byte-stream channel; see :meth:`ChannelRegistry.stream`."""
+        return self.channels.stream(name, **kw)
+
+    def input(self, name: str, **kw: Any) -> Any:
+        """Declare a low-latency input channel; see :meth:`ChannelRegistry.input`."""
+        return self.channels.input(name, **kw)
+
+    def psk_provider(self) -> PskProvider:
+        """The PSK of this device's pairing mode: the setup code, a fresh PIN, or 0 (button)."""
+        if self.window.mode is PairingMode.STICKER:
+            return PskProvider(mode=self.window.mode, passcode=self.factory.passcode)
+        return PskProvider(mode=self.window.mode)
+
+    # -- observable state ---------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[DeviceEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` with every :data:`DeviceEvent`; returns the unsubscribe function."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def emit(self, event: DeviceEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("device event subscriber failed")
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the device is not started")
+        return self._server.port
+
+    @property
+    def instance_name(self) -> str:
+        return self._advertiser.instance_name if self._advertiser else self.identity.instance_name
+
+    @property
+    def fingerprint(self) -> str:
+        return self.identity.fingerprint_text
+
+    @property
+    def connections(self) -> set[AgentConnection]:
+        return self._server.connections if self._server else set()
+
+    def agent_info(self) -> AgentInfo:
+        return AgentInfo(
+            display_name=self.config.name,
+            model_name=self.config.model,
+            capabilities=(CAP_DATA_CHANNELS, CAP_DEVICE_SDK_CHANNELS),
+            state_token=self.state_token,
+            locales=self.config.locales,
+        )
+
+    def txt_record(self) -> DeviceRecord:
+        return DeviceRecord(
+            fp=self.identity.fingerprint_text,
+            mv=self.metadata_version,
+            at=self.window.token,
+            sn=self.identity.sn,
+            d=self.factory.discriminator if self.config.pairing_mode is PairingMode.STICKER else None,
+            cm=self.window.is_open_at(self.clock()),
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve on QUIC, advertise over mDNS, open the pairing window if unpaired."""
+        from ._device_session import DeviceSession, SessionHub
+
+        self._closed = asyncio.Event()
+        self.identity.renew_if_needed()
+        now = self.clock()
+        resumed = self.window.restore(now)
+        if self.config.open_window:
+            self.window.open(now, "admin")
+        elif not resumed and not self.trust.list():
+            self.window.open(now, "boot")
+        self._hub = SessionHub(self)
+        hub = self._hub
+        self._server = await serve(
+            credentials=Credentials(cert_path=self.identity.cert_path, key_path=self.identity.key_path),
+            local_info=self.agent_info,
+            on_connection=lambda conn: DeviceSession(hub, conn),
+            host=self.config.host,
+            port=self.config.port,
+            config=self.config.transport,
+        )
+        if self.config.advertise:
+            self._advertiser = Advertiser(
+                config=AdvertiserConfig(
+                    instance_name=self.config.name, port=self._server.port, interfaces=self.config.interfaces
+                ),
+                zeroconf=self._zeroconf,
+                on_rename=self._renamed,
+            )
+            await self._advertiser.start(self.txt_record())
+        self._arm_window_timer()
+        self._write_ready_file()
+        log.info("device %r serving on UDP port %d", self.instance_name, self._server.port)
+
+    async def stop(self) -> None:
+        """Close connections with 5139, send mDNS goodbyes, stop."""
+        if self._window_timer is not None:
+            self._window_timer.cancel()
+        if self._hub is not None:
+            await self._hub.stop()
+        if self._server is not None:
+            self._server.close(CloseCode.NORMAL, "device shutting down")
+            await asyncio.sleep(0.05)  # let the close frames leave
+        if self._advertiser is not None:
+            await self._advertiser.stop()
+            self._advertiser = None
+        if self._closed is not None:
+            self._closed.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until :meth:`stop` is called."""
+        assert self._closed is not None, "the device is not started"
+        await self._closed.wait()
+
+    async def __aenter__(self) -> Device:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- pairing window and trust ---------------------------------------------------------------------
+
+    def open_pairing_window(self, reason: str = "admin", seconds: float | None = None) -> None:
+        """Open the pairing window (``button`` or ``admin`` also clear the consecutive failures)."""
+        self.window.open(self.clock(), reason, duration_s=seconds)  # type: ignore[arg-type]
+        self._arm_window_timer()
+
+    def factory_reset(self) -> None:
+        """Erase the trust store, keep identity and setup code, open the pairing window."""
+        log.warning("factory reset: erasing the trust store")
+        self.trust.clear()
+        for conn in list(self.connections):
+            conn.close(CloseCode.UNAUTHORIZED, "factory reset")
+        self.open_pairing_window("button")
+
+    def remove_peer(self, fingerprint: bytes) -> bool:
+        """Forget a controller and close its connections."""
+        removed = self.trust.remove(fingerprint)
+        for conn in list(self.connections):
+            if conn.peer_fingerprint == fingerprint:
+                conn.close(CloseCode.UNAUTHORIZED, "peer removed")
+        return removed
+
+    def _window_event(self, event: WindowEvent) -> None:
+        if isinstance(event, WindowOpened):
+            self.emit(PairingWindowChanged(True, event.reason, event.expires_at))
+            self._arm_window_timer()
+        elif isinstance(event, WindowClosed):
+            self.emit(PairingWindowChanged(False, event.reason, None))
+        elif isinstance(event, LockoutStarted):
+            self.emit(LockedOut(event.until))
+        elif isinstance(event, PairingConflict) and self._hub is not None:
+            self._hub.abort_pairing(event.abort_fp)
+        if isinstance(event, WindowOpened | WindowClosed | TokenRotated):
+            self._publish()
+
+    def _arm_window_timer(self) -> None:
+        if self._window_timer is not None:
+            self._window_timer.cancel()
+            self._window_timer = None
+        when = self.window.next_timer()
+        if when is None or self._closed is None:
+            return
+        delay = max(0.0, when - self.clock())
+        self._window_timer = asyncio.get_running_loop().call_later(delay + 0.01, self._window_tick)
+
+    def _window_tick(self) -> None:
+        self._window_timer = None
+        self.window.handle_timer(self.clock())
+        self._arm_window_timer()
+
+    # -- metadata: TXT, agent-info-event, ready file -----------------------------------------------------
+
+    def _registry_event(self, event: object) -> None:
+        from .channels import CatalogChanged
+
+        if isinstance(event, CatalogChanged):
+            self.metadata_version += 1
+            self._publish()
+        if self._hub is not None:
+            self._hub.registry_event(event)
+
+    def _renamed(self, new_name: str) -> None:
+        log.warning("mDNS name conflict: renamed to %r", new_name)
+        self.identity.rename(new_name)
+        self.metadata_version += 1
+        self._publish()
+
+    def _publish(self) -> None:
+        """Push the current TXT values and rewrite the ready file."""
+        if self._advertiser is not None and self._advertiser.running:
+            asyncio.get_running_loop().create_task(self._advertiser.update(self.txt_record()))
+        self._write_ready_file()
+
+    def info_changed(self) -> None:
+        """agent-info changed (for example a rename): bump ``mv`` and tell authenticated peers."""
+        self.metadata_version += 1
+        event = AgentInfoEvent(self.agent_info())
+        for conn in list(self.connections):
+            if conn.authenticated:
+                conn.send_control(event)
+        self._publish()
+
+    def _write_ready_file(self) -> None:
+        path = self.config.ready_file
+        if path is None or self._server is None:
+            return
+        write_json(
+            Path(path),
+            {
+                "port": self._server.port,
+                "fp": self.identity.fingerprint_text,
+                "name": self.instance_name,
+                "sn": self.identity.sn,
+                "at": self.window.token,
+                "cm": 1 if self.window.is_open_at(self.clock()) else 0,
+                "d": self.factory.discriminator,
+                "mv": self.metadata_version,
+            },
+        )

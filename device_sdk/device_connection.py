@@ -1,0 +1,322 @@
+"""The controller's view of one authenticated connection to a device: its channels as async APIs.
+
+Obtained from :meth:`device_sdk.Controller.connect` or :meth:`~device_sdk.Controller.pair`::
+
+    async with await controller.connect("Thermo") as conn:
+        async for reading in conn.subscribe("temperature", min_interval_ms=100):
+            print(reading.value)
+        await conn.set("led", True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import cbor2
+
+from .channels import (
+    ACTUATOR_PROTOCOL,
+    ADMIN_LABEL,
+    ADMIN_PROTOCOL,
+    CATALOG_LABEL,
+    CATALOG_PROTOCOL,
+    INPUT_PROTOCOL,
+    SENSOR_PROTOCOL,
+    STREAM_PROTOCOL,
+    ActuatorClient,
+    AdminClient,
+    Catalog,
+    PeerRecord,
+    Reading,
+    ReadingFilter,
+    StreamChunk,
+    StreamFormat,
+    StreamReceiver,
+    parse_catalog,
+    parse_input_datagram,
+    parse_peers,
+    subscription_frame,
+)
+from .channels.client import PendingRequest
+from .errors import ChannelError, ChannelOpenFailed, ConnectionClosed
+from .pairing.trust import Role
+from .transport import AgentConnection, ConnectionHandler
+from .wire import (
+    AgentInfo,
+    DataChannelOpenRequest,
+    DataChannelOpenResponse,
+    DataFrame,
+    Message,
+    OpenResult,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED_FRAMES = 1024
+"""Frames kept per channel for a caller that does not read; the oldest are dropped beyond."""
+
+
+class _Channel:
+    """One open data channel, controller side: frames arrive into a bounded queue."""
+
+    def __init__(self, conn: DeviceConnection, stream_id: int, channel_id: int, label: str) -> None:
+        self.conn = conn
+        self.stream_id = stream_id
+        self.channel_id = channel_id
+        self.label = label
+        self.opened: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.frames: deque[Any] = deque(maxlen=MAX_QUEUED_FRAMES)
+        self.dropped = 0
+        self._wakeup = asyncio.Event()
+        self.ended: str | None = None
+
+    def push(self, frame: Any) -> None:
+        if len(self.frames) == self.frames.maxlen:
+            self.dropped += 1
+        self.frames.append(frame)
+        self._wakeup.set()
+
+    def end(self, why: str) -> None:
+        self.ended = why
+        if not self.opened.done():
+            self.opened.set_exception(ChannelError(f"channel {self.label!r}: {why}"))
+            self.opened.exception()
+        self._wakeup.set()
+
+    async def next_frame(self) -> Any:
+        while not self.frames:
+            if self.ended is not None:
+                raise ChannelError(f"channel {self.label!r} ended: {self.ended}")
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self.frames.popleft()
+
+    def send(self, frame: Any) -> None:
+        self.conn.agent.send_stream(self.stream_id, DataFrame(cbor2.dumps(frame)))
+
+    def close(self) -> None:
+        self.conn._channels.pop(self.stream_id, None)
+        self.conn._by_channel_id.pop(self.channel_id, None)
+        if not self.conn.agent.is_closed:
+            self.conn.agent.end_stream(self.stream_id)
+
+
+class DeviceConnection(ConnectionHandler):
+    """An authenticated connection to a device (see the module docstring)."""
+
+    def __init__(self, agent: AgentConnection, *, name: str, fingerprint: bytes) -> None:
+        self.agent = agent
+        self.name = name
+        self.fingerprint = fingerprint
+        self._channels: dict[int, _Channel] = {}
+        self._by_channel_id: dict[int, _Channel] = {}
+        self._next_channel_id = 0
+        self._next_request_id = 1
+        self._actuators: dict[str, tuple[_Channel, ActuatorClient]] = {}
+        self._admin: tuple[_Channel, AdminClient] | None = None
+        self._formats: dict[str, StreamFormat] = {}
+        self.auth_handler: ConnectionHandler | None = None
+        """While pairing: the handler that receives auth messages."""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> DeviceConnection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection normally (5139)."""
+        self.agent.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self.agent.wait_closed()
+
+    @property
+    def closed(self) -> bool:
+        return self.agent.is_closed
+
+    async def agent_info(self) -> AgentInfo:
+        return await self.agent.agent_info()
+
+    # -- channels ---------------------------------------------------------------------------------
+
+    async def open_channel(self, label: str, protocol: str, *, timeout: float = 5.0) -> _Channel:
+        """Open a data channel; raises :class:`ChannelOpenFailed` when the device refuses."""
+        stream_id = self.agent.open_stream()
+        channel_id = self._next_channel_id
+        self._next_channel_id += 2
+        channel = _Channel(self, stream_id, channel_id, label)
+        self._channels[stream_id] = channel
+        self._by_channel_id[channel_id] = channel
+        request_id = self._next_request_id
+        self._next_request_id += 1
+        self.agent.send_stream(stream_id, DataChannelOpenRequest(request_id, channel_id, label, protocol))
+        try:
+            async with asyncio.timeout(timeout):
+                result = await channel.opened
+        except TimeoutError:
+            channel.close()
+            raise ChannelError(f"no answer to opening channel {label!r}") from None
+        if result != OpenResult.SUCCESS:
+            self._channels.pop(stream_id, None)
+            self._by_channel_id.pop(channel_id, None)
+            raise ChannelOpenFailed(label, result)
+        return channel
+
+    async def catalog(self) -> Catalog:
+        """The device's channels."""
+        channel = await self.open_channel(CATALOG_LABEL, CATALOG_PROTOCOL)
+        try:
+            return parse_catalog(await channel.next_frame())
+        finally:
+            channel.close()
+
+    async def subscribe(
+        self, name: str, *, min_interval_ms: int | None = None, change: float | None = None
+    ) -> AsyncIterator[Reading]:
+        """Readings of sensor ``name``: the current value first, then each new one (newest only)."""
+        channel = await self.open_channel(name, SENSOR_PROTOCOL)
+        if min_interval_ms is not None or change is not None:
+            channel.send(subscription_frame(min_interval_ms=min_interval_ms, change=change))
+        readings = ReadingFilter()
+        try:
+            while True:
+                reading = readings.accept(await channel.next_frame())
+                if reading is not None:
+                    yield reading
+        finally:
+            channel.close()
+
+    async def input(self, name: str) -> AsyncIterator[Reading]:
+        """States of input channel ``name`` (game pads): over datagrams when both sides can."""
+        channel = await self.open_channel(name, INPUT_PROTOCOL)
+        readings = ReadingFilter()
+        try:
+            while True:
+                reading = readings.accept(await channel.next_frame())
+                if reading is not None:
+                    yield reading
+        finally:
+            channel.close()
+
+    async def stream(self, name: str) -> AsyncIterator[StreamChunk]:
+        """Chunks of byte stream ``name``; ``self.stream_format(name)`` tells their format."""
+        channel = await self.open_channel(name, STREAM_PROTOCOL)
+        receiver = StreamReceiver()
+        try:
+            while True:
+                item = receiver.receive(await channel.next_frame())
+                if isinstance(item, StreamFormat):
+                    self._formats[name] = item
+                elif isinstance(item, StreamChunk):
+                    yield item
+        finally:
+            channel.close()
+
+    def stream_format(self, name: str) -> StreamFormat | None:
+        return self._formats.get(name)
+
+    async def set(self, name: str, value: Any, *, timeout: float = 5.0) -> Any:
+        """Set actuator ``name``: the new state, or :class:`~device_sdk.errors.ActuatorError`."""
+        channel, client = await self._actuator(name)
+        return await self._call(channel, client, client.set(value), timeout)
+
+    async def do(self, name: str, action: str, *, timeout: float = 5.0) -> Any:
+        """Run ``action`` on actuator ``name``."""
+        channel, client = await self._actuator(name)
+        return await self._call(channel, client, client.do(action), timeout)
+
+    async def _actuator(self, name: str) -> tuple[_Channel, ActuatorClient]:
+        entry = self._actuators.get(name)
+        if entry is None or entry[0].ended is not None:
+            channel = await self.open_channel(name, ACTUATOR_PROTOCOL)
+            entry = self._actuators[name] = (channel, ActuatorClient())
+        return entry
+
+    async def _call(
+        self, channel: _Channel, client: ActuatorClient | AdminClient, request: PendingRequest, timeout: float
+    ) -> Any:
+        channel.send(request.frame)
+        async with asyncio.timeout(timeout):
+            while True:
+                answer = client.receive(await channel.next_frame())
+                if answer is not None and getattr(answer, "id", None) == request.id:
+                    return answer.result()  # type: ignore[union-attr]
+
+    # -- admin --------------------------------------------------------------------------------------
+
+    async def _admin_channel(self) -> tuple[_Channel, AdminClient]:
+        if self._admin is None or self._admin[0].ended is not None:
+            channel = await self.open_channel(ADMIN_LABEL, ADMIN_PROTOCOL)
+            self._admin = (channel, AdminClient())
+        return self._admin
+
+    async def admin(self, op: str, **params: Any) -> Any:
+        """Run an admin operation (admin peers only)."""
+        channel, client = await self._admin_channel()
+        return await self._call(channel, client, client.request(op, **params), 5.0)
+
+    async def open_pairing_window(self, seconds: int | None = None) -> None:
+        channel, client = await self._admin_channel()
+        await self._call(channel, client, client.open_pairing_window(seconds), 5.0)
+
+    async def list_peers(self) -> list[PeerRecord]:
+        channel, client = await self._admin_channel()
+        return parse_peers(await self._call(channel, client, client.list_peers(), 5.0))
+
+    async def remove_peer(self, fp: str) -> Any:
+        channel, client = await self._admin_channel()
+        return await self._call(channel, client, client.remove_peer(fp), 5.0)
+
+    async def set_role(self, fp: str, role: Role) -> Any:
+        channel, client = await self._admin_channel()
+        return await self._call(channel, client, client.set_role(fp, role), 5.0)
+
+    # -- ConnectionHandler --------------------------------------------------------------------------
+
+    def control_message(self, conn: AgentConnection, msg: Message) -> None:
+        if self.auth_handler is not None:
+            self.auth_handler.control_message(conn, msg)
+
+    def stream_message(self, conn: AgentConnection, stream_id: int, msg: Message) -> None:
+        channel = self._channels.get(stream_id)
+        if channel is None:
+            return
+        if isinstance(msg, DataChannelOpenResponse):
+            if not channel.opened.done():
+                channel.opened.set_result(msg.result)
+        elif isinstance(msg, DataFrame):
+            try:
+                channel.push(cbor2.loads(msg.payload))
+            except Exception:
+                log.info("channel %r: payload is not one CBOR item; resetting", channel.label)
+                conn.reset_stream(stream_id, 400)
+                channel.end("bad payload")
+
+    def stream_ended(self, conn: AgentConnection, stream_id: int, reset_code: int | None) -> None:
+        channel = self._channels.pop(stream_id, None)
+        if channel is not None:
+            self._by_channel_id.pop(channel.channel_id, None)
+            channel.end("closed by the device" if reset_code is None else f"reset ({reset_code})")
+
+    def datagram(self, conn: AgentConnection, data: bytes) -> None:
+        try:
+            channel_id, frame = parse_input_datagram(data)
+        except Exception:
+            return
+        channel = self._by_channel_id.get(channel_id)
+        if channel is not None:
+            channel.push(frame)
+
+    def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
+        if self.auth_handler is not None:
+            self.auth_handler.connection_lost(conn, error)
+        for channel in list(self._channels.values()):
+            channel.end(str(error))

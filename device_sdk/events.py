@@ -1,0 +1,54 @@
+"""Events a device reports to its application (and to the CLI, a display or a status LED)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PairingWindowChanged:
+    """The pairing window opened or closed (``cm`` in TXT)."""
+
+    open: bool
+    reason: str
+    expires_at: float | None
+
+
+@dataclass(frozen=True)
+class PairingStarted:
+    """A controller sent its first handshake: pairing in progress."""
+
+
+@dataclass(frozen=True)
+class ShowPin:
+    """Display mode: show this PSK to the user (valid for ``valid_s`` seconds, one attempt)."""
+
+    text: str
+    """The PIN grouped with dashes."""
+    qr_text: str
+    """Hexadecimal PSK for a QR code."""
+    valid_s: float
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A controller paired. ``fingerprint`` is its 44-character SPKI fingerprint."""
+
+    fingerprint: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class PairingFailed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class LockedOut:
+    """Handshakes are refused until ``until`` (after repeated failures)."""
+
+    until: float
+
+
+DeviceEvent = PairingWindowChanged | PairingStarted | ShowPin | Paired | PairingFailed | LockedOut

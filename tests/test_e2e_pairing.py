@@ -1,0 +1,158 @@
+"""End to end over real QUIC on loopback: a Device and a Controller pair, reconnect, use channels."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from device_sdk.config import ControllerConfig, DeviceConfig
+from device_sdk.controller import Controller, DeviceTarget
+from device_sdk.device import Device
+from device_sdk.errors import ConnectionClosed, PairingWindowClosed, WrongSetupCode
+from device_sdk.pairing.window import PairingMode
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def target(device: Device) -> DeviceTarget:
+    record = device.txt_record()
+    return DeviceTarget(
+        name=device.instance_name,
+        addresses=("127.0.0.1",),
+        port=device.port,
+        fingerprint=device.identity.fingerprint,
+        sn=record.sn,
+        token=record.at,
+        discriminator=record.d,
+    )
+
+
+@pytest.fixture
+async def device(tmp_path: Path) -> AsyncIterator[Device]:
+    dev = Device(
+        DeviceConfig(
+            state_dir=tmp_path / "device",
+            name="Thermo",
+            advertise=False,
+            host="127.0.0.1",
+            setup_code=20202021,
+        )
+    )
+    temp = dev.sensor("temperature", type="float", unit="C", rate_hz=10)
+    state = {"led": False}
+
+    def set_led(value: object) -> object:
+        state["led"] = bool(value)
+        return state["led"]
+
+    dev.actuator("led", type="bool", initial=False, handler=set_led)
+    await dev.start()
+    temp.publish(21.5)
+    yield dev
+    await dev.stop()
+
+
+def controller(tmp_path: Path, name: str = "Laptop") -> Controller:
+    return Controller(ControllerConfig(state_dir=tmp_path / name, name=name))
+
+
+async def test_pair_by_sticker_code_then_stream_and_set(tmp_path: Path, device: Device) -> None:
+    ctl = controller(tmp_path)
+    conn = await ctl.pair(target(device), "20202021")
+    assert device.trust.is_trusted(ctl.identity.fingerprint)
+    assert device.trust.get(ctl.identity.fingerprint).role == "admin"  # type: ignore[union-attr]
+    assert ctl.pins.get(device.identity.fingerprint) is not None
+    catalog = await conn.catalog()
+    assert {c.name for c in catalog.channels} >= {"temperature", "led"}
+    readings = conn.subscribe("temperature")
+    first = await asyncio.wait_for(readings.__anext__(), 5)
+    assert first.value == 21.5
+    device.channels["temperature"].publish(22.0)  # type: ignore[attr-defined]
+    second = await asyncio.wait_for(readings.__anext__(), 5)
+    assert second.value == 22.0 and second.seq > first.seq
+    await readings.aclose()
+    assert await conn.set("led", True) is True
+    await conn.close()
+
+    # the window closed on success; a paired controller reconnects without authenticating again
+    assert not device.window.is_open
+    again = await ctl.connect(target(device))
+    assert await again.set("led", False) is False
+    await again.close()
+
+
+async def test_wrong_code_fails_then_right_code_works(tmp_path: Path, device: Device) -> None:
+    ctl = controller(tmp_path)
+    with pytest.raises(WrongSetupCode):
+        await ctl.pair(target(device), "20202022")
+    assert device.window.consecutive_failures == 1
+    conn = await ctl.pair(target(device), "MT:Y.K90AFN00KA0648G00")
+    await conn.close()
+
+
+async def test_window_closed_gives_403(tmp_path: Path, device: Device) -> None:
+    first = controller(tmp_path, "First")
+    await (await first.pair(target(device), "20202021")).close()
+    second = controller(tmp_path, "Second")
+    with pytest.raises(PairingWindowClosed):
+        await second.pair(target(device), "20202021")
+
+
+async def test_unpaired_client_knowing_fp_gets_only_agent_info(tmp_path: Path, device: Device) -> None:
+    ctl = controller(tmp_path)
+    ctl.pins.add(device.identity.fingerprint, "Thermo", now=0.0)  # pins it without pairing
+    conn = await ctl.connect(target(device))
+    info = await conn.agent_info()
+    assert info.display_name == "Thermo"
+    with pytest.raises(Exception):
+        await conn.catalog()
+    error = await asyncio.wait_for(conn.agent.wait_closed(), 5)
+    assert isinstance(error, ConnectionClosed) and error.code == 401
+
+
+async def test_button_mode_pairs_with_psk_zero(tmp_path: Path) -> None:
+    dev = Device(
+        DeviceConfig(
+            state_dir=tmp_path / "d",
+            name="Plug",
+            advertise=False,
+            host="127.0.0.1",
+            pairing_mode=PairingMode.BUTTON,
+        )
+    )
+    await dev.start()
+    try:
+        dev.open_pairing_window("button")
+        conn = await controller(tmp_path).pair(target(dev), 0)
+        await conn.close()
+    finally:
+        await dev.stop()
+
+
+async def test_display_mode_pairs_with_the_shown_pin(tmp_path: Path) -> None:
+    from device_sdk.events import ShowPin
+
+    dev = Device(
+        DeviceConfig(
+            state_dir=tmp_path / "d",
+            name="Screen",
+            advertise=False,
+            host="127.0.0.1",
+            pairing_mode=PairingMode.DISPLAY,
+        )
+    )
+    shown: asyncio.Queue[str] = asyncio.Queue()
+    dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, ShowPin) else None)
+    await dev.start()
+    try:
+
+        async def ask() -> str:
+            return await shown.get()
+
+        conn = await controller(tmp_path).pair(target(dev), None, ask_pin=ask)
+        await conn.close()
+    finally:
+        await dev.stop()
