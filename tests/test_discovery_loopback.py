@@ -50,6 +50,10 @@ def new_record(**changes: Any) -> DeviceRecord:
     return DeviceRecord(**fields)
 
 
+def updated_to(expected: DeviceRecord) -> Callable[[DiscoveryEvent], bool]:
+    return lambda ev: isinstance(ev, DeviceUpdated) and ev.device.txt == expected
+
+
 def unique_name(base: str) -> str:
     return f"{base} {os.getpid()}-{secrets.token_hex(2)}"
 
@@ -127,9 +131,6 @@ async def test_live_txt_updates_reach_the_browser(
     rec_events = Recorder(browser)
     await browser.find(DeviceFilter(fingerprints={rec.fp}), timeout=5)
 
-    def updated_to(expected: DeviceRecord) -> Callable[[DiscoveryEvent], bool]:
-        return lambda ev: isinstance(ev, DeviceUpdated) and ev.device.txt == expected
-
     # The pairing window opens: cm flips (and `at` rotates, as it does on every opening).
     opened = new_record(fp=rec.fp, sn=rec.sn, mv=1, cm=True)
     sent = time.monotonic()
@@ -151,6 +152,24 @@ async def test_live_txt_updates_reach_the_browser(
     await asyncio.sleep(0.8)  # longer than zeroconf's announcement series
     assert browser.devices[adv.instance_name].txt == burst[-1]
     assert adv.record == burst[-1]
+
+
+async def test_flipping_back_to_a_recent_value_is_seen(
+    browser: Browser, start_advertiser: AdvertiserFactory
+) -> None:
+    """cm 0 -> 1 -> 0 -> 1 with identical other values, faster than the 1 s cache-flush window."""
+    closed = new_record(cm=False)
+    opened = DeviceRecord(fp=closed.fp, mv=closed.mv, at=closed.at, sn=closed.sn, d=closed.d, cm=True)
+    adv = await start_advertiser(closed, unique_name("Flip"))
+    events = Recorder(browser)
+    await browser.find(DeviceFilter(fingerprints={closed.fp}), timeout=5)
+    for value in (opened, closed, opened, closed):
+        await asyncio.sleep(0.3)
+        del events.events[:]
+        await adv.update(value)
+        await events.wait_for(updated_to(value), 1.5)
+    await asyncio.sleep(1.2)  # after every cache flush has taken effect, the view still holds
+    assert browser.devices[adv.instance_name].txt == closed
 
 
 async def test_goodbye_on_stop_removes_the_device(

@@ -2,6 +2,11 @@
 
 Questions are multicast (QM): another mDNS stack on the same host shares UDP port 5353 and could
 swallow unicast replies.
+
+TXT values are read from the most recently received TXT record. RFC 6762 section 10.2 only flushes
+cached records older than one second, so a device that changes its TXT twice within a second leaves
+two TXT records in a receiver's cache; and a value that returns to one still cached (``cm`` 1 -> 0
+-> 1) is no "new" record for python-zeroconf's browser. A record listener catches those.
 """
 
 from __future__ import annotations
@@ -10,8 +15,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from zeroconf import DNSQuestionType, ServiceStateChange, Zeroconf
+from zeroconf import (
+    DNSQuestionType,
+    RecordUpdate,
+    RecordUpdateListener,
+    ServiceInfo,
+    ServiceStateChange,
+    Zeroconf,
+)
+from zeroconf._dns import DNSText
+from zeroconf._utils.time import current_time_millis
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+from zeroconf.const import _CLASS_IN, _TYPE_TXT
 
 from device_sdk.errors import DeviceNotFound, DiscoveryError
 
@@ -63,6 +78,8 @@ class Browser:
         self._resolve_timeout = resolve_timeout
         self._settle_delay = settle_delay
         self._browser: AsyncServiceBrowser | None = None
+        self._txt_watcher = _TxtWatcher(self)
+        self._raw_txt: dict[str, bytes] = {}
         self._all: dict[str, DiscoveredDevice] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
@@ -87,6 +104,7 @@ class Browser:
                 interfaces=list(resolved.zeroconf_interfaces), ip_version=resolved.ip_version
             )
         self._started = True
+        self._zc.zeroconf.async_add_listener(self._txt_watcher, None)
         self._browser = AsyncServiceBrowser(
             self._zc.zeroconf,
             SERVICE_TYPE,
@@ -102,6 +120,8 @@ class Browser:
         if self._browser is not None:
             await self._browser.async_cancel()
             self._browser = None
+        if self._zc is not None and self._started:
+            self._zc.zeroconf.async_remove_listener(self._txt_watcher)
         for handle in self._settle.values():
             handle.cancel()
         self._settle.clear()
@@ -160,7 +180,7 @@ class Browser:
     async def find(
         self,
         predicate: Predicate | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the deadline is part of the contract (DeviceNotFound)
+        timeout: float = 5.0,
     ) -> DiscoveredDevice:
         """The first matching device (already known, or appearing within ``timeout`` seconds).
 
@@ -202,6 +222,7 @@ class Browser:
             handle = self._settle.pop(key, None)
             if handle is not None:
                 handle.cancel()
+            self._raw_txt.pop(key, None)
             self._set(key, None)
         else:
             self._schedule_resolve(name)
@@ -252,8 +273,12 @@ class Browser:
         if not addresses:
             return False
         instance = _instance_name(name)
+        raw_txt = self._newest_txt(name)
+        properties = info.properties if raw_txt is None else _decode_txt(raw_txt)
+        if raw_txt is not None:
+            self._raw_txt[key] = raw_txt
         try:
-            txt = parse_txt(info.properties)
+            txt = parse_txt(properties)
         except InvalidTxt as exc:
             if key not in self._warned:
                 if len(self._warned) >= _MAX_WARNED_NAMES:
@@ -271,13 +296,36 @@ class Browser:
         )
         return self._set(key, device)
 
+    def _newest_txt(self, name: str) -> bytes | None:
+        """The text of the newest unexpired TXT record cached for ``name``."""
+        assert self._zc is not None
+        now = current_time_millis()
+        records = [
+            r
+            for r in self._zc.zeroconf.cache.async_all_by_details(name, _TYPE_TXT, _CLASS_IN)
+            if isinstance(r, DNSText) and not r.is_expired(now)
+        ]
+        if not records:
+            return None
+        # A record superseded by a cache flush is set to expire in 1 s: the one that lives longest
+        # is the newest (equal TTLs otherwise, so the later arrival).
+        return max(records, key=lambda r: r.get_expiration_time(100)).text
+
+    def _on_txt_record(self, name: str, text: bytes) -> None:
+        """A TXT record arrived: re-resolve when it differs from the one our view is built on."""
+        key = name.lower()
+        if key in self._raw_txt and self._raw_txt[key] != text and not self._closed:
+            self._schedule_resolve(name)
+
     def _set(self, key: str, device: DiscoveredDevice | None) -> bool:
         """Record the new state of ``key`` and emit the event the filtered view implies."""
         old = self._all.get(key)
         if old == device:
             return False
         if device is None:
-            del self._all[key]
+            self._all.pop(key, None)
+            if old is None:
+                return False
         else:
             self._all[key] = device
         old_seen = old if old is not None and self._filter(old) else None
@@ -301,8 +349,35 @@ class Browser:
             queue.put_nowait(event)
 
 
+class _TxtWatcher(RecordUpdateListener):
+    """Tells the browser about every TXT record of our service type, repeated values included."""
+
+    def __init__(self, browser: Browser) -> None:
+        self._browser = browser
+
+    def async_update_records(self, zc: Zeroconf, now: float, records: list[RecordUpdate]) -> None:
+        for update in records:
+            record = update.new
+            if (
+                isinstance(record, DNSText)
+                and record.name.lower().endswith(_SUFFIX)
+                and not record.is_expired(now)
+            ):
+                self._browser._on_txt_record(record.name, record.text)
+
+    def async_update_records_complete(self) -> None:
+        pass
+
+
+def _decode_txt(text: bytes) -> dict[bytes, bytes | None]:
+    """TXT record text as properties (first occurrence of a key wins), as python-zeroconf does."""
+    return ServiceInfo(SERVICE_TYPE, f"x.{SERVICE_TYPE}", properties=text).properties
+
+
+_SUFFIX = "." + SERVICE_TYPE
+
+
 def _instance_name(service_name: str) -> str:
-    suffix = "." + SERVICE_TYPE
-    if service_name.lower().endswith(suffix):
-        return service_name[: -len(suffix)]
+    if service_name.lower().endswith(_SUFFIX):
+        return service_name[: -len(_SUFFIX)]
     return service_name
