@@ -153,6 +153,27 @@ async def test_address_change_is_followed(link: LinkedNamespaces) -> None:
             assert (await child.recv())["changed"] is False
 
 
+async def test_ipv6_addresses_are_advertised_too() -> None:
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with linked_namespaces(ipv6=True) as link:
+        for ns, ifname, address in ((link.a, link.a_if, "fd00:231::1"), (link.b, link.b_if, "fd00:231::2")):
+            ns.ip("addr", "add", f"{address}/64", "dev", ifname, "nodad")
+        fields = record_fields()
+        async with browser_in(link.b, link.b_if) as browser:
+            child, started = await start_advertiser_child(
+                link.a, name="Dual Stack", port=4433, interfaces=[link.a_if], record=fields
+            )
+            async with child:
+                assert "fd00:231::1" in started["addresses"] and link.a_addr in started["addresses"]
+                device = await wait_until(
+                    browser, fields["fp"], lambda d: "fd00:231::1" in d.addresses, timeout=5
+                )
+                assert link.a_addr in device.addresses
+                assert {a.split("%")[0] for a in device.addresses} == set(started["addresses"])
+
+
 # -- avahi interoperability ---------------------------------------------------------------------
 
 _BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"

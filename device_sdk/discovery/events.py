@@ -28,7 +28,8 @@ class DiscoveredDevice:
     display_name: str
     """``instance_name`` with control and bidi-override characters removed: safe to show."""
     addresses: tuple[str, ...]
-    """IPv4 and IPv6 addresses from the A/AAAA records (link-local IPv6 with ``%zone``)."""
+    """IPv4 and IPv6 addresses from the A/AAAA records (``%zone`` on link-local IPv6 only when the
+    record arrived over IPv6; otherwise connect over the interface the device was found on)."""
     port: int
     """The QUIC port from the SRV record."""
     txt: DeviceTxt
