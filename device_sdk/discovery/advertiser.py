@@ -304,9 +304,7 @@ class Advertiser:
         for address in gone:
             packed = ipaddress.ip_address(address).packed
             rtype = _TYPE_A if len(packed) == 4 else _TYPE_AAAA
-            out.add_answer_at_time(
-                DNSAddress(self._host_name, rtype, _CLASS_IN | _CLASS_UNIQUE, 0, packed), 0
-            )
+            out.add_answer_at_time(DNSAddress(self._host_name, rtype, _CLASS_IN | _CLASS_UNIQUE, 0, packed), 0)
         self._zc.zeroconf.async_send(out)
 
     def _cancel_announce(self) -> None:

@@ -100,9 +100,7 @@ class Browser:
             raise DiscoveryError("browser was stopped; create a new one")
         if self._zc is None:
             resolved = resolve_interfaces(self._interfaces)
-            self._zc = AsyncZeroconf(
-                interfaces=list(resolved.zeroconf_interfaces), ip_version=resolved.ip_version
-            )
+            self._zc = AsyncZeroconf(interfaces=list(resolved.zeroconf_interfaces), ip_version=resolved.ip_version)
         self._started = True
         self._zc.zeroconf.async_add_listener(self._txt_watcher, None)
         self._browser = AsyncServiceBrowser(
@@ -263,9 +261,7 @@ class Browser:
         assert self._zc is not None
         key = name.lower()
         info = AsyncServiceInfo(SERVICE_TYPE, name)
-        ok = await info.async_request(
-            self._zc.zeroconf, self._resolve_timeout * 1000, question_type=DNSQuestionType.QM
-        )
+        ok = await info.async_request(self._zc.zeroconf, self._resolve_timeout * 1000, question_type=DNSQuestionType.QM)
         if not ok or not info.port or info.server is None:
             _log.debug("could not resolve %r", name)
             return False
@@ -358,11 +354,7 @@ class _TxtWatcher(RecordUpdateListener):
     def async_update_records(self, zc: Zeroconf, now: float, records: list[RecordUpdate]) -> None:
         for update in records:
             record = update.new
-            if (
-                isinstance(record, DNSText)
-                and record.name.lower().endswith(_SUFFIX)
-                and not record.is_expired(now)
-            ):
+            if isinstance(record, DNSText) and record.name.lower().endswith(_SUFFIX) and not record.is_expired(now):
                 self._browser._on_txt_record(record.name, record.text)
 
     def async_update_records_complete(self) -> None:
