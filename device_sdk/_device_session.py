@@ -28,7 +28,7 @@ from .channels import (
 from .errors import ConnectionClosed
 from .events import Paired, PairingFailed, ShowPin
 from .identity import fingerprint_text
-from .pairing.auth import Authenticated, AuthFailed, PskProvider, SendMessage
+from .pairing.auth import Authenticated, AuthFailed, SendMessage
 from .pairing.auth import ShowPin as AuthShowPin
 from .pairing.auth_device import DeviceAuth
 from .transport import AgentConnection, ConnectionHandler
@@ -235,13 +235,9 @@ class DeviceSession(ConnectionHandler):
         assert fp is not None  # authenticated peers have a certificate
         entry = self.device.trust.get(fp)
         peer = PeerInfo(fp=fp, role=entry.role if entry else "user", name=entry.name if entry else "")
-        result = self.device.channels.open_session(
-            req.label, req.protocol, peer=peer, now=self.device.clock()
-        )
+        result = self.device.channels.open_session(req.label, req.protocol, peer=peer, now=self.device.clock())
         if isinstance(result, OpenRefused):
-            self.conn.send_stream(
-                stream_id, DataChannelOpenResponse(req.request_id, result.result), end_stream=True
-            )
+            self.conn.send_stream(stream_id, DataChannelOpenResponse(req.request_id, result.result), end_stream=True)
             return
         result.owner = self  # type: ignore[attr-defined]
         self.channels[stream_id] = result

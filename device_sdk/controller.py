@@ -271,9 +271,7 @@ class Controller:
         self.pins.update(target.fingerprint, addresses=target.addresses, port=target.port, now=self.clock())
         return conn
 
-    async def _locate(
-        self, pinned: PinnedDevice, hint: DiscoveredDevice | DeviceTarget | None
-    ) -> DeviceTarget:
+    async def _locate(self, pinned: PinnedDevice, hint: DiscoveredDevice | DeviceTarget | None) -> DeviceTarget:
         if isinstance(hint, DeviceTarget):
             return hint
         if isinstance(hint, DiscoveredDevice):
@@ -329,20 +327,30 @@ class _Pairing(ConnectionHandler):
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.failure: AuthFailed | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._early: list[AuthCapabilities | AuthSpake2Handshake | AuthSpake2Confirmation | AuthStatus] = []
 
     async def run(self, agent: AgentConnection) -> None:
+        """Start once the device's fingerprint is checked; messages that came earlier wait."""
         self.agent = agent
-        self.auth.start(self.controller.clock())
+        now = self.controller.clock()
+        self.auth.start(now)
+        early, self._early = self._early, []
+        for msg in early:
+            self.auth.receive(msg, now)
         self._drain()
         await self.done
 
     def control_message(self, conn: AgentConnection, msg: Message) -> None:
-        if isinstance(msg, AUTH_TYPES):
-            self.auth.receive(msg, self.controller.clock())
-            self._drain()
+        if not isinstance(msg, AUTH_TYPES):
+            return
+        if self.agent is None:
+            self._early.append(msg)  # before connect() has checked the device fingerprint
+            return
+        self.auth.receive(msg, self.controller.clock())
+        self._drain()
 
     def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
-        if self.done.done():
+        if self.done.done() or self.agent is None:
             return
         if self.failure is None:
             self.auth.connection_lost(self.controller.clock())
@@ -351,9 +359,7 @@ class _Pairing(ConnectionHandler):
         if failure is None:
             self.done.set_exception(PairingError(f"the device closed the connection: {error}"))
         else:
-            self.done.set_exception(
-                failure_to_error(failure, close_code=error.code, close_reason=error.reason)
-            )
+            self.done.set_exception(failure_to_error(failure, close_code=error.code, close_reason=error.reason))
 
     def _drain(self) -> None:
         agent = self.agent

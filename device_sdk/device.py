@@ -32,7 +32,8 @@ from .events import (
     PairingWindowChanged,
 )
 from .factory import FactoryData
-from .identity import AgentIdentity
+from .hardware_binding import HardwareBinding
+from .identity import AgentIdentity, fingerprint_from_text
 from .pairing.auth import PskProvider
 from .pairing.trust import DeviceTrustStore
 from .pairing.window import (
@@ -76,9 +77,7 @@ class Device:
         self._zeroconf = zeroconf
         state_dir = ensure_dir(config.state_dir)
         remove_stale_temporaries(state_dir)
-        self.identity = AgentIdentity.load_or_create(
-            state_dir, model_name=config.model, instance_name=config.name
-        )
+        self.identity = AgentIdentity.load_or_create(state_dir, model_name=config.model, instance_name=config.name)
         self.factory = FactoryData.load_or_create(
             state_dir,
             passcode=config.setup_code,
@@ -106,6 +105,10 @@ class Device:
         self._hub: Any = None
         self.window.subscribe(self._window_event)
         self.channels.add_listener(self._registry_event)
+        self.channels.set_admin_backend(_AdminBackend(self))
+        self.hardware: HardwareBinding | None = None
+        if config.board is not None:
+            self.hardware = HardwareBinding(self, config.board, pin_factory=config.pin_factory)
 
     # -- channel declarations (delegated to the registry) -----------------------------------------
 
@@ -216,6 +219,8 @@ class Device:
             )
             await self._advertiser.start(self.txt_record())
         self._arm_window_timer()
+        if self.hardware is not None:
+            await self.hardware.start()
         self._write_ready_file()
         log.info("device %r serving on UDP port %d", self.instance_name, self._server.port)
 
@@ -223,6 +228,8 @@ class Device:
         """Close connections with 5139, send mDNS goodbyes, stop."""
         if self._window_timer is not None:
             self._window_timer.cancel()
+        if self.hardware is not None:
+            await self.hardware.stop()
         if self._hub is not None:
             await self._hub.stop()
         if self._server is not None:
@@ -320,6 +327,15 @@ class Device:
             asyncio.get_running_loop().create_task(self._advertiser.update(self.txt_record()))
         self._write_ready_file()
 
+    def rename(self, name: str) -> None:
+        """Change the display name: agent-info, catalog, certificate label and mDNS name follow."""
+        from dataclasses import replace
+
+        self.config = replace(self.config, name=name)
+        self.channels.set_device_name(name)
+        self.identity.rename(name)
+        self.info_changed()
+
     def info_changed(self) -> None:
         """agent-info changed (for example a rename): bump ``mv`` and tell authenticated peers."""
         self.metadata_version += 1
@@ -346,3 +362,34 @@ class Device:
                 "mv": self.metadata_version,
             },
         )
+
+
+class _AdminBackend:
+    """The admin channel's operations on this device (profile section 6.5)."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+
+    def open_window(self, seconds: int | None) -> None:
+        self.device.open_pairing_window("admin", None if seconds is None else max(180.0, float(seconds)))
+
+    def list_peers(self) -> list[dict[str, Any]]:
+        return [
+            {"fp": p.fingerprint_text, "name": p.name, "role": p.role, "paired_at": p.paired_at}
+            for p in self.device.trust.list()
+        ]
+
+    def remove_peer(self, fp: str) -> bool:
+        return self.device.remove_peer(fingerprint_from_text(fp))
+
+    def set_role(self, fp: str, role: Any) -> bool:
+        raw = fingerprint_from_text(fp)
+        if not self.device.trust.is_trusted(raw):
+            return False
+        self.device.trust.set_role(raw, role)
+        self.device.channels.update_peer_role(raw, role)
+        return True
+
+    def rename(self, name: str) -> str:
+        self.device.rename(name)
+        return self.device.config.name

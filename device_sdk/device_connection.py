@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import cbor2
@@ -180,7 +180,7 @@ class DeviceConnection(ConnectionHandler):
 
     async def subscribe(
         self, name: str, *, min_interval_ms: int | None = None, change: float | None = None
-    ) -> AsyncIterator[Reading]:
+    ) -> AsyncGenerator[Reading, None]:
         """Readings of sensor ``name``: the current value first, then each new one (newest only)."""
         channel = await self.open_channel(name, SENSOR_PROTOCOL)
         if min_interval_ms is not None or change is not None:
@@ -194,7 +194,7 @@ class DeviceConnection(ConnectionHandler):
         finally:
             channel.close()
 
-    async def input(self, name: str) -> AsyncIterator[Reading]:
+    async def input(self, name: str) -> AsyncGenerator[Reading, None]:
         """States of input channel ``name`` (game pads): over datagrams when both sides can."""
         channel = await self.open_channel(name, INPUT_PROTOCOL)
         readings = ReadingFilter()
@@ -206,7 +206,7 @@ class DeviceConnection(ConnectionHandler):
         finally:
             channel.close()
 
-    async def stream(self, name: str) -> AsyncIterator[StreamChunk]:
+    async def stream(self, name: str) -> AsyncGenerator[StreamChunk, None]:
         """Chunks of byte stream ``name``; ``self.stream_format(name)`` tells their format."""
         channel = await self.open_channel(name, STREAM_PROTOCOL)
         receiver = StreamReceiver()

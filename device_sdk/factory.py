@@ -111,9 +111,7 @@ class FactoryData:
         if not isinstance(document, dict):
             raise StateError(f"{path} is corrupt: not a JSON object")
         if document.get("version") != FACTORY_VERSION:
-            raise StateError(
-                f"{path} has version {document.get('version')!r}; this device_sdk reads {FACTORY_VERSION}"
-            )
+            raise StateError(f"{path} has version {document.get('version')!r}; this device_sdk reads {FACTORY_VERSION}")
         values: dict[str, Any] = {}
         for name in _FIELDS:
             value = document.get(name)

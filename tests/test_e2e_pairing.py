@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from device_sdk.channels import Sensor
 from device_sdk.config import ControllerConfig, DeviceConfig
 from device_sdk.controller import Controller, DeviceTarget
 from device_sdk.device import Device
-from device_sdk.errors import ConnectionClosed, PairingWindowClosed, WrongSetupCode
+from device_sdk.errors import ChannelError, ConnectionClosed, PairingWindowClosed, WrongSetupCode
 from device_sdk.pairing.window import PairingMode
 
 pytestmark = pytest.mark.timeout(60)
@@ -70,7 +71,9 @@ async def test_pair_by_sticker_code_then_stream_and_set(tmp_path: Path, device: 
     readings = conn.subscribe("temperature")
     first = await asyncio.wait_for(readings.__anext__(), 5)
     assert first.value == 21.5
-    device.channels["temperature"].publish(22.0)  # type: ignore[attr-defined]
+    sensor = device.channels["temperature"]
+    assert isinstance(sensor, Sensor)
+    sensor.publish(22.0)
     second = await asyncio.wait_for(readings.__anext__(), 5)
     assert second.value == 22.0 and second.seq > first.seq
     await readings.aclose()
@@ -107,7 +110,7 @@ async def test_unpaired_client_knowing_fp_gets_only_agent_info(tmp_path: Path, d
     conn = await ctl.connect(target(device))
     info = await conn.agent_info()
     assert info.display_name == "Thermo"
-    with pytest.raises(Exception):
+    with pytest.raises(ChannelError):
         await conn.catalog()
     error = await asyncio.wait_for(conn.agent.wait_closed(), 5)
     assert isinstance(error, ConnectionClosed) and error.code == 401

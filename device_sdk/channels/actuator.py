@@ -219,9 +219,7 @@ class Actuator:
             state = check_value(self._spec, result, check_range=False)
         except ValueRejected as exc:
             _log.warning("handler of %r returned an invalid state: %s", self.name, exc)
-            session._answer(
-                error_answer(call.request_id, "failed", f"the handler returned a bad state: {exc}")
-            )
+            session._answer(error_answer(call.request_id, "failed", f"the handler returned a bad state: {exc}"))
             return
         if not self._removed:
             self._set_state(state, now, exclude=session)

@@ -178,9 +178,7 @@ class AdminChannel:
         if call.op == "list-peers":
             peers = _peer_list(result)
             if peers is None:
-                self._answer(
-                    session, error_answer(call.request_id, "failed", "the backend gave a bad peer list")
-                )
+                self._answer(session, error_answer(call.request_id, "failed", "the backend gave a bad peer list"))
             else:
                 self._answer(session, ok_answer(call.request_id, peers))
             return

@@ -31,9 +31,7 @@ class CatalogPublisher:
         self._hub = hub
         self._sessions: list[CatalogSession] = []
 
-    def open_session(
-        self, *, label: str, protocol: str, peer: PeerInfo, frame: dict[str, Any]
-    ) -> CatalogSession:
+    def open_session(self, *, label: str, protocol: str, peer: PeerInfo, frame: dict[str, Any]) -> CatalogSession:
         """A new catalog channel, with ``frame`` (the current catalog) queued."""
         session = CatalogSession(hub=self._hub, source=self, label=label, protocol=protocol, peer=peer)
         self._sessions.append(session)

@@ -49,9 +49,7 @@ def subscription_frame(*, min_interval_ms: int | None = None, change: float | No
         isinstance(min_interval_ms, bool) or not isinstance(min_interval_ms, int) or min_interval_ms < 0
     ):
         raise ValueError("min_interval_ms must be a non-negative integer")
-    if change is not None and (
-        isinstance(change, bool) or not isinstance(change, int | float) or not change >= 0
-    ):
+    if change is not None and (isinstance(change, bool) or not isinstance(change, int | float) or not change >= 0):
         raise ValueError("change must be a non-negative number")
     return Subscription(min_interval_ms, change).to_frame()
 

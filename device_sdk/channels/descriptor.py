@@ -41,9 +41,7 @@ PROTOCOL_BY_KIND: Final[Mapping[str, str]] = MappingProxyType(
 
 RESERVED_LABELS: Final[frozenset[str]] = frozenset({CATALOG_LABEL, ADMIN_LABEL})
 
-_DESCRIPTOR_KEYS: Final = frozenset(
-    {"name", "kind", "type", "unit", "min", "max", "values", "rate_hz", "description"}
-)
+_DESCRIPTOR_KEYS: Final = frozenset({"name", "kind", "type", "unit", "min", "max", "values", "rate_hz", "description"})
 
 
 class FrameError(ChannelError, ValueError):

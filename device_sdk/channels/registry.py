@@ -252,9 +252,7 @@ class ChannelRegistry:
             raise ConfigError(f"stream {name!r}: format keys must be text")
         fmt = StreamFormat(codec, {k: v for k, v in format.items() if k != "codec"})
         chunk = self._stream_chunk if chunk_bytes is None else _check_positive("chunk_bytes", chunk_bytes)
-        buffer = (
-            self._stream_buffer if buffer_bytes is None else _check_positive("buffer_bytes", buffer_bytes)
-        )
+        buffer = self._stream_buffer if buffer_bytes is None else _check_positive("buffer_bytes", buffer_bytes)
         if chunk > buffer:
             raise ConfigError(f"stream {name!r}: chunk_bytes must not exceed buffer_bytes")
         spec = ValueSpec(type="bytes")
@@ -262,9 +260,7 @@ class ChannelRegistry:
             name, "stream", spec, None, None, description, {"format": fmt.to_frame()["format"]}
         )
         return self._add(
-            ByteStream(
-                hub=self._hub, descriptor=descriptor, format=fmt, chunk_size=chunk, buffer_bytes=buffer
-            )
+            ByteStream(hub=self._hub, descriptor=descriptor, format=fmt, chunk_size=chunk, buffer_bytes=buffer)
         )
 
     def input(
@@ -415,9 +411,7 @@ class ChannelRegistry:
 
     # -- sessions ----------------------------------------------------------------------------------
 
-    def open_session(
-        self, label: str, protocol: str, *, peer: PeerInfo, now: float
-    ) -> ChannelSession | OpenRefused:
+    def open_session(self, label: str, protocol: str, *, peer: PeerInfo, now: float) -> ChannelSession | OpenRefused:
         """Answer a data-channel-open-request for ``label``/``protocol`` from an authenticated ``peer``.
 
         Returns the new session (answer result 1, then pull its first frames) or :class:`OpenRefused`
@@ -433,9 +427,7 @@ class ChannelRegistry:
         if label == CATALOG_LABEL:
             if protocol != CATALOG_PROTOCOL:
                 return refuse(f"the catalog channel speaks {CATALOG_PROTOCOL}")
-            session = self._catalog.open_session(
-                label=label, protocol=protocol, peer=peer, frame=self.catalog_frame()
-            )
+            session = self._catalog.open_session(label=label, protocol=protocol, peer=peer, frame=self.catalog_frame())
         elif label == ADMIN_LABEL:
             if protocol != ADMIN_PROTOCOL:
                 return refuse(f"the admin channel speaks {ADMIN_PROTOCOL}")

@@ -15,9 +15,7 @@ from collections.abc import Callable
 from .calls import ActuatorCall
 
 
-async def run_call(
-    call: ActuatorCall, *, clock: Callable[[], float] = time.time, timeout: float | None = None
-) -> None:
+async def run_call(call: ActuatorCall, *, clock: Callable[[], float] = time.time, timeout: float | None = None) -> None:
     """Run ``call``'s handler, await it when it is async, and complete or fail the call.
 
     ``timeout`` (seconds) bounds an async handler: when it runs out the call fails with

@@ -180,10 +180,6 @@ class SensorSession(ChannelSession):
         last, sub = self._last_sent, self._subscription
         if last is None:
             return True
-        if (
-            sub.min_interval_ms
-            and reading.t >= last.t
-            and (reading.t - last.t) * 1000 < sub.min_interval_ms - 1e-6
-        ):
+        if sub.min_interval_ms and reading.t >= last.t and (reading.t - last.t) * 1000 < sub.min_interval_ms - 1e-6:
             return False
         return not (sub.change and not _changed_enough(last.value, reading.value, sub.change))

@@ -30,9 +30,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     make.add_argument("--json", action="store_true", help="machine-readable output")
     make.set_defaults(func=cmd_code_make)
 
-    prov = sub.add_parser(
-        "provision", help="create a device's identity and setup code once; render its sticker"
-    )
+    prov = sub.add_parser("provision", help="create a device's identity and setup code once; render its sticker")
     prov.add_argument("--state-dir", type=Path, help="the device's state directory")
     prov.add_argument("--name", default="device_sdk device", help="the device's name")
     prov.add_argument("--model", default="device_sdk device", help="the model name")
@@ -60,15 +58,29 @@ def cmd_code_parse(args: argparse.Namespace) -> int:
     }
     if len(parsed.payloads) > 1:
         out["payloads"] = [
-            {"passcode": p.passcode, "discriminator": p.discriminator, "vendor_id": p.vendor_id,
-             "product_id": p.product_id, "flow": p.flow, "discovery": p.discovery}
+            {
+                "passcode": p.passcode,
+                "discriminator": p.discriminator,
+                "vendor_id": p.vendor_id,
+                "product_id": p.product_id,
+                "flow": p.flow,
+                "discovery": p.discovery,
+            }
             for p in parsed.payloads
         ]
     if args.json:
         emit_json(out)
     else:
-        for key in ("kind", "passcode", "discriminator", "short_discriminator", "vendor_id", "product_id",
-                    "flow", "discovery"):
+        for key in (
+            "kind",
+            "passcode",
+            "discriminator",
+            "short_discriminator",
+            "vendor_id",
+            "product_id",
+            "flow",
+            "discovery",
+        ):
             value = out[key]
             if value is None:
                 continue

@@ -102,9 +102,7 @@ def load_profile(
         return _load_file(Path(path_or_name))
     name = str(path_or_name)
     if name in builtin_profile_names():
-        source = (
-            f"boards/{name}.toml" if builtin_profiles_dir() is None else str(_REPO_BOARDS / f"{name}.toml")
-        )
+        source = f"boards/{name}.toml" if builtin_profiles_dir() is None else str(_REPO_BOARDS / f"{name}.toml")
         return parse_profile_text(builtin_profile_text(name), source=source)
     plugins = board_plugins(entry_points)
     if name in plugins:

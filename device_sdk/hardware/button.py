@@ -67,9 +67,7 @@ class PairingButton:
             raise HardwareError(f"pairing button on GPIO{pin}: {exc}") from exc
         self._input = DebouncedInput(
             loop=loop,
-            debouncer=Debouncer(
-                debounce_s=debounce_ms / 1000.0, hold_s=hold_s, initial=bool(self.device.is_active)
-            ),
+            debouncer=Debouncer(debounce_s=debounce_ms / 1000.0, hold_s=hold_s, initial=bool(self.device.is_active)),
             on_event=self._on_event,
         )
         self.device.when_pressed = lambda: self._bridge.call(self._input.feed, True)

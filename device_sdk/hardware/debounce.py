@@ -104,12 +104,6 @@ class Debouncer:
         deadlines = []
         if self._raw != self._stable:
             deadlines.append(self._raw_since + self.debounce_s)
-        if (
-            self.hold_s is not None
-            and self._stable
-            and self._raw
-            and self._pressed_at is not None
-            and not self._held
-        ):
+        if self.hold_s is not None and self._stable and self._raw and self._pressed_at is not None and not self._held:
             deadlines.append(self._pressed_at + self.hold_s)
         return min(deadlines) if deadlines else None

@@ -70,9 +70,7 @@ class StatusLed:
         self.pin = pin
         self._sleep = sleep
         try:
-            self.device = gpiozero.LED(
-                pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
-            )
+            self.device = gpiozero.LED(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
         except Exception as exc:
             raise HardwareError(f"status LED on GPIO{pin}: {exc}") from exc
         self._pattern = LedPattern.OFF
@@ -107,9 +105,7 @@ class StatusLed:
         if len(steps) == 1 and steps[0][1] is None:
             self._set(steps[0][0])  # a steady pattern needs no task
             return
-        self._task = asyncio.get_running_loop().create_task(
-            self._drive(steps), name=f"status-led-{pattern.value}"
-        )
+        self._task = asyncio.get_running_loop().create_task(self._drive(steps), name=f"status-led-{pattern.value}")
 
     def _set(self, lit: bool) -> None:
         if lit:

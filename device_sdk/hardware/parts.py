@@ -218,9 +218,7 @@ def _build(part: PartConfig, pin_factory: Any) -> Part:
     if t == "mcp3008":
         _ensure_default_factory(pin_factory)
         dev = gpiozero.MCP3008(channel=opts["adc_channel"], device=opts["device"], pin_factory=pin_factory)
-        return AnalogInputPart(
-            spec=spec, device=dev, scale=float(opts["scale"]), offset=float(opts["offset"])
-        )
+        return AnalogInputPart(spec=spec, device=dev, scale=float(opts["scale"]), offset=float(opts["offset"]))
     if t == "distance_sensor":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PWMSoftwareFallback)  # advice to use pigpio; lgpio is fine

@@ -87,9 +87,7 @@ PART_TYPES: Mapping[str, PartType] = MappingProxyType(
         "mcp3008": PartType(
             value_type="float",
             kinds=("sensor", "input"),
-            options=_opts(
-                adc_channel=(_INT, REQUIRED), device=(_INT, 0), scale=(_NUM, 1.0), offset=(_NUM, 0.0)
-            ),
+            options=_opts(adc_channel=(_INT, REQUIRED), device=(_INT, 0), scale=(_NUM, 1.0), offset=(_NUM, 0.0)),
             sampled=True,
             rate_hz=1.0,
         ),

@@ -20,8 +20,7 @@ _log = logging.getLogger(__name__)
 
 ENV_VAR = "GPIOZERO_PIN_FACTORY"
 FIX_HINT = (
-    "install python3-lgpio (apt) or `pip install device_sdk[pi]`, "
-    "or set GPIOZERO_PIN_FACTORY=mock to simulate the pins"
+    "install python3-lgpio (apt) or `pip install device_sdk[pi]`, or set GPIOZERO_PIN_FACTORY=mock to simulate the pins"
 )
 _FACTORIES: Mapping[str, tuple[str, str]] = {
     "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),

@@ -285,9 +285,7 @@ def parse_profile(data: Mapping[str, Any], *, source: str) -> BoardProfile:
     for i, raw in enumerate(raw_parts, start=1):
         part = _parse_part(raw, i, source=source, valid=valid, simulated=simulated)
         if part.channel in seen:
-            raise ConfigError(
-                f"{part.where}: duplicate channel name {part.channel!r} (also {seen[part.channel]})"
-            )
+            raise ConfigError(f"{part.where}: duplicate channel name {part.channel!r} (also {seen[part.channel]})")
         seen[part.channel] = part.where
         owner = f"part {i} ({part.channel!r}, {part.type})"
         for role, pin in part.pins.items():
@@ -315,9 +313,7 @@ def parse_profile(data: Mapping[str, Any], *, source: str) -> BoardProfile:
     )
 
 
-def _parse_part(
-    raw: object, index: int, *, source: str, valid: frozenset[int], simulated: bool
-) -> PartConfig:
+def _parse_part(raw: object, index: int, *, source: str, valid: frozenset[int], simulated: bool) -> PartConfig:
     where = f"{source}: part {index}"
     t = _table(raw, where)
     ptype = t.get("type")

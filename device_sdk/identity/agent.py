@@ -63,9 +63,7 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _public_spki(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _read_private_file(path: Path, what: str) -> bytes | None:
@@ -111,9 +109,7 @@ def _load_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise StateError(
-            f"the agent key file {path} is corrupt, encrypted or not a PEM private key; {keep}"
-        ) from None
+        raise StateError(f"the agent key file {path} is corrupt, encrypted or not a PEM private key; {keep}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise StateError(f"the agent key file {path} does not hold an ECDSA P-256 key; {keep}")
     return key

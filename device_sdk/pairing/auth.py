@@ -75,9 +75,7 @@ RESPONSE_TIMEOUT_S = 30.0
 
 DEVICE_CAPABILITIES = AuthCapabilities(psk_ease_of_input=0, psk_input_methods=(), psk_min_bits_of_entropy=20)
 """A device without a keypad: it presents the PSK and cannot input one."""
-CONTROLLER_CAPABILITIES = AuthCapabilities(
-    psk_ease_of_input=100, psk_input_methods=(0, 1), psk_min_bits_of_entropy=20
-)
+CONTROLLER_CAPABILITIES = AuthCapabilities(psk_ease_of_input=100, psk_input_methods=(0, 1), psk_min_bits_of_entropy=20)
 """A controller that can type a numeric code or scan a QR code."""
 
 _RETRY_AFTER_RE = re.compile(r"retry after (\d+)")

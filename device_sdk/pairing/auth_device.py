@@ -95,9 +95,7 @@ class DeviceAuth(AuthMachine):
     ) -> None:
         super().__init__()
         if psk.mode is not window.mode:
-            raise ConfigError(
-                f"PSK provider mode {psk.mode.value} != pairing window mode {window.mode.value}"
-            )
+            raise ConfigError(f"PSK provider mode {psk.mode.value} != pairing window mode {window.mode.value}")
         self._device_fp = bytes(device_fp)
         self._controller_fp = None if controller_fp is None else bytes(controller_fp)
         self._window = window

@@ -438,9 +438,7 @@ def parse_manual(text: str) -> ManualCode:
         vendor_id, product_id = int(digits[10:15]), int(digits[15:20])
         if vendor_id > 0xFFFF or product_id > 0xFFFF:
             raise InvalidSetupCode("not a manual pairing code: vendor or product id out of range")
-    return ManualCode(
-        passcode=passcode, short_discriminator=short, vendor_id=vendor_id, product_id=product_id
-    )
+    return ManualCode(passcode=passcode, short_discriminator=short, vendor_id=vendor_id, product_id=product_id)
 
 
 # -- any form -------------------------------------------------------------------------------------

@@ -260,9 +260,7 @@ class DeviceTrustStore(_Store):
             entry = replace(existing, name=name, last_seen=now)
         else:
             role: Role = "user" if self.has_admin else "admin"
-            entry = TrustedController(
-                fingerprint=fingerprint, name=name, role=role, paired_at=now, last_seen=now
-            )
+            entry = TrustedController(fingerprint=fingerprint, name=name, role=role, paired_at=now, last_seen=now)
         self._entries[fingerprint] = entry
         self._save()
         _log.info("trusting controller %s… as %s", entry.fingerprint_text[:8], entry.role)
@@ -348,9 +346,7 @@ class ControllerPinStore(_Store):
     def _parse(raw: dict[str, Any]) -> PinnedDevice:
         discriminator = raw.get("discriminator")
         if discriminator is not None and (
-            isinstance(discriminator, bool)
-            or not isinstance(discriminator, int)
-            or not 0 <= discriminator < 4096
+            isinstance(discriminator, bool) or not isinstance(discriminator, int) or not 0 <= discriminator < 4096
         ):
             raise ValueError("discriminator is not 0..4095")
         addresses = raw.get("addresses", [])
@@ -448,9 +444,7 @@ class ControllerPinStore(_Store):
         )
         if entry != existing:
             self._entries[fingerprint] = entry
-            if replace(entry, last_seen=existing.last_seen) != existing or self._due(
-                fingerprint, entry.last_seen
-            ):
+            if replace(entry, last_seen=existing.last_seen) != existing or self._due(fingerprint, entry.last_seen):
                 self._save()
         return entry
 
@@ -516,8 +510,7 @@ class ControllerPinStore(_Store):
             if matches:
                 raise AmbiguousDevice(query, tuple(matches))
         raise DeviceNotFound(
-            f"no paired device matches {query!r} (by name, fingerprint prefix of 4+ characters, "
-            "or discriminator)"
+            f"no paired device matches {query!r} (by name, fingerprint prefix of 4+ characters, or discriminator)"
         )
 
     def __len__(self) -> int:

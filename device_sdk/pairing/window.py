@@ -204,10 +204,7 @@ class PairingWindow:
 
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"
-        return (
-            f"PairingWindow(mode={self._mode.value!r}, {state}, "
-            f"consecutive_failures={self._consecutive_failures})"
-        )
+        return f"PairingWindow(mode={self._mode.value!r}, {state}, consecutive_failures={self._consecutive_failures})"
 
     # -- read-only state ---------------------------------------------------------------------
 
@@ -376,9 +373,7 @@ class PairingWindow:
                 logger.warning("two controllers tried to pair in one button window: aborting both")
                 self._emit(PairingConflict(abort_fp=first))
                 self._close("conflict")
-                return Refusal(
-                    401, AUTH_UNKNOWN_ERROR, None, "pairing aborted: another controller is pairing"
-                )
+                return Refusal(401, AUTH_UNKNOWN_ERROR, None, "pairing aborted: another controller is pairing")
         return None
 
     def attempt_failed(self, now: float) -> None:

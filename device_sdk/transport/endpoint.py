@@ -335,9 +335,7 @@ class AgentConnection:
     def _arm_keepalive(self) -> None:
         if self._keepalive is not None:
             self._keepalive.cancel()
-        self._keepalive = asyncio.get_running_loop().call_later(
-            self.config.keepalive_interval, self._send_keepalive
-        )
+        self._keepalive = asyncio.get_running_loop().call_later(self.config.keepalive_interval, self._send_keepalive)
 
     def _send_keepalive(self) -> None:
         self._keepalive = None

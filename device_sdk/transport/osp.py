@@ -218,9 +218,7 @@ class OspConnection:
                     CloseCode.BAD_REQUEST, f"type {msg.TYPE_KEY} belongs on a bidirectional stream"
                 )
         elif not uni:
-            raise RemoteProtocolError(
-                CloseCode.BAD_REQUEST, f"type {msg.TYPE_KEY} belongs on a unidirectional stream"
-            )
+            raise RemoteProtocolError(CloseCode.BAD_REQUEST, f"type {msg.TYPE_KEY} belongs on a unidirectional stream")
         if not self.authenticated and msg.TYPE_KEY not in UNAUTHENTICATED_TYPES:
             raise RemoteProtocolError(CloseCode.UNAUTHORIZED, f"type {msg.TYPE_KEY} before authentication")
 

@@ -209,37 +209,49 @@ class MessageDecoder:
         """True when part of a message has been received."""
         return bool(self._buf)
 
+    def receive(self, data: bytes) -> None:
+        """Add bytes; take the messages with :meth:`next_message`."""
+        self._buf += data
+
+    def next_message(self) -> Message | None:
+        """The next complete message, or None when more bytes are needed.
+
+        Raises :class:`RemoteProtocolError` as soon as the buffered bytes break the profile.
+        """
+        buf = self._buf
+        if not buf:
+            return None
+        if self._key is None:
+            if len(buf) < varint_length(buf[0]):
+                return None
+            key, self._start = decode_varint(buf)
+            if key not in MESSAGE_TYPES:
+                raise RemoteProtocolError(CloseCode.NOT_FOUND, f"unknown type key {key}")
+            self._key = key
+            self._scanner = CborScanner(start=self._start)
+        assert self._scanner is not None
+        try:
+            end = self._scanner.scan(buf)
+        except ValueError as exc:
+            self._check_size(len(buf))
+            raise RemoteProtocolError(CloseCode.BAD_REQUEST, f"malformed CBOR: {exc}") from None
+        if end is None:
+            self._check_size(len(buf))
+            return None
+        self._check_size(end)
+        body = bytes(buf[self._start : end])
+        key = self._key
+        del buf[:end]
+        self._key = None
+        self._scanner = None
+        return decode_body(key, body)
+
     def feed(self, data: bytes) -> list[Message]:
         """Add bytes; return every message completed by them, in order."""
-        buf = self._buf
-        buf += data
+        self._buf += data
         out: list[Message] = []
-        while buf:
-            if self._key is None:
-                needed = varint_length(buf[0])
-                if len(buf) < needed:
-                    break
-                key, self._start = decode_varint(buf)
-                if key not in MESSAGE_TYPES:
-                    raise RemoteProtocolError(CloseCode.NOT_FOUND, f"unknown type key {key}")
-                self._key = key
-                self._scanner = CborScanner(start=self._start)
-            assert self._scanner is not None
-            try:
-                end = self._scanner.scan(buf)
-            except ValueError as exc:
-                self._check_size(len(buf))
-                raise RemoteProtocolError(CloseCode.BAD_REQUEST, f"malformed CBOR: {exc}") from None
-            if end is None:
-                self._check_size(len(buf))
-                break
-            self._check_size(end)
-            body = bytes(buf[self._start : end])
-            key = self._key
-            del buf[:end]
-            self._key = None
-            self._scanner = None
-            out.append(decode_body(key, body))
+        while (msg := self.next_message()) is not None:
+            out.append(msg)
         return out
 
     def end_of_stream(self) -> None:
@@ -249,6 +261,4 @@ class MessageDecoder:
 
     def _check_size(self, size: int) -> None:
         if size > self._max_size:
-            raise RemoteProtocolError(
-                CloseCode.TOO_LARGE, f"more than {self._max_size} bytes buffered for one message"
-            )
+            raise RemoteProtocolError(CloseCode.TOO_LARGE, f"more than {self._max_size} bytes buffered for one message")

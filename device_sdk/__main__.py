@@ -1,0 +1,7 @@
+"""``python -m device_sdk``: the device-sdk command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,88 @@
+"""Joins a board's hardware runtime to a device: parts become channels, the button and LED follow
+the pairing window. The one place where hardware meets the protocol layers."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .events import DeviceEvent, Paired, PairingFailed, PairingWindowChanged, ShowPin
+from .hardware import HardwareRuntime, LedPattern, load_profile
+
+if TYPE_CHECKING:
+    from .device import Device
+
+log = logging.getLogger(__name__)
+
+
+class HardwareBinding:
+    """Declares a channel for every part of the board and keeps them in sync."""
+
+    def __init__(self, device: Device, board: str, *, pin_factory: str | None = None) -> None:
+        self.device = device
+        self.profile = load_profile(board)
+        self.runtime = HardwareRuntime(self.profile, pin_factory_name=pin_factory)
+        self._channels: dict[str, Any] = {}
+        for spec in self.runtime.channels:
+            kw: dict[str, Any] = {"type": spec.type, "unit": spec.unit, "min": spec.min, "max": spec.max}
+            kw["description"] = spec.description
+            if spec.kind == "actuator":
+                sink = self.runtime.sinks[spec.name]
+                self._channels[spec.name] = device.actuator(
+                    spec.name,
+                    initial=sink.state,
+                    handler=lambda value, name=spec.name: self.runtime.set(name, value),
+                    values=spec.values,
+                    **kw,
+                )
+            elif spec.kind == "input":
+                self._channels[spec.name] = device.input(spec.name, rate_hz=spec.rate_hz, **kw)
+            else:
+                self._channels[spec.name] = device.sensor(spec.name, rate_hz=spec.rate_hz, values=spec.values, **kw)
+        self._unsubscribe = device.subscribe(self._device_event)
+
+    async def start(self) -> None:
+        await self.runtime.start(
+            self._emit,
+            on_short_press=lambda: self.device.open_pairing_window("button"),
+            on_long_press=self.device.factory_reset,
+        )
+        self._show_idle()
+
+    async def stop(self) -> None:
+        self._unsubscribe()
+        await self.runtime.stop()
+
+    def _emit(self, name: str, value: object) -> None:
+        channel = self._channels.get(name)
+        if channel is None:
+            return
+        if hasattr(channel, "publish"):
+            channel.publish(value)
+        elif hasattr(channel, "report"):
+            channel.report(value)
+
+    def _show(self, pattern: LedPattern) -> None:
+        led = self.runtime.status_led
+        if led is not None:
+            led.show(pattern)
+
+    def _show_idle(self) -> None:
+        if self.device.window.is_open:
+            self._show(LedPattern.WINDOW_OPEN)
+        elif self.device.trust.list():
+            self._show(LedPattern.PAIRED)
+        else:
+            self._show(LedPattern.OFF)
+
+    def _device_event(self, event: DeviceEvent) -> None:
+        if isinstance(event, PairingWindowChanged):
+            self._show(LedPattern.WINDOW_OPEN if event.open else LedPattern.PAIRED)
+            if not event.open:
+                self._show_idle()
+        elif isinstance(event, ShowPin):
+            self._show(LedPattern.PAIRING)
+        elif isinstance(event, Paired):
+            self._show(LedPattern.PAIRED)
+        elif isinstance(event, PairingFailed):
+            self._show(LedPattern.ERROR)
