@@ -39,9 +39,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, tit
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
 
     def line(row: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
 
     if title:
         print(title)
@@ -52,9 +50,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, tit
     print()
 
 
-def comparison_rows(
-    baseline: tuple[str, Sequence[float]], *others: tuple[str, Sequence[float]]
-) -> list[list[object]]:
+def comparison_rows(baseline: tuple[str, Sequence[float]], *others: tuple[str, Sequence[float]]) -> list[list[object]]:
     """Rows of name, n, median, p90 and the ratio of medians to ``baseline`` (for :func:`print_table`)."""
     base = median(baseline[1])
     rows: list[list[object]] = []

@@ -72,9 +72,7 @@ async def _bare_server(creds: Credentials, *, mutual: bool) -> QuicServer:
 async def bare_setup(port: int, creds: Credentials, server_name: str) -> float:
     """One aioquic handshake (configuration built per connection, as device_sdk does); seconds."""
     start = time.perf_counter()
-    qc = QuicConfiguration(
-        is_client=True, alpn_protocols=[ALPN], verify_mode=ssl.CERT_NONE, server_name=server_name
-    )
+    qc = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], verify_mode=ssl.CERT_NONE, server_name=server_name)
     qc.load_cert_chain(creds.cert_path, creds.key_path)
     async with quic_connect(HOST, port, configuration=qc) as client:
         elapsed = time.perf_counter() - start  # the context is entered once the handshake is done
@@ -82,9 +80,7 @@ async def bare_setup(port: int, creds: Credentials, server_name: str) -> float:
     return elapsed
 
 
-async def sdk_setup(
-    port: int, creds: Credentials, device: AgentIdentity, *, agent_info: bool = True
-) -> float:
+async def sdk_setup(port: int, creds: Credentials, device: AgentIdentity, *, agent_info: bool = True) -> float:
     """device_sdk connect() plus (by default) one agent-info round trip; seconds."""
     start = time.perf_counter()
     conn = await connect(
@@ -104,9 +100,7 @@ async def sdk_setup(
 
 
 async def measure_setup(state: Path, runs: int) -> dict[str, list[float]]:
-    device = AgentIdentity.load_or_create(
-        state / "device", model_name="device_sdk bench", instance_name="Bench"
-    )
+    device = AgentIdentity.load_or_create(state / "device", model_name="device_sdk bench", instance_name="Bench")
     controller = AgentIdentity.load_or_create(
         state / "controller", model_name="device_sdk bench", instance_name="Bench Controller"
     )
@@ -212,9 +206,7 @@ async def main_async(runs: int, messages: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30, help="connection setups of each kind (default 30)")
     parser.add_argument("--messages", type=int, default=200_000, help="messages for the codec rate")
     args = parser.parse_args()

@@ -90,9 +90,7 @@ def test_tls_context_has_the_client_certificate_flag() -> None:
     assert hasattr(ctx, "_peer_certificate"), f"{AIOQUIC}: tls.Context lost _peer_certificate"
 
 
-def test_mutual_tls_handshake_in_memory(
-    device_identity: AgentIdentity, controller_identity: AgentIdentity
-) -> None:
+def test_mutual_tls_handshake_in_memory(device_identity: AgentIdentity, controller_identity: AgentIdentity) -> None:
     pair = Pair(device_identity, controller_identity)
     pair.pump()
     assert pair.completed("client") and pair.completed("server")
@@ -150,9 +148,7 @@ def test_send_queue_internals(device_identity: AgentIdentity, controller_identit
     assert stream_buffered(client, stream_id) == 0
     assert stream_buffered(client, 999_999) == 0  # an unknown stream
     received = b"".join(
-        ev.data
-        for ev in pair.events["server"]
-        if isinstance(ev, qe.StreamDataReceived) and ev.stream_id == stream_id
+        ev.data for ev in pair.events["server"] if isinstance(ev, qe.StreamDataReceived) and ev.stream_id == stream_id
     )
     assert received == b"\x02" * 10_000
 

@@ -22,9 +22,7 @@ cddl_verifier = pytest.importorskip("cddl_verifier")
 PROTOCOL_DIR = Path(__file__).resolve().parents[2] / "shared" / "protocol"
 SCHEMA_PATH = PROTOCOL_DIR / "osp-messages.cddl"
 if not SCHEMA_PATH.is_file():
-    pytest.skip(
-        f"{SCHEMA_PATH} not found (the shared/ folder is not beside the repository)", allow_module_level=True
-    )
+    pytest.skip(f"{SCHEMA_PATH} not found (the shared/ folder is not beside the repository)", allow_module_level=True)
 
 SCHEMA = SCHEMA_PATH.read_text(encoding="utf-8")
 VALIDATOR = cddl_verifier.Validator(SCHEMA)

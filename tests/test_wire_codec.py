@@ -454,9 +454,7 @@ def test_uint_range_edges() -> None:
     assert decode_all(enc(10, {0: U64})) == [AgentInfoRequest(U64)]
     info = GOOD_INFO | {2: [0, U64]}
     assert decode_all(enc(11, {0: 1, 1: info})) == [
-        AgentInfoResponse(
-            1, AgentInfo(INFO.display_name, INFO.model_name, (0, U64), "Ab3dEf7h", INFO.locales)
-        )
+        AgentInfoResponse(1, AgentInfo(INFO.display_name, INFO.model_name, (0, U64), "Ab3dEf7h", INFO.locales))
     ]
     # capabilities are uint: a bignum above 2^64-1 is out of range, as for request-id
     assert error_of(enc(11, {0: 1, 1: GOOD_INFO | {2: [2**64]}})).code == 400

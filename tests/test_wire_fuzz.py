@@ -66,9 +66,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         if op == 0 and b:
             b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
         elif op == 1 and b:
-            b[rng.randrange(len(b))] = rng.choice(
-                (0x1C, 0x1F, 0x5F, 0x9F, 0xBF, 0xF8, 0xFF, rng.randrange(256))
-            )
+            b[rng.randrange(len(b))] = rng.choice((0x1C, 0x1F, 0x5F, 0x9F, 0xBF, 0xF8, 0xFF, rng.randrange(256)))
         elif op == 2:
             i = rng.randrange(len(b) + 1)
             b[i:i] = rng.randbytes(rng.randrange(1, 6))
