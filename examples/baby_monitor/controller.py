@@ -1,0 +1,141 @@
+"""Baby monitor example, controller side: show the sound level, raise alerts, listen to the audio.
+
+    .venv/bin/python examples/baby_monitor/controller.py --state-dir /tmp/parent \\
+        --ready-file /tmp/baby/ready.json --code 20202021 --duration 20
+
+Prints the level, an ``ALERT`` line whenever the device's ``alert`` turns on, the temperature, and at
+the end how much audio arrived compared with real time (16 kHz, 16-bit mono: 32000 bytes/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from device_sdk.config import ControllerConfig
+from device_sdk.controller import Controller, DeviceTarget
+from device_sdk.device_connection import DeviceConnection
+from device_sdk.discovery import DiscoveredDevice
+from device_sdk.errors import PairingAborted
+
+BYTES_PER_S = 16000 * 2
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--state-dir", type=Path, required=True, help="the controller's identity and pins")
+    p.add_argument("--ready-file", type=Path, help="the monitor's ready file (else: mDNS)")
+    p.add_argument("--code", required=True, help="the setup code (manual code, QR text or passcode)")
+    p.add_argument("--threshold", type=float, help="set the alert threshold (dB)")
+    p.add_argument("--night-light", type=float, help="set the night light (0..1)")
+    p.add_argument("--duration", type=float, default=10.0, help="listen for this many seconds")
+    p.add_argument("--quiet", action="store_true", help="print the level once a second only")
+    return p.parse_args(argv)
+
+
+async def pair(ctl: Controller, target: DeviceTarget | DiscoveredDevice, code: str) -> DeviceConnection:
+    """Pair; one retry when the pairing is aborted by a message that raced the dial (an SDK race)."""
+    try:
+        return await ctl.pair(target, code)
+    except PairingAborted as exc:
+        print(f"pairing aborted ({exc}); retrying once", flush=True)
+        return await ctl.pair(target, code)
+
+
+@dataclass
+class AudioStats:
+    chunks: int = 0
+    bytes: int = 0
+    first_at: float | None = None
+    first_bytes: int = 0
+    last_at: float = 0.0
+
+    def rate(self) -> float:
+        """Bytes per second after the first chunk arrived."""
+        if self.first_at is None or self.last_at <= self.first_at:
+            return 0.0
+        return (self.bytes - self.first_bytes) / (self.last_at - self.first_at)
+
+
+async def show_levels(conn: DeviceConnection, quiet: bool) -> None:
+    last_print = 0.0
+    async for reading in conn.subscribe("sound_level"):
+        now = time.monotonic()
+        if not quiet or now - last_print >= 1.0:
+            last_print = now
+            print(f"level {reading.value:5.1f} dB", flush=True)
+
+
+async def watch_alerts(conn: DeviceConnection) -> None:
+    async for reading in conn.subscribe("alert"):
+        if reading.value:
+            print(f"ALERT: the baby is crying (seq {reading.seq})", flush=True)
+        else:
+            print("alert off", flush=True)
+
+
+async def show_temperature(conn: DeviceConnection) -> None:
+    async for reading in conn.subscribe("temperature"):
+        print(f"room temperature {reading.value:.1f} C", flush=True)
+
+
+async def listen(conn: DeviceConnection, stats: AudioStats) -> None:
+    async for chunk in conn.stream("audio"):
+        now = time.monotonic()
+        stats.chunks += 1
+        stats.bytes += len(chunk.data)
+        stats.last_at = now
+        if stats.first_at is None:
+            stats.first_at, stats.first_bytes = now, len(chunk.data)
+            fmt = conn.stream_format("audio")
+            described = f"{fmt.codec} {dict(fmt.params)}" if fmt is not None else "unknown"
+            print(f"audio format: {described}", flush=True)
+
+
+async def monitor(conn: DeviceConnection, args: argparse.Namespace) -> AudioStats:
+    if args.threshold is not None:
+        print(f"threshold set: {await conn.set('threshold', args.threshold)}", flush=True)
+    if args.night_light is not None:
+        print(f"night light set: {await conn.set('night_light', args.night_light)}", flush=True)
+    stats = AudioStats()
+    tasks = [
+        asyncio.create_task(show_levels(conn, args.quiet)),
+        asyncio.create_task(watch_alerts(conn)),
+        asyncio.create_task(show_temperature(conn)),
+        asyncio.create_task(listen(conn, stats)),
+    ]
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*tasks), args.duration)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return stats
+
+
+async def main(args: argparse.Namespace) -> int:
+    async with Controller(ControllerConfig(state_dir=args.state_dir, name="Parent unit")) as ctl:
+        target: DeviceTarget | DiscoveredDevice
+        if args.ready_file is not None:
+            target = DeviceTarget.from_ready_file(args.ready_file)
+        else:
+            target = await ctl.find_for_code(args.code)
+        conn = await pair(ctl, target, args.code)
+        print(f"paired with {conn.name}", flush=True)
+        try:
+            stats = await monitor(conn, args)
+        finally:
+            await conn.close()
+    ratio = stats.rate() / BYTES_PER_S
+    print(f"audio: {stats.chunks} chunks, {stats.bytes} bytes, {stats.rate():.0f} B/s = {ratio:.3f}x real time")
+    return 0 if stats.chunks else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
