@@ -75,6 +75,8 @@ class CborScanner:
             if ib == 0xFF:  # break
                 if not stack or stack[-1][0] != _INDEFINITE:
                     raise _Malformed("unexpected break")
+                if stack[-1][1] == -3:
+                    raise _Malformed("break where an indefinite-length map expects a value")
                 stack.pop()
                 pos += 1
                 if not stack:
@@ -131,7 +133,8 @@ class CborScanner:
                         return pos
                     continue
                 count = arg if arg == _INDEFINITE or major == 4 else arg * 2
-                self._push(stack, [count, -1])
+                # An indefinite map tracks whether a key waits for its value (-2: at a key, -3: at a value).
+                self._push(stack, [count, -2 if arg == _INDEFINITE and major == 5 else -1])
                 pos += head
                 continue
             if major == 6:  # a tag: one item follows
@@ -151,6 +154,8 @@ class CborScanner:
         while stack:
             top = stack[-1]
             if top[0] == _INDEFINITE:
+                if top[1] <= -2:
+                    top[1] = -5 - top[1]  # key <-> value
                 return False
             top[0] -= 1
             if top[0] > 0:
