@@ -30,7 +30,6 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/transport.py
 	$(BIN)/python bench/pairing.py
-	$(BIN)/python bench/channels.py
 	$(BIN)/python bench/discovery.py
 
 clean:

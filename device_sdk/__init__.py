@@ -1,5 +1,99 @@
-"""device_sdk: local network devices over Open Screen Protocol, SPAKE2 pairing and QUIC channels."""
+"""device_sdk: local network devices over Open Screen Protocol, SPAKE2 pairing and QUIC channels.
+
+Device side: :class:`Device` with a :class:`DeviceConfig`; controller side: :class:`Controller` with a
+:class:`ControllerConfig`, giving :class:`DeviceConnection` objects. Errors derive from
+:class:`DeviceSDKError`.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat
+from .config import ControllerConfig, DeviceConfig
+from .controller import Controller, DeviceTarget
+from .device import Device
+from .device_connection import DeviceConnection
+from .errors import (
+    ActuatorError,
+    ChannelError,
+    ChannelOpenFailed,
+    ConfigError,
+    ConnectionClosed,
+    ConnectTimeout,
+    DeviceNotFound,
+    DeviceSDKError,
+    DiscoveryError,
+    FingerprintMismatch,
+    HardwareError,
+    InvalidSetupCode,
+    LocalProtocolError,
+    LockedOut,
+    NotPaired,
+    PairingAborted,
+    PairingError,
+    PairingTimeout,
+    PairingWindowClosed,
+    ProtocolError,
+    RemoteProtocolError,
+    StateError,
+    TransportError,
+    WrongSetupCode,
+)
+from .events import DeviceEvent, Paired, PairingFailed, PairingWindowChanged, ShowPin
+from .factory import FactoryData
+from .identity import AgentIdentity
+from .pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
+from .pairing.window import PairingMode
+
+__all__ = [
+    "ActuatorBusy",
+    "ActuatorError",
+    "AgentIdentity",
+    "Catalog",
+    "ChannelDescriptor",
+    "ChannelError",
+    "ChannelOpenFailed",
+    "ConfigError",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "Controller",
+    "ControllerConfig",
+    "Device",
+    "DeviceConfig",
+    "DeviceConnection",
+    "DeviceEvent",
+    "DeviceNotFound",
+    "DeviceSDKError",
+    "DeviceTarget",
+    "DiscoveryError",
+    "FactoryData",
+    "FingerprintMismatch",
+    "HardwareError",
+    "InvalidSetupCode",
+    "LocalProtocolError",
+    "LockedOut",
+    "NotPaired",
+    "Paired",
+    "PairingAborted",
+    "PairingError",
+    "PairingFailed",
+    "PairingMode",
+    "PairingTimeout",
+    "PairingWindowChanged",
+    "PairingWindowClosed",
+    "ProtocolError",
+    "Reading",
+    "RemoteProtocolError",
+    "SetupPayload",
+    "ShowPin",
+    "StateError",
+    "StreamChunk",
+    "StreamFormat",
+    "TransportError",
+    "WrongSetupCode",
+    "__version__",
+    "encode_manual",
+    "encode_qr",
+    "parse_setup_code",
+]
