@@ -70,9 +70,7 @@ async def one_run(run: int, a_zc: AsyncZeroconf, a_addr: str, browser: Browser) 
             await asyncio.sleep(0.3)  # let the previous announcement series go
             while not updates.empty():
                 updates.get_nowait()
-            record = DeviceRecord(
-                fp=record.fp, mv=record.mv, at=record.at, sn=record.sn, d=record.d, cm=i % 2 == 0
-            )
+            record = DeviceRecord(fp=record.fp, mv=record.mv, at=record.at, sn=record.sn, d=record.d, cm=i % 2 == 0)
             sent = time.perf_counter()
             await adv.update(record)
             async with asyncio.timeout(5):
@@ -126,8 +124,6 @@ async def main(runs: int) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs (fresh device name each), default 5")
     sys.exit(asyncio.run(main(parser.parse_args().runs)))

@@ -88,9 +88,7 @@ class Namespace:
 
     def run(self, argv: Sequence[str], *, check: bool = True, timeout: float = 10) -> str:
         """Run ``argv`` inside the namespace and return its stdout (stderr in the error)."""
-        result = subprocess.run(
-            self.command(argv), capture_output=True, text=True, timeout=timeout, check=False
-        )
+        result = subprocess.run(self.command(argv), capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed in {self.name}: {result.stderr.strip()}")
         return result.stdout

@@ -368,9 +368,7 @@ def test_invalid_point_after_pb_counts(tmp_path: Path) -> None:
 
 
 def test_controller_rejects_invalid_pb(tmp_path: Path) -> None:
-    controller = Side(
-        ControllerAuth(controller_fp=CTL_FP, device_fp=DEVICE_FP, token="t" * 16, passcode=PASSCODE)
-    )
+    controller = Side(ControllerAuth(controller_fp=CTL_FP, device_fp=DEVICE_FP, token="t" * 16, passcode=PASSCODE))
     controller.machine.start(T0)
     feed(controller, AuthSpake2Handshake(None, PskStatus.SHOWN, SMALL_ORDER))
     failed = controller.failure()
@@ -444,9 +442,7 @@ def test_disconnect_before_pb_is_not_counted(tmp_path: Path) -> None:
 def test_controller_reporting_failure_after_cb_counts(tmp_path: Path) -> None:
     bench = Bench(tmp_path, PairingMode.STICKER)
     device = raw_device(bench)
-    ctl = ControllerAuth(
-        controller_fp=CTL_FP, device_fp=DEVICE_FP, token=bench.window.token, passcode=PASSCODE
-    )
+    ctl = ControllerAuth(controller_fp=CTL_FP, device_fp=DEVICE_FP, token=bench.window.token, passcode=PASSCODE)
     controller = Side(ctl)
     ctl.start(T0)
     run(device, controller, T0, drop_from_controller=is_authenticated_status)

@@ -261,9 +261,7 @@ def test_actions_stateful_and_stateless() -> None:
 
 def test_malformed_requests() -> None:
     registry, _ = make()
-    registry.actuator(
-        "led", type="bool", initial=False, handler=lambda v: None, actions={"blink": lambda: None}
-    )
+    registry.actuator("led", type="bool", initial=False, handler=lambda v: None, actions={"blink": lambda: None})
     pair = Pair(registry, "led")
     pair.pump()
     assert pair.request({"id": 1, "set": True, "do": "blink"}).code == "bad-type"

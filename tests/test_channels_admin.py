@@ -126,9 +126,7 @@ def test_operations() -> None:
 
 def test_non_admins_cannot_open_it() -> None:
     registry = ChannelRegistry(device_name="Lab", model="m", admin=Backend())
-    refused = registry.open_session(
-        "admin", ADMIN_PROTOCOL, peer=PeerInfo(fp=bytes(32), role="user"), now=0.0
-    )
+    refused = registry.open_session("admin", ADMIN_PROTOCOL, peer=PeerInfo(fp=bytes(32), role="user"), now=0.0)
     assert isinstance(refused, OpenRefused) and refused.result == 102
 
 

@@ -35,9 +35,7 @@ def wire(frame: Any) -> Any:
 
 
 def build() -> ChannelRegistry:
-    registry = ChannelRegistry(
-        device_name="Kitchen", model="pi-kit", board="pi4", sdk="0.1.0", clock=lambda: 1.0
-    )
+    registry = ChannelRegistry(device_name="Kitchen", model="pi-kit", board="pi4", sdk="0.1.0", clock=lambda: 1.0)
     registry.sensor("temperature", unit="C", min=-40, max=85, rate_hz=10, description="air")
     registry.actuator("led", type="bool", initial=False, handler=lambda v: None)
     registry.actuator("feeder", actions={"feed": lambda: None})

@@ -33,9 +33,7 @@ def setup() -> tuple[ChannelRegistry, Input, InputSession, InputSession]:
     pad = registry.input("gamepad", rate_hz=500)
     sessions = []
     for n in (1, 2):
-        s = registry.open_session(
-            "gamepad", INPUT_PROTOCOL, peer=PeerInfo(fp=bytes([n]) * 32, role="user"), now=0
-        )
+        s = registry.open_session("gamepad", INPUT_PROTOCOL, peer=PeerInfo(fp=bytes([n]) * 32, role="user"), now=0)
         assert isinstance(s, InputSession)
         sessions.append(s)
     return registry, pad, sessions[0], sessions[1]

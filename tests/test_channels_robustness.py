@@ -101,9 +101,7 @@ def test_random_frames_never_raise() -> None:
     rng = random.Random(1234)
     registry = ChannelRegistry(device_name="Lab", model="m", clock=lambda: 1.0, admin=Backend())
     registry.sensor("temp")
-    registry.actuator(
-        "led", type="bool", initial=False, handler=lambda v: None, actions={"blink": lambda: None}
-    )
+    registry.actuator("led", type="bool", initial=False, handler=lambda v: None, actions={"blink": lambda: None})
     registry.actuator("level", type="int", min=0, max=10, initial=0, handler=lambda v: None)
     registry.actuator("cfg", type="map", initial={}, handler=lambda v: v)
     registry.stream("audio", format={"codec": "raw"})

@@ -26,9 +26,7 @@ def wire(frames: list[Any]) -> list[Any]:
 
 
 def open_stream(registry: ChannelRegistry, name: str = "audio", n: int = 1) -> StreamSession:
-    session = registry.open_session(
-        name, STREAM_PROTOCOL, peer=PeerInfo(fp=bytes([n]) * 32, role="user"), now=0.0
-    )
+    session = registry.open_session(name, STREAM_PROTOCOL, peer=PeerInfo(fp=bytes([n]) * 32, role="user"), now=0.0)
     assert isinstance(session, StreamSession)
     return session
 

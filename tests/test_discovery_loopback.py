@@ -123,9 +123,7 @@ async def test_device_appears_with_its_txt(browser: Browser, start_advertiser: A
     assert browser.devices[name] == device
 
 
-async def test_live_txt_updates_reach_the_browser(
-    browser: Browser, start_advertiser: AdvertiserFactory
-) -> None:
+async def test_live_txt_updates_reach_the_browser(browser: Browser, start_advertiser: AdvertiserFactory) -> None:
     rec = new_record()
     adv = await start_advertiser(rec, unique_name("Plug"))
     rec_events = Recorder(browser)
@@ -154,9 +152,7 @@ async def test_live_txt_updates_reach_the_browser(
     assert adv.record == burst[-1]
 
 
-async def test_flipping_back_to_a_recent_value_is_seen(
-    browser: Browser, start_advertiser: AdvertiserFactory
-) -> None:
+async def test_flipping_back_to_a_recent_value_is_seen(browser: Browser, start_advertiser: AdvertiserFactory) -> None:
     """cm 0 -> 1 -> 0 -> 1 with identical other values, faster than the 1 s cache-flush window."""
     closed = new_record(cm=False)
     opened = DeviceRecord(fp=closed.fp, mv=closed.mv, at=closed.at, sn=closed.sn, d=closed.d, cm=True)
@@ -172,18 +168,14 @@ async def test_flipping_back_to_a_recent_value_is_seen(
     assert browser.devices[adv.instance_name].txt == closed
 
 
-async def test_goodbye_on_stop_removes_the_device(
-    browser: Browser, start_advertiser: AdvertiserFactory
-) -> None:
+async def test_goodbye_on_stop_removes_the_device(browser: Browser, start_advertiser: AdvertiserFactory) -> None:
     rec = new_record()
     adv = await start_advertiser(rec, unique_name("Sensor"))
     events = Recorder(browser)
     await browser.find(DeviceFilter(fingerprints={rec.fp}), timeout=5)
     stopped = time.monotonic()
     await adv.stop()
-    stamp, _ = await events.wait_for(
-        lambda ev: isinstance(ev, DeviceRemoved) and ev.device.txt.fp == rec.fp, timeout=3
-    )
+    stamp, _ = await events.wait_for(lambda ev: isinstance(ev, DeviceRemoved) and ev.device.txt.fp == rec.fp, timeout=3)
     assert stamp - stopped < 2.0  # a goodbye, not the 75-minute TTL
     assert adv.instance_name not in browser.devices
     assert not adv.running
@@ -241,9 +233,7 @@ async def test_commissionable_filter_follows_the_pairing_window(
 ) -> None:
     rec = new_record(cm=False)
     only_this = DeviceFilter(fingerprints={rec.fp})
-    async with Browser(
-        interfaces=LOOPBACK, device_filter=lambda d: only_this(d) and d.commissionable
-    ) as browser:
+    async with Browser(interfaces=LOOPBACK, device_filter=lambda d: only_this(d) and d.commissionable) as browser:
         events = Recorder(browser)
         adv = await start_advertiser(rec, unique_name("Window"))
         with pytest.raises(DeviceNotFound):
@@ -257,9 +247,7 @@ async def test_commissionable_filter_follows_the_pairing_window(
         assert browser.devices == {}
 
 
-async def test_malformed_txt_is_skipped_and_logged_once(
-    browser: Browser, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_malformed_txt_is_skipped_and_logged_once(browser: Browser, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="device_sdk.discovery")
     name = unique_name("Broken")
     good = encode_txt(new_record())
@@ -280,9 +268,7 @@ async def test_malformed_txt_is_skipped_and_logged_once(
         assert len(warnings) == 1 and "cm" in warnings[0].getMessage()
 
         # Fixed by the device: now it is reported.
-        fixed = ServiceInfo(
-            SERVICE_TYPE, f"{name}.{SERVICE_TYPE}", port=9, properties=good, server="b.local."
-        )
+        fixed = ServiceInfo(SERVICE_TYPE, f"{name}.{SERVICE_TYPE}", port=9, properties=good, server="b.local.")
         fixed.addresses = [bytes([127, 0, 0, 1])]
         await aiozc.async_update_service(fixed)
         await browser.find(lambda d: d.instance_name == name, timeout=3)

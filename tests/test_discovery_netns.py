@@ -140,9 +140,7 @@ async def test_address_change_is_followed(link: LinkedNamespaces) -> None:
             await child.send({"cmd": "refresh"})
             reply = await child.recv()
             assert reply == {"event": "refreshed", "changed": True, "addresses": [new_address]}
-            moved = await wait_until(
-                browser, fields["fp"], lambda d: d.addresses == (new_address,), timeout=4
-            )
+            moved = await wait_until(browser, fields["fp"], lambda d: d.addresses == (new_address,), timeout=4)
             assert time.monotonic() - changed_at < 4
             assert moved.port == 5000
             assert updates and updates[-1].device.addresses == (new_address,)
@@ -167,9 +165,7 @@ async def test_ipv6_addresses_are_advertised_too() -> None:
             )
             async with child:
                 assert "fd00:231::1" in started["addresses"] and link.a_addr in started["addresses"]
-                device = await wait_until(
-                    browser, fields["fp"], lambda d: "fd00:231::1" in d.addresses, timeout=5
-                )
+                device = await wait_until(browser, fields["fp"], lambda d: "fd00:231::1" in d.addresses, timeout=5)
                 assert link.a_addr in device.addresses
                 assert {a.split("%")[0] for a in device.addresses} == set(started["addresses"])
 
@@ -192,9 +188,7 @@ _BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configu
 """
 
 # A private /run (in the mount namespace `ip netns exec` creates) holds avahi's pid file.
-_AVAHI_START = (
-    'mount -t tmpfs tmpfs /run && exec avahi-daemon --no-drop-root --no-chroot --no-rlimits -f "$1"'
-)
+_AVAHI_START = 'mount -t tmpfs tmpfs /run && exec avahi-daemon --no-drop-root --no-chroot --no-rlimits -f "$1"'
 
 _AVAHI_CONF = """[server]
 use-ipv4=yes

@@ -97,10 +97,8 @@ def test_payload_qr_and_manual_code(tmp_path: Path) -> None:
         "[]",
         '{"version": 2}',
         '{"version": 1, "passcode": 20202021}',
-        '{"version": 1, "passcode": "20202021", "discriminator": 1, "vendor_id": 1, "product_id": 1,'
-        ' "flow": 0}',
-        '{"version": 1, "passcode": 12345678, "discriminator": 1, "vendor_id": 1, "product_id": 1,'
-        ' "flow": 0}',
+        '{"version": 1, "passcode": "20202021", "discriminator": 1, "vendor_id": 1, "product_id": 1, "flow": 0}',
+        '{"version": 1, "passcode": 12345678, "discriminator": 1, "vendor_id": 1, "product_id": 1, "flow": 0}',
     ],
 )
 def test_corrupt_factory_file(tmp_path: Path, document: str) -> None:

@@ -160,9 +160,7 @@ def test_distance_sensor_on_mock_echo() -> None:
 
 
 def test_simulated_part_stays_in_range_and_is_repeatable() -> None:
-    drift = part(
-        'type = "simulated"\nchannel = "t"\nsignal = "drift"\nmin = 10\nmax = 35\nstart = 21\nstep = 2'
-    )
+    drift = part('type = "simulated"\nchannel = "t"\nsignal = "drift"\nmin = 10\nmax = 35\nstart = 21\nstep = 2')
     a = SimulatedSensor.from_part(drift, rng=__import__("random").Random(7))
     b = SimulatedSensor.from_part(drift, rng=__import__("random").Random(7))
     values = [a.read() for _ in range(5000)]
@@ -219,10 +217,7 @@ def driver_module(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 
 
 def test_custom_driver(factory: Any, driver_module: types.ModuleType) -> None:
-    cfg = part(
-        'type = "custom"\nchannel = "humidity"\ndriver = "acme_drivers:dht22"\npin = 4\nunit = "%"\n'
-        "model = 22"
-    )
+    cfg = part('type = "custom"\nchannel = "humidity"\ndriver = "acme_drivers:dht22"\npin = 4\nunit = "%"\nmodel = 22')
     assert cfg.pins == {"pin": 4} and cfg.options["model"] == 22 and cfg.kind == "sensor"
     src = build_part(cfg, factory)
     assert isinstance(src, FakeDht) and src.pin_factory is factory

@@ -120,9 +120,7 @@ def test_embedded_copies_match_the_boards_directory() -> None:
     assert Path(_builtin_boards.__file__).read_text(encoding="utf-8") == render_builtin_module(), hint
 
 
-def test_installed_package_falls_back_to_embedded_copies(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_installed_package_falls_back_to_embedded_copies(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import device_sdk.hardware.boards as boards
 
     monkeypatch.setattr(boards, "_REPO_BOARDS", tmp_path / "missing")
@@ -173,9 +171,7 @@ def test_unknown_pin() -> None:
 def test_pin_used_twice() -> None:
     msg = error_of(board('type = "led"\nchannel = "x"\npin = 17'))
     assert "part 1 ('x', led)" in msg and "GPIO17 is already used by the pairing button" in msg
-    msg = error_of(
-        board('type = "led"\nchannel = "a"\npin = 5', 'type = "relay"\nchannel = "b"\npin = "GPIO5"')
-    )
+    msg = error_of(board('type = "led"\nchannel = "a"\npin = 5', 'type = "relay"\nchannel = "b"\npin = "GPIO5"'))
     assert "part 2 ('b', relay)" in msg and "already used by part 1 ('a', led)" in msg
     led_on_button = board().replace('pin = "GPIO27"', "pin = 17")
     assert "[status_led]: pin GPIO17 is already used by the pairing button" in error_of(led_on_button)
@@ -205,9 +201,7 @@ def test_unknown_part_type_and_missing_fields() -> None:
     assert "need 'min' and 'max'" in error_of(board('type = "simulated"\nchannel = "s"\nsignal = "drift"'))
     assert "missing [board]" in error_of("[pairing_button]\npin = 17\n")
     assert "[board]: missing 'name'" in error_of('[board]\nmodel = "x"\n')
-    assert "[pairing_button]: missing 'pin'" in error_of(
-        '[board]\nname = "x"\n[pairing_button]\nhold_s = 3\n'
-    )
+    assert "[pairing_button]: missing 'pin'" in error_of('[board]\nname = "x"\n[pairing_button]\nhold_s = 3\n')
 
 
 def test_duplicate_channel_names() -> None:
@@ -216,15 +210,11 @@ def test_duplicate_channel_names() -> None:
 
 
 def test_typos_and_misplaced_options_are_errors() -> None:
-    assert "unknown key 'activ_high'" in error_of(
-        board('type = "led"\nchannel = "x"\npin = 5\nactiv_high = true')
-    )
+    assert "unknown key 'activ_high'" in error_of(board('type = "led"\nchannel = "x"\npin = 5\nactiv_high = true'))
     assert "kind 'sensor' is not allowed for led" in error_of(
         board('type = "led"\nchannel = "x"\npin = 5\nkind = "sensor"')
     )
-    assert "rate_hz applies to sampled sensors" in error_of(
-        board('type = "led"\nchannel = "x"\npin = 5\nrate_hz = 2')
-    )
+    assert "rate_hz applies to sampled sensors" in error_of(board('type = "led"\nchannel = "x"\npin = 5\nrate_hz = 2'))
     assert "debounce_ms applies to buttons" in error_of(
         board('type = "mcp3008"\nchannel = "a"\nadc_channel = 0\ndebounce_ms = 5')
     )
@@ -250,8 +240,7 @@ def test_defaults_per_type() -> None:
             'type = "motion_sensor"\nchannel = "m"\npin = 6',
             'type = "mcp3008"\nchannel = "a"\nadc_channel = 2\nscale = 330\noffset = -50\nunit = "C"',
             'type = "distance_sensor"\nchannel = "d"\necho = 24\ntrigger = 23\nmax_distance = 2',
-            'type = "button"\nchannel = "ext"\npin = 13\nactive_high = true\nkind = "sensor"\n'
-            "debounce_ms = 0",
+            'type = "button"\nchannel = "ext"\npin = 13\nactive_high = true\nkind = "sensor"\ndebounce_ms = 0',
         ),
         source="ok",
     )

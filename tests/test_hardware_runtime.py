@@ -106,9 +106,7 @@ async def test_sim_board_samples_and_emits_on_the_loop_thread() -> None:
     await rt.start(rec)
     assert {n for n, _ in rec.values} == {"button", "motion"}  # event sources: current value at once
     # sampled sources: first reading as soon as the loop runs
-    await rec.wait_for(
-        lambda: {n for n, _ in rec.values} == {"temperature", "sound_level", "button", "motion"}, 0.05
-    )
+    await rec.wait_for(lambda: {n for n, _ in rec.values} == {"temperature", "sound_level", "button", "motion"}, 0.05)
     await rec.wait_for(lambda: len(rec.of("temperature")) >= 4)  # 10 Hz: about 0.3 s
     await rt.stop()
     temps = rec.of("temperature")
@@ -389,10 +387,7 @@ async def test_blocking_and_failing_reads(monkeypatch: pytest.MonkeyPatch) -> No
 
     mod.make = factory  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "slow_driver", mod)
-    text = (
-        '[board]\nname = "x"\n[[parts]]\ntype = "custom"\nchannel = "h"\ndriver = "slow_driver:make"\n'
-        "rate_hz = 50\n"
-    )
+    text = '[board]\nname = "x"\n[[parts]]\ntype = "custom"\nchannel = "h"\ndriver = "slow_driver:make"\nrate_hz = 50\n'
     rt = HardwareRuntime(parse_profile_text(text, source="x"), pin_factory=make_mock_factory())
     rec = Recorder()
     await rt.start(rec)

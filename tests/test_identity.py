@@ -223,9 +223,7 @@ def test_truncate_instance_name_rejects_lone_surrogates() -> None:
 
 
 def _independent_fingerprint(cert: x509.Certificate) -> bytes:
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(spki).digest()
 
 
@@ -267,9 +265,7 @@ def test_fingerprint_hashes_the_certificate_bytes_not_a_reencoding() -> None:
     uncompressed = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    point = key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
-    )
+    point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
     _, alg_start, alg_len = _header(uncompressed, 2)
     algorithm = uncompressed[2 : alg_start + alg_len]
     compressed = _der(0x30, algorithm + _der(0x03, b"\x00" + point))
@@ -424,9 +420,7 @@ def test_certificate_files_work_with_aioquic(tmp_path: Path) -> None:
     config = QuicConfiguration(is_client=False)
     config.load_cert_chain(ident.cert_path, ident.key_path)
     assert config.certificate is not None
-    assert spki_fingerprint_der(config.certificate.public_bytes(serialization.Encoding.DER)) == (
-        ident.fingerprint
-    )
+    assert spki_fingerprint_der(config.certificate.public_bytes(serialization.Encoding.DER)) == (ident.fingerprint)
 
 
 def test_renewal_keeps_the_key_and_increments_the_counter(tmp_path: Path) -> None:
@@ -466,9 +460,7 @@ def test_rename_reissues_for_the_new_label(tmp_path: Path) -> None:
     # same label: no new certificate, but the name is kept
     assert not ident.rename("Kitchen-Light 2", now=T0)
     assert ident.serial == serial + 1
-    reloaded = AgentIdentity.load_or_create(
-        tmp_path, model_name=MODEL, instance_name="Kitchen-Light 2", now=T0
-    )
+    reloaded = AgentIdentity.load_or_create(tmp_path, model_name=MODEL, instance_name="Kitchen-Light 2", now=T0)
     assert reloaded.serial == serial + 1
     # a long name is truncated as mDNS would publish it
     assert ident.rename("B" * 80, now=T0)

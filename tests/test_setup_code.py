@@ -50,9 +50,7 @@ CHIP_PYTHON_VECTORS = [
     (
         "MT:-8VJ0OMV172PX813210",
         "32140830464",
-        SetupPayload(
-            passcode=49910688, discriminator=3431, discovery=DISCOVERY_BLE, vendor_id=0x1317, product_id=2
-        ),
+        SetupPayload(passcode=49910688, discriminator=3431, discovery=DISCOVERY_BLE, vendor_id=0x1317, product_id=2),
     ),
     (
         "MT:0A.T0RTM00Y0OJ0.510",
@@ -62,9 +60,7 @@ CHIP_PYTHON_VECTORS = [
     (
         "MT:KSNK4SIC13-JPR4UY00",
         "702871264504387000187",
-        SetupPayload(
-            passcode=43338551, discriminator=3091, flow=FLOW_CUSTOM, vendor_id=0x1123, product_id=0x0012
-        ),
+        SetupPayload(passcode=43338551, discriminator=3091, flow=FLOW_CUSTOM, vendor_id=0x1123, product_id=0x0012),
     ),
     (
         "MT:A3L90ARR15G6N57Y900",
@@ -98,9 +94,7 @@ CHIP_PYTHON_VECTORS = [
     (
         "MT:MZWA6G6026O2XP0II00",
         "619156140465523329207",
-        SetupPayload(
-            passcode=23005908, discriminator=2310, flow=FLOW_CUSTOM, vendor_id=0xFFF3, product_id=0x8098
-        ),
+        SetupPayload(passcode=23005908, discriminator=2310, flow=FLOW_CUSTOM, vendor_id=0xFFF3, product_id=0x8098),
     ),
 ]
 
@@ -108,9 +102,7 @@ CHIP_PYTHON_VECTORS = [
 # (vendor 12, product 1, standard flow, SoftAP, discriminator 128, passcode 2048), and
 # kConcatenatedQRCode (the same with passcode and discriminator +1, +2, +3).
 CHIP_DEFAULT_QR = "MT:M5L90MP500K64J00000"
-CHIP_DEFAULT = SetupPayload(
-    passcode=2048, discriminator=128, vendor_id=12, product_id=1, discovery=DISCOVERY_SOFT_AP
-)
+CHIP_DEFAULT = SetupPayload(passcode=2048, discriminator=128, vendor_id=12, product_id=1, discovery=DISCOVERY_SOFT_AP)
 CHIP_CONCATENATED = "MT:M5L90MP500K64J00000*M5L90U.D010K4J00000*M5L900CM02IX4J00000*M5L908OU03-85J00000"
 
 

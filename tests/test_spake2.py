@@ -459,9 +459,7 @@ def test_mixed_order_point_is_accepted_and_torsion_is_cleared() -> None:
     validate_point(tainted)
     # B's K is the same as without the torsion; only the transcript's pA differs.
     w = compute_w(password)
-    k = ref_encode(
-        ref_mul(67890, ref_mul(8, ref_add(ref_point(tainted), ref_neg(ref_mul(w, ref_point(spake2.M))))))
-    )
+    k = ref_encode(ref_mul(67890, ref_mul(8, ref_add(ref_point(tainted), ref_neg(ref_mul(w, ref_point(spake2.M)))))))
     assert b.finish(tainted) == key_schedule(transcript(ID_A, ID_B, tainted, b.public_value, k, w))
 
 

@@ -214,9 +214,7 @@ def test_store_survives_sigkill_during_writes(tmp_path: Path) -> None:
     kills = mid_write_kills = 0
     last_done = -1
     while kills < 40 and time.monotonic() < deadline:
-        child = subprocess.Popen(
-            [sys.executable, str(WRITER), str(path)], stdout=subprocess.PIPE, env=env, text=True
-        )
+        child = subprocess.Popen([sys.executable, str(WRITER), str(path)], stdout=subprocess.PIPE, env=env, text=True)
         try:
             assert child.stdout is not None
             assert child.stdout.readline().strip() == "ready"

@@ -188,9 +188,7 @@ def test_lockout_after_five_consecutive_failures(tmp_path: Path) -> None:
     for wait in expected:
         window.attempt_failed(now)
         assert window.locked_until == now + wait
-        assert events[-1] == LockoutStarted(
-            until=now + wait, consecutive_failures=window.consecutive_failures
-        )
+        assert events[-1] == LockoutStarted(until=now + wait, consecutive_failures=window.consecutive_failures)
         refusal = window.admit(now + 0.25, FP1)
         assert refusal is not None
         assert refusal.close_code == 429 and refusal.auth_result == 1
