@@ -19,7 +19,7 @@ from device_sdk.config import ControllerConfig
 from device_sdk.controller import Controller, DeviceTarget
 from device_sdk.device_connection import DeviceConnection
 from device_sdk.discovery import DiscoveredDevice
-from device_sdk.errors import PairingAborted
+from device_sdk.errors import DeviceSDKError, PairingAborted
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,5 +84,14 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def run(argv: list[str] | None = None) -> int:
+    """The script's entry point: 0 on success, 2 with a one-line error."""
+    try:
+        return asyncio.run(main(parse_args(argv)))
+    except (DeviceSDKError, TimeoutError) as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args())))
+    sys.exit(run())
