@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,9 @@ class PairingStarted:
 class ShowPin:
     """Display mode: show this PSK to the user (valid for ``valid_s`` seconds, one attempt)."""
 
-    text: str
+    text: str = field(repr=False)
     """The PIN grouped with dashes."""
-    qr_text: str
+    qr_text: str = field(repr=False)
     """Hexadecimal PSK for a QR code."""
     valid_s: float
 
