@@ -4,7 +4,7 @@ Obtained from :meth:`device_sdk.Controller.connect` or :meth:`~device_sdk.Contro
 
     async with await controller.connect("Thermo") as conn:
         async for reading in conn.subscribe("temperature", min_interval_ms=100):
-            print(reading.value)
+            show(reading.value)
         await conn.set("led", True)
 """
 
