@@ -18,6 +18,7 @@ from .calls import ActuatorCall
 from .descriptor import ChannelDescriptor
 from .frames import ActuatorState, error_answer, ok_answer
 from .session import ChannelSession, Hub, PeerInfo
+from .source import ChannelSource
 from .values import ValueRejected, ValueSpec, check_value
 
 _log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-class Actuator:
+class Actuator(ChannelSource["ActuatorSession"]):
     """An actuator declared with ``registry.actuator(...)``.
 
     It is *stateful* when it has an initial state: its state is sent on open and after every change.
@@ -55,8 +56,7 @@ class Actuator:
         admin_only: bool,
         answer_limit: int,
     ) -> None:
-        self._hub = hub
-        self._descriptor = descriptor
+        super().__init__(hub=hub, descriptor=descriptor)
         self._spec = spec
         self._state = None if initial is None else check_value(spec, initial)
         self._state_t = hub.clock()
@@ -64,21 +64,9 @@ class Actuator:
         self._actions = dict(actions)
         self._admin_only = admin_only
         self._answer_limit = answer_limit
-        self._sessions: list[ActuatorSession] = []
-        self._removed = False
 
     def __repr__(self) -> str:
         return f"<Actuator {self.name!r} state={self._state!r}>"
-
-    @property
-    def name(self) -> str:
-        """The channel name (its label)."""
-        return self._descriptor.name
-
-    @property
-    def descriptor(self) -> ChannelDescriptor:
-        """The catalog descriptor."""
-        return self._descriptor
 
     @property
     def stateful(self) -> bool:
@@ -125,20 +113,11 @@ class Actuator:
             peer=peer,
             answer_limit=self._answer_limit,
         )
-        self._sessions.append(session)
+        self._attach(session)
         state = self.state
         if state is not None:
             session._push(state.to_frame())
         return session
-
-    def _detach(self, session: ChannelSession) -> None:
-        if session in self._sessions:
-            self._sessions.remove(session)
-
-    def _remove(self) -> None:
-        self._removed = True
-        for session in tuple(self._sessions):
-            session._terminate("channel removed")
 
     def _set_state(self, state: Any, t: float, *, exclude: ChannelSession | None) -> None:
         changed = not _same(state, self._state)

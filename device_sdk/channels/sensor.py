@@ -17,35 +17,23 @@ from device_sdk.errors import ChannelError
 from .descriptor import ChannelDescriptor, FrameError
 from .frames import Reading, Subscription, parse_subscription
 from .session import ChannelSession, Hub, PeerInfo
+from .source import ChannelSource
 from .values import ValueSpec, check_value
 
 _log = logging.getLogger(__name__)
 
 
-class ReadingSource:
+class ReadingSource(ChannelSource[Any]):
     """What sensors and inputs share: the declared channel, the sequence counter, the open sessions."""
 
     def __init__(self, *, hub: Hub, descriptor: ChannelDescriptor, spec: ValueSpec) -> None:
-        self._hub = hub
-        self._descriptor = descriptor
+        super().__init__(hub=hub, descriptor=descriptor)
         self._spec = spec
         self._seq = 0
         self._reading: Reading | None = None
-        self._sessions: list[Any] = []
-        self._removed = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} seq={self._seq}>"
-
-    @property
-    def name(self) -> str:
-        """The channel name (its label)."""
-        return self._descriptor.name
-
-    @property
-    def descriptor(self) -> ChannelDescriptor:
-        """The catalog descriptor."""
-        return self._descriptor
 
     @property
     def value(self) -> Any:
@@ -61,11 +49,6 @@ class ReadingSource:
     def seq(self) -> int:
         """The sequence number of the latest reading (0 before the first; the first is 1)."""
         return self._seq
-
-    @property
-    def session_count(self) -> int:
-        """How many channels are open on it."""
-        return len(self._sessions)
 
     def publish(self, value: Any, t: float | None = None) -> Reading:
         """Produce a reading: ``value`` at Unix time ``t`` (default: the registry's clock).
@@ -85,18 +68,6 @@ class ReadingSource:
         for session in tuple(self._sessions):
             session._offer(reading, frame)
         return reading
-
-    def _attach(self, session: ChannelSession) -> None:
-        self._sessions.append(session)
-
-    def _detach(self, session: ChannelSession) -> None:
-        if session in self._sessions:
-            self._sessions.remove(session)
-
-    def _remove(self) -> None:
-        self._removed = True
-        for session in tuple(self._sessions):
-            session._terminate("channel removed")
 
 
 class Sensor(ReadingSource):

@@ -19,9 +19,10 @@ from device_sdk.errors import ChannelError
 from .descriptor import ChannelDescriptor
 from .frames import StreamChunk, StreamFormat
 from .session import ChannelSession, Hub, PeerInfo
+from .source import ChannelSource
 
 
-class ByteStream:
+class ByteStream(ChannelSource["StreamSession"]):
     """A byte stream declared with ``registry.stream(...)``: call :meth:`write` with the data."""
 
     def __init__(
@@ -33,27 +34,14 @@ class ByteStream:
         chunk_size: int,
         buffer_bytes: int,
     ) -> None:
-        self._hub = hub
-        self._descriptor = descriptor
+        super().__init__(hub=hub, descriptor=descriptor)
         self._format = format
         self._chunk_size = chunk_size
         self._buffer_bytes = buffer_bytes
         self._seq = 0
-        self._sessions: list[StreamSession] = []
-        self._removed = False
 
     def __repr__(self) -> str:
         return f"<ByteStream {self.name!r} seq={self._seq}>"
-
-    @property
-    def name(self) -> str:
-        """The channel name (its label)."""
-        return self._descriptor.name
-
-    @property
-    def descriptor(self) -> ChannelDescriptor:
-        """The catalog descriptor."""
-        return self._descriptor
 
     @property
     def format(self) -> StreamFormat:
@@ -93,18 +81,9 @@ class ByteStream:
             peer=peer,
             buffer_bytes=self._buffer_bytes,
         )
-        self._sessions.append(session)
+        self._attach(session)
         session._push_format(self._format.to_frame())
         return session
-
-    def _detach(self, session: ChannelSession) -> None:
-        if session in self._sessions:
-            self._sessions.remove(session)
-
-    def _remove(self) -> None:
-        self._removed = True
-        for session in tuple(self._sessions):
-            session._terminate("channel removed")
 
 
 class StreamSession(ChannelSession):
