@@ -104,8 +104,8 @@ async def measure_setup(state: Path, runs: int) -> dict[str, list[float]]:
     controller = AgentIdentity.load_or_create(
         state / "controller", model_name="device_sdk bench", instance_name="Bench Controller"
     )
-    device_creds = Credentials(cert_path=device.cert_path, key_path=device.key_path)
-    controller_creds = Credentials(cert_path=controller.cert_path, key_path=controller.key_path)
+    device_creds = Credentials.from_identity(device)
+    controller_creds = Credentials.from_identity(controller)
 
     sdk_server = await serve(
         credentials=device_creds,

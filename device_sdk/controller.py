@@ -179,22 +179,33 @@ class Controller:
 
     # -- connecting -----------------------------------------------------------------------------
 
-    async def _dial(self, target: DeviceTarget, handler: ConnectionHandler) -> AgentConnection:
+    async def _open(self, target: DeviceTarget, *, pairing: _Pairing | None = None) -> DeviceConnection:
+        """Dial the device at each of its addresses in turn; the connection's handler is a
+        :class:`DeviceConnection` (with ``pairing`` taking the auth messages while it runs)."""
+
+        def handler(agent: AgentConnection) -> DeviceConnection:
+            conn = DeviceConnection(agent, name=target.name, fingerprint=target.fingerprint)
+            conn.auth_handler = pairing
+            return conn
+
         last: Exception | None = None
         for host in target.addresses:
             try:
-                return await connect(
+                agent = await connect(
                     host,
                     target.port,
-                    credentials=_credentials(self.identity),
+                    credentials=Credentials.from_identity(self.identity),
                     expected_fingerprint=target.fingerprint,
                     server_name=target.server_name,
                     local_info=self.agent_info,
-                    handler=handler,
+                    on_connection=handler,
                     config=self.config.transport,
                 )
             except TransportError as exc:
                 last = exc
+                continue
+            assert isinstance(agent.handler, DeviceConnection)
+            return agent.handler
         raise last or DeviceNotFound(f"{target.name} has no address")
 
     async def pair(
@@ -220,9 +231,8 @@ class Controller:
         else:
             passcode = parse_setup_code(code).passcode if code.strip() != "0" else 0
         pairing = _Pairing(self, target, passcode, ask_pin)
-        conn = DeviceConnection.__new__(DeviceConnection)  # filled once dialled
-        agent = await self._dial(target, pairing)
-        DeviceConnection.__init__(conn, agent, name=target.name, fingerprint=target.fingerprint)
+        conn = await self._open(target, pairing=pairing)
+        agent = conn.agent
         try:
             async with asyncio.timeout(self.config.pair_timeout):
                 await pairing.run(agent)
@@ -232,13 +242,13 @@ class Controller:
         except BaseException:
             agent.close(401, "pairing failed")
             raise
-        agent.handler = conn
+        finally:
+            conn.auth_handler = None
         agent.set_authenticated()
-        now = self.clock()
         self.pins.add(
             target.fingerprint,
             target.name,
-            now=now,
+            now=self.clock(),
             discriminator=target.discriminator,
             addresses=target.addresses,
             port=target.port,
@@ -247,43 +257,33 @@ class Controller:
         return conn
 
     async def connect(self, device: str | DiscoveredDevice | DeviceTarget | PinnedDevice) -> DeviceConnection:
-        """Connect to a paired device (by name, fingerprint prefix, discriminator or a discovery result).
+        """Connect to a paired device: by name, fingerprint prefix or discriminator (found over
+        mDNS by its pinned fingerprint), or at a discovery result or target given directly.
 
-        The device's current address is taken from discovery when it is seen, else its last address.
+        Raises :class:`~device_sdk.errors.NotPaired` for a device this controller has not paired with.
         """
-        pinned: PinnedDevice
-        if isinstance(device, PinnedDevice):
-            pinned = device
+        if isinstance(device, DiscoveredDevice):
+            target = DeviceTarget.from_discovered(device)
         elif isinstance(device, DeviceTarget):
-            pinned = self.pins.get(device.fingerprint) or _unpinned(device)
-        elif isinstance(device, DiscoveredDevice):
-            found = self.pins.get(fingerprint_from_text(device.txt.fp))
-            pinned = found or _unpinned(DeviceTarget.from_discovered(device))
+            target = device
         else:
-            pinned = self.pins.find(device)
-        hint = device if isinstance(device, DiscoveredDevice | DeviceTarget) else None
-        target = await self._locate(pinned, hint)
-        holder = _Holder()
-        agent = await self._dial(target, holder)
-        conn = DeviceConnection(agent, name=target.name, fingerprint=target.fingerprint)
-        agent.handler = conn
-        agent.set_authenticated()
+            pinned = device if isinstance(device, PinnedDevice) else self.pins.find(device)
+            target = await self._locate(pinned)
+        if self.pins.get(target.fingerprint) is None:
+            raise NotPaired(f"{target.name} is not paired with this controller")
+        conn = await self._open(target)
+        conn.agent.set_authenticated()
         self.pins.update(target.fingerprint, addresses=target.addresses, port=target.port, now=self.clock())
         return conn
 
-    async def _locate(self, pinned: PinnedDevice, hint: DiscoveredDevice | DeviceTarget | None) -> DeviceTarget:
-        if isinstance(hint, DeviceTarget):
-            return hint
-        if isinstance(hint, DiscoveredDevice):
-            return DeviceTarget.from_discovered(hint)
+    async def _locate(self, pinned: PinnedDevice) -> DeviceTarget:
+        """Where a pinned device is now: its mDNS record, found by its fingerprint."""
         text = fingerprint_text(pinned.fingerprint)
         try:
             found = await (await self.browser()).find(lambda d: d.txt.fp == text, timeout=3.0)
-            return DeviceTarget.from_discovered(found)
         except DeviceNotFound:
-            if not pinned.addresses or pinned.port is None:
-                raise
-            raise DeviceNotFound(f"{pinned.name} is not advertised and has no known sn") from None
+            raise DeviceNotFound(f"{pinned.name} is paired but not advertised on the network") from None
+        return DeviceTarget.from_discovered(found)
 
     def peers(self) -> list[PinnedDevice]:
         """The paired devices."""
@@ -294,18 +294,6 @@ class Controller:
         pinned = self.pins.find(query)
         self.pins.remove(pinned.fingerprint)
         return pinned
-
-
-def _unpinned(target: DeviceTarget) -> PinnedDevice:
-    raise NotPaired(f"{target.name} is not paired with this controller")
-
-
-def _credentials(identity: AgentIdentity) -> Credentials:
-    return Credentials(cert_path=identity.cert_path, key_path=identity.key_path)
-
-
-class _Holder(ConnectionHandler):
-    pass
 
 
 class _Pairing(ConnectionHandler):

@@ -202,7 +202,7 @@ class Device:
         self._hub = SessionHub(self)
         hub = self._hub
         self._server = await serve(
-            credentials=Credentials(cert_path=self.identity.cert_path, key_path=self.identity.key_path),
+            credentials=Credentials.from_identity(self.identity),
             local_info=self.agent_info,
             on_connection=lambda conn: DeviceSession(hub, conn),
             host=self.config.host,

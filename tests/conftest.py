@@ -18,7 +18,7 @@ def make_identity(directory: Path, name: str, model: str = "device_sdk test") ->
 
 
 def credentials(identity: AgentIdentity) -> Credentials:
-    return Credentials(cert_path=identity.cert_path, key_path=identity.key_path)
+    return Credentials.from_identity(identity)
 
 
 @pytest.fixture(scope="session")

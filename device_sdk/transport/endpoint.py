@@ -28,7 +28,7 @@ from aioquic.quic.connection import QuicConnection
 from cryptography import x509
 
 from ..errors import ConnectionClosed, ConnectTimeout, FingerprintMismatch, TransportError
-from ..identity import spki_fingerprint
+from ..identity import AgentIdentity, spki_fingerprint
 from ..wire import (
     DEFAULT_MAX_MESSAGE_SIZE,
     AgentInfo,
@@ -78,6 +78,10 @@ class Credentials:
 
     cert_path: Path
     key_path: Path
+
+    @classmethod
+    def from_identity(cls, identity: AgentIdentity) -> Credentials:
+        return cls(cert_path=identity.cert_path, key_path=identity.key_path)
 
 
 def quic_configuration(
@@ -434,7 +438,7 @@ async def connect(
     expected_fingerprint: bytes,
     server_name: str,
     local_info: Callable[[], AgentInfo],
-    handler: ConnectionHandler | None = None,
+    on_connection: Callable[[AgentConnection], ConnectionHandler] | None = None,
     config: TransportConfig | None = None,
 ) -> AgentConnection:
     """Connect to a device; accept it only if its SPKI fingerprint is ``expected_fingerprint``.
@@ -449,8 +453,8 @@ async def connect(
         def __init__(self, quic: QuicConnection, stream_handler: Any = None) -> None:
             super().__init__(quic, stream_handler)
             self.conn = AgentConnection(self, is_client=True, config=cfg, local_info=local_info)
-            if handler is not None:
-                self.conn.handler = handler
+            if on_connection is not None:
+                self.conn.handler = on_connection(self.conn)
             holder.append(self.conn)
 
     stack = contextlib.AsyncExitStack()
