@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import cbor2
@@ -28,6 +28,7 @@ from .channels import (
     INPUT_PROTOCOL,
     SENSOR_PROTOCOL,
     STREAM_PROTOCOL,
+    ActuatorAnswer,
     ActuatorClient,
     AdminClient,
     Catalog,
@@ -243,41 +244,42 @@ class DeviceConnection(ConnectionHandler):
     async def _call(
         self, channel: _Channel, client: ActuatorClient | AdminClient, request: PendingRequest, timeout: float
     ) -> Any:
+        """Send ``request`` and wait for its answer: the new value, or :class:`ActuatorError`."""
         channel.send(request.frame)
         async with asyncio.timeout(timeout):
             while True:
                 answer = client.receive(await channel.next_frame())
-                if answer is not None and getattr(answer, "id", None) == request.id:
-                    return answer.result()  # type: ignore[union-attr]
+                if isinstance(answer, ActuatorAnswer) and answer.id == request.id:
+                    return answer.result()
 
     # -- admin --------------------------------------------------------------------------------------
 
-    async def _admin_channel(self) -> tuple[_Channel, AdminClient]:
+    async def _admin_call(self, build: Callable[[AdminClient], PendingRequest], timeout: float = 5.0) -> Any:
+        """Open the admin channel once (admin peers only) and run the request ``build`` makes."""
         if self._admin is None or self._admin[0].ended is not None:
             channel = await self.open_channel(ADMIN_LABEL, ADMIN_PROTOCOL)
             self._admin = (channel, AdminClient())
-        return self._admin
+        channel, client = self._admin
+        return await self._call(channel, client, build(client), timeout)
 
     async def admin(self, op: str, **params: Any) -> Any:
-        """Run an admin operation (admin peers only)."""
-        channel, client = await self._admin_channel()
-        return await self._call(channel, client, client.request(op, **params), 5.0)
+        """Run any admin operation by name."""
+        return await self._admin_call(lambda c: c.request(op, **params))
 
     async def open_pairing_window(self, seconds: int | None = None) -> None:
-        channel, client = await self._admin_channel()
-        await self._call(channel, client, client.open_pairing_window(seconds), 5.0)
+        await self._admin_call(lambda c: c.open_pairing_window(seconds))
 
     async def list_peers(self) -> list[PeerRecord]:
-        channel, client = await self._admin_channel()
-        return parse_peers(await self._call(channel, client, client.list_peers(), 5.0))
+        return parse_peers(await self._admin_call(lambda c: c.list_peers()))
 
     async def remove_peer(self, fp: str) -> Any:
-        channel, client = await self._admin_channel()
-        return await self._call(channel, client, client.remove_peer(fp), 5.0)
+        return await self._admin_call(lambda c: c.remove_peer(fp))
 
     async def set_role(self, fp: str, role: Role) -> Any:
-        channel, client = await self._admin_channel()
-        return await self._call(channel, client, client.set_role(fp, role), 5.0)
+        return await self._admin_call(lambda c: c.set_role(fp, role))
+
+    async def rename(self, name: str) -> Any:
+        return await self._admin_call(lambda c: c.rename(name))
 
     # -- ConnectionHandler --------------------------------------------------------------------------
 

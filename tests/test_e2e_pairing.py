@@ -159,3 +159,15 @@ async def test_display_mode_pairs_with_the_shown_pin(tmp_path: Path) -> None:
         await conn.close()
     finally:
         await dev.stop()
+
+
+async def test_admin_lists_peers_and_reopens_the_window(tmp_path: Path, device: Device) -> None:
+    ctl = controller(tmp_path)
+    conn = await ctl.pair(target(device), "20202021")
+    peers = await conn.list_peers()
+    assert [p.fp for p in peers] == [ctl.identity.fingerprint_text]
+    assert peers[0].role == "admin"
+    assert not device.window.is_open
+    await conn.open_pairing_window(300)
+    assert device.window.is_open
+    await conn.close()
