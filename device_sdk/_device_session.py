@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import cbor2
@@ -65,12 +66,14 @@ class SessionHub:
     def __init__(self, device: Device) -> None:
         self.device = device
         self.sessions: set[DeviceSession] = set()
+        self.owners: weakref.WeakKeyDictionary[ChannelSession, DeviceSession] = weakref.WeakKeyDictionary()
+        """Which connection each open channel session belongs to."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     def registry_event(self, event: object) -> None:
         if isinstance(event, SessionReady):
-            owner = getattr(event.session, "owner", None)
-            if isinstance(owner, DeviceSession):
+            owner = self.owners.get(event.session)
+            if owner is not None:
                 owner.schedule_pump()
         elif isinstance(event, CallsReady):
             for call in self.device.channels.take_calls():
@@ -239,7 +242,7 @@ class DeviceSession(ConnectionHandler):
         if isinstance(result, OpenRefused):
             self.conn.send_stream(stream_id, DataChannelOpenResponse(req.request_id, result.result), end_stream=True)
             return
-        result.owner = self  # type: ignore[attr-defined]
+        self.hub.owners[result] = self
         self.channels[stream_id] = result
         self._channel_ids[stream_id] = req.channel_id
         if isinstance(result, InputSession) and self.conn.datagrams_enabled:
