@@ -15,7 +15,6 @@ from ..device_connection import DeviceConnection
 from ..discovery import DiscoveredDevice
 from ..identity import fingerprint_text
 from .common import default_state_dir
-from .device_cmds import _interfaces
 from .render import emit_json, emit_json_line, say
 
 
@@ -78,7 +77,7 @@ def _wrap(
             config = ControllerConfig(
                 state_dir=args.state_dir or default_state_dir("controller"),
                 name=args.name,
-                interfaces=_interfaces(args.interfaces) if args.interfaces else None,
+                interfaces=tuple(args.interfaces) if args.interfaces else None,
             )
             async with Controller(config) as ctl:
                 return await fn(ctl, args)

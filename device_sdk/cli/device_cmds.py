@@ -43,7 +43,7 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
         "model": args.model,
         "state_dir": args.state_dir,
         "port": args.port,
-        "interfaces": _interfaces(args.interfaces) if args.interfaces else None,
+        "interfaces": tuple(args.interfaces) if args.interfaces else None,
         "pairing_mode": args.pairing,
         "setup_code": args.setup_code,
         "discriminator": args.discriminator,
@@ -56,11 +56,6 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
         values["advertise"] = False
     values.setdefault("state_dir", default_state_dir("device"))
     return values
-
-
-def _interfaces(names: list[str]) -> tuple[str, ...]:
-    # `lo` on a host with several stacks: python-zeroconf needs the loopback address itself.
-    return tuple("127.0.0.1" if n == "lo" else n for n in names)
 
 
 def _render(event: DeviceEvent, as_json: bool) -> None:
