@@ -190,8 +190,10 @@ class AgentInfoEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentStatusRequest:
-    TYPE_KEY: ClassVar[int] = 12
+class _AgentStatus:
+    """Shape shared by agent-status-request and -response: {0: request-id, ? 1: {0: status}}."""
+
+    RULE: ClassVar[str]
     request_id: int
     status: str | None = None
 
@@ -203,24 +205,19 @@ class AgentStatusRequest:
 
     @classmethod
     def from_cbor(cls, m: Mapping[Any, Any]) -> Self:
-        return cls(_uint(m, 0, "agent-status-request"), _optional_status(m, "agent-status-request"))
+        return cls(_uint(m, 0, cls.RULE), _optional_status(m, cls.RULE))
 
 
 @dataclass(frozen=True, slots=True)
-class AgentStatusResponse:
+class AgentStatusRequest(_AgentStatus):
+    TYPE_KEY: ClassVar[int] = 12
+    RULE: ClassVar[str] = "agent-status-request"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatusResponse(_AgentStatus):
     TYPE_KEY: ClassVar[int] = 13
-    request_id: int
-    status: str | None = None
-
-    def to_cbor(self) -> dict[int, Any]:
-        out: dict[int, Any] = {0: self.request_id}
-        if self.status is not None:
-            out[1] = {0: self.status}
-        return out
-
-    @classmethod
-    def from_cbor(cls, m: Mapping[Any, Any]) -> Self:
-        return cls(_uint(m, 0, "agent-status-response"), _optional_status(m, "agent-status-response"))
+    RULE: ClassVar[str] = "agent-status-response"
 
 
 # -- authentication (section 5) -------------------------------------------------------------------
