@@ -70,16 +70,17 @@ def test_sim_profile_has_the_channels_others_rely_on() -> None:
         0.0,
         1.0,
     )
-    assert chans["temperature"].to_descriptor() == {
-        "name": "temperature",
-        "kind": "sensor",
-        "type": "float",
-        "unit": "C",
-        "min": 10.0,
-        "max": 35.0,
-        "rate_hz": 10.0,
-        "description": "Room temperature (simulated: a slow drift around 21 C)",
-    }
+    t = chans["temperature"]
+    assert (t.name, t.kind, t.type, t.unit, t.min, t.max, t.rate_hz, t.description) == (
+        "temperature",
+        "sensor",
+        "float",
+        "C",
+        10.0,
+        35.0,
+        10.0,
+        "Room temperature (simulated: a slow drift around 21 C)",
+    )
 
 
 @pytest.mark.parametrize("name", ["pi-4b", "pi-5", "pi-zero-2w"])

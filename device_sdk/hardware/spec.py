@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from device_sdk.errors import ActuatorError
 
@@ -68,23 +68,6 @@ class ChannelSpec:
             raise ValueError(f"channel {self.name!r}: min {self.min} is above max {self.max}")
         if self.rate_hz is not None and not self.rate_hz > 0:
             raise ValueError(f"channel {self.name!r}: rate_hz must be positive")
-
-    def to_descriptor(self) -> dict[str, Any]:
-        """The catalog descriptor of this channel (profile section 6.1), optional keys omitted."""
-        d: dict[str, Any] = {"name": self.name, "kind": self.kind, "type": self.type}
-        if self.unit is not None:
-            d["unit"] = self.unit
-        if self.min is not None:
-            d["min"] = self.min
-        if self.max is not None:
-            d["max"] = self.max
-        if self.values:
-            d["values"] = list(self.values)
-        if self.rate_hz is not None:
-            d["rate_hz"] = self.rate_hz
-        if self.description is not None:
-            d["description"] = self.description
-        return d
 
 
 @runtime_checkable
