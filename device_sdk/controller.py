@@ -36,7 +36,8 @@ from .errors import (
 from .identity import AgentIdentity, agent_hostname, fingerprint_from_text, fingerprint_text
 from .pairing.auth import Authenticated, AuthFailed, NeedPin, SendMessage, failure_to_error
 from .pairing.auth_controller import ControllerAuth
-from .pairing.setup_code import parse_display_pin, parse_setup_code
+from .pairing.display_pin import parse_display_pin
+from .pairing.setup_code import parse_setup_code
 from .pairing.trust import ControllerPinStore, PinnedDevice
 from .statefile import ensure_dir
 from .transport import AgentConnection, ConnectionHandler, Credentials, connect

@@ -34,7 +34,7 @@ from device_sdk.pairing.auth import (
 )
 from device_sdk.pairing.auth_controller import ControllerAuth
 from device_sdk.pairing.auth_device import DeviceAuth
-from device_sdk.pairing.setup_code import parse_display_pin
+from device_sdk.pairing.display_pin import parse_display_pin
 from device_sdk.pairing.spake2 import IDENTITY
 from device_sdk.pairing.window import PairingConflict, PairingMode, PairingWindow, WindowEvent
 from device_sdk.wire import MessageDecoder, encode_message

@@ -5,6 +5,13 @@ from __future__ import annotations
 import pytest
 
 from device_sdk.errors import InvalidSetupCode
+from device_sdk.pairing.display_pin import (
+    display_pin_qr_text,
+    format_display_pin,
+    generate_display_pin,
+    parse_display_pin,
+    parse_display_pin_qr,
+)
 from device_sdk.pairing.setup_code import (
     DISCOVERY_BLE,
     DISCOVERY_ON_NETWORK,
@@ -16,15 +23,10 @@ from device_sdk.pairing.setup_code import (
     SetupPayload,
     base38_decode,
     base38_encode,
-    display_pin_qr_text,
     encode_manual,
     encode_qr,
-    format_display_pin,
     generate_discriminator,
-    generate_display_pin,
     generate_passcode,
-    parse_display_pin,
-    parse_display_pin_qr,
     parse_manual,
     parse_qr,
     parse_setup_code,

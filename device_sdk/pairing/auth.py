@@ -33,12 +33,8 @@ from ..errors import (
     WrongSetupCode,
 )
 from ..wire.messages import AuthCapabilities, AuthMessage, AuthResult, AuthStatus
-from .setup_code import (
-    display_pin_qr_text,
-    format_display_pin,
-    generate_display_pin,
-    passcode_is_valid,
-)
+from .display_pin import display_pin_qr_text, format_display_pin, generate_display_pin
+from .setup_code import passcode_is_valid
 from .window import BACKOFF_CAP_S, PairingMode
 
 __all__ = [
