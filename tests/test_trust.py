@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 
 from device_sdk.errors import DeviceNotFound, NotPaired, StateError
+from device_sdk.identity import fingerprint_from_text, fingerprint_text
 from device_sdk.pairing.trust import (
     STORE_VERSION,
     AmbiguousDevice,
     ControllerPinStore,
     DeviceTrustStore,
-    fingerprint_from_text,
-    fingerprint_to_text,
 )
 
 FP_A = bytes(range(32))
@@ -56,9 +55,9 @@ def test_file_format_has_version_and_base64_fingerprints(tmp_path: Path) -> None
     document = json.loads(path.read_text())
     assert document["version"] == STORE_VERSION
     (entry,) = document["controllers"]
-    assert entry["fingerprint"] == fingerprint_to_text(FP_A) and len(entry["fingerprint"]) == 44
+    assert entry["fingerprint"] == fingerprint_text(FP_A) and len(entry["fingerprint"]) == 44
     assert entry == {
-        "fingerprint": fingerprint_to_text(FP_A),
+        "fingerprint": fingerprint_text(FP_A),
         "name": "laptop",
         "role": "admin",
         "paired_at": 1.5,
@@ -139,9 +138,9 @@ def test_names_from_the_network_are_bounded(tmp_path: Path) -> None:
         b'{"version": 1, "controllers": {}}',
         b'{"version": 1, "controllers": [{"fingerprint": "abc", "name": "x", "role": "user",'
         b' "paired_at": 1, "last_seen": 1}]}',
-        b'{"version": 1, "controllers": [{"fingerprint": "' + fingerprint_to_text(FP_A).encode() + b'",'
+        b'{"version": 1, "controllers": [{"fingerprint": "' + fingerprint_text(FP_A).encode() + b'",'
         b' "name": "x", "role": "root", "paired_at": 1, "last_seen": 1}]}',
-        b'{"version": 1, "controllers": [{"fingerprint": "' + fingerprint_to_text(FP_A).encode() + b'",'
+        b'{"version": 1, "controllers": [{"fingerprint": "' + fingerprint_text(FP_A).encode() + b'",'
         b' "name": "x", "role": "user", "paired_at": "yesterday", "last_seen": 1}]}',
         b"\xff\xfe",
     ],
@@ -188,7 +187,7 @@ def test_stale_temporaries_are_removed_and_ignored(tmp_path: Path) -> None:
 
 
 def test_fingerprint_text_round_trip() -> None:
-    text = fingerprint_to_text(FP_A)
+    text = fingerprint_text(FP_A)
     assert fingerprint_from_text(text) == FP_A
     for bad in ("", "A" * 43, "!" * 44, "A" * 42 + "=="):
         with pytest.raises(ValueError):
@@ -303,14 +302,14 @@ def test_find(tmp_path: Path) -> None:
     assert store.find("Lamp").fingerprint == FP_A  # the exact name wins over the case-insensitive one
     assert store.find("lamp").fingerprint == FP_B
     assert store.find("KITCHEN SENSOR").fingerprint == FP_C
-    assert store.find(fingerprint_to_text(FP_C)[:6]).fingerprint == FP_C
-    assert store.find(fingerprint_to_text(FP_A)).fingerprint == FP_A
+    assert store.find(fingerprint_text(FP_C)[:6]).fingerprint == FP_C
+    assert store.find(fingerprint_text(FP_A)).fingerprint == FP_A
     assert store.find("3840").fingerprint == FP_A
     assert store.find("100").fingerprint == FP_B
     with pytest.raises(DeviceNotFound):
         store.find("nothing")
     with pytest.raises(DeviceNotFound):
-        store.find(fingerprint_to_text(FP_C)[:3])  # too short for a prefix
+        store.find(fingerprint_text(FP_C)[:3])  # too short for a prefix
 
 
 def test_find_ambiguous_lists_candidates(tmp_path: Path) -> None:
@@ -328,7 +327,7 @@ def test_find_ambiguous_lists_candidates(tmp_path: Path) -> None:
 def test_corrupt_pin_store(tmp_path: Path) -> None:
     path = tmp_path / "devices.json"
     good: dict[str, object] = {
-        "fingerprint": fingerprint_to_text(FP_A),
+        "fingerprint": fingerprint_text(FP_A),
         "name": "x",
         "discriminator": None,
         "addresses": [],

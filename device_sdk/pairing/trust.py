@@ -12,8 +12,6 @@ killed before its rename are deleted when a store is opened.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import logging
 import math
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import DeviceNotFound, DiscoveryError, NotPaired, StateError
+from ..identity import fingerprint_from_text, fingerprint_text
 from ..statefile import read_json, write_json
 
 __all__ = [
@@ -34,8 +33,6 @@ __all__ = [
     "PinnedDevice",
     "Role",
     "TrustedController",
-    "fingerprint_from_text",
-    "fingerprint_to_text",
 ]
 
 _log = logging.getLogger(__name__)
@@ -56,29 +53,10 @@ class AmbiguousDevice(DiscoveryError):
     """A query matches several pinned devices; ``candidates`` lists them."""
 
     def __init__(self, query: str, candidates: tuple[PinnedDevice, ...]) -> None:
-        listing = ", ".join(f"{d.name!r} ({fingerprint_to_text(d.fingerprint)[:8]}…)" for d in candidates)
+        listing = ", ".join(f"{d.name!r} ({fingerprint_text(d.fingerprint)[:8]}…)" for d in candidates)
         super().__init__(f"{query!r} matches {len(candidates)} devices: {listing}; be more specific")
         self.query = query
         self.candidates = candidates
-
-
-def fingerprint_to_text(fingerprint: bytes) -> str:
-    """The 44-character base64 text of a 32-byte fingerprint."""
-    _check_fingerprint(fingerprint)
-    return base64.b64encode(fingerprint).decode("ascii")
-
-
-def fingerprint_from_text(text: str) -> bytes:
-    """The 32 raw bytes of a 44-character base64 fingerprint; ``ValueError`` when malformed."""
-    if not isinstance(text, str) or len(text) != 44:
-        raise ValueError("a fingerprint is 44 characters of base64")
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"a fingerprint is 44 characters of base64: {exc}") from None
-    if len(raw) != 32:
-        raise ValueError("a fingerprint is 32 bytes")
-    return raw
 
 
 def _check_fingerprint(fingerprint: bytes) -> None:
@@ -104,7 +82,7 @@ class TrustedController:
 
     @property
     def fingerprint_text(self) -> str:
-        return fingerprint_to_text(self.fingerprint)
+        return fingerprint_text(self.fingerprint)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,7 +99,7 @@ class PinnedDevice:
 
     @property
     def fingerprint_text(self) -> str:
-        return fingerprint_to_text(self.fingerprint)
+        return fingerprint_text(self.fingerprint)
 
 
 # -- file handling shared by both stores ----------------------------------------------------------
