@@ -18,11 +18,11 @@ A peer demoted while its admin channel is open gets ``"forbidden"`` from then on
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Protocol
+
+from device_sdk.identity import fingerprint_from_text
 
 from .calls import ActuatorCall
 from .frames import error_answer, ok_answer
@@ -55,13 +55,12 @@ class AdminBackend(Protocol):
 
 def fp_from_text(text: object) -> bytes | None:
     """The 32 fingerprint bytes of a base64 ``fp`` text, or None when it is not one."""
-    if not isinstance(text, str) or len(text) != 44:
+    if not isinstance(text, str):
         return None
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        return fingerprint_from_text(text)
+    except ValueError:
         return None
-    return raw if len(raw) == 32 else None
 
 
 def _is_uint(value: object) -> bool:

@@ -6,14 +6,13 @@ runs every received TXT through :func:`parse_txt`, which rejects anything the pr
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from device_sdk.errors import DiscoveryError
+from device_sdk.identity.fingerprint import fingerprint_from_text
 from device_sdk.identity.names import MAX_INSTANCE_NAME_BYTES, check_sn, truncate_instance_name
 from device_sdk.wire.varint import MAX_VARINT, decode_varint, encode_varint
 
@@ -173,11 +172,9 @@ def _check_fp(fp: object) -> None:
     if not isinstance(fp, str) or not _FP_RE.fullmatch(fp):
         raise InvalidTxt("fp", "must be 44 characters of padded standard base64")
     try:
-        raw = base64.b64decode(fp, validate=True)
-    except binascii.Error:
-        raise InvalidTxt("fp", "not valid base64") from None
-    if len(raw) != 32 or base64.b64encode(raw).decode("ascii") != fp:
-        raise InvalidTxt("fp", "must encode exactly 32 bytes (canonically)")
+        fingerprint_from_text(fp)
+    except ValueError:
+        raise InvalidTxt("fp", "must encode exactly 32 bytes (canonically)") from None
 
 
 def _check_at(at: object) -> None:
