@@ -17,13 +17,15 @@ import secrets
 import string
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from zeroconf.asyncio import AsyncZeroconf
 
 from . import __version__
-from .channels import ChannelRegistry
+from ._device_session import DeviceSession, SessionHub
+from .channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
 from .config import DeviceConfig
 from .discovery import Advertiser, AdvertiserConfig, DeviceRecord
 from .events import (
@@ -112,19 +114,19 @@ class Device:
 
     # -- channel declarations (delegated to the registry) -----------------------------------------
 
-    def sensor(self, name: str, **kw: Any) -> Any:
+    def sensor(self, name: str, **kw: Any) -> Sensor:
         """Declare a sensor channel; see :meth:`ChannelRegistry.sensor`."""
         return self.channels.sensor(name, **kw)
 
-    def actuator(self, name: str, **kw: Any) -> Any:
+    def actuator(self, name: str, **kw: Any) -> Actuator:
         """Declare an actuator channel; see :meth:`ChannelRegistry.actuator`."""
         return self.channels.actuator(name, **kw)
 
-    def stream(self, name: str, **kw: Any) -> Any:
+    def stream(self, name: str, **kw: Any) -> ByteStream:
         """Declare a byte-stream channel; see :meth:`ChannelRegistry.stream`."""
         return self.channels.stream(name, **kw)
 
-    def input(self, name: str, **kw: Any) -> Any:
+    def input(self, name: str, **kw: Any) -> Input:
         """Declare a low-latency input channel; see :meth:`ChannelRegistry.input`."""
         return self.channels.input(name, **kw)
 
@@ -189,8 +191,6 @@ class Device:
 
     async def start(self) -> None:
         """Serve on QUIC, advertise over mDNS, open the pairing window if unpaired."""
-        from ._device_session import DeviceSession, SessionHub
-
         self._closed = asyncio.Event()
         self.identity.renew_if_needed()
         now = self.clock()
@@ -307,8 +307,6 @@ class Device:
     # -- metadata: TXT, agent-info-event, ready file -----------------------------------------------------
 
     def _registry_event(self, event: object) -> None:
-        from .channels import CatalogChanged
-
         if isinstance(event, CatalogChanged):
             self.metadata_version += 1
             self._publish()
@@ -329,8 +327,6 @@ class Device:
 
     def rename(self, name: str) -> None:
         """Change the display name: agent-info, catalog, certificate label and mDNS name follow."""
-        from dataclasses import replace
-
         self.config = replace(self.config, name=name)
         self.channels.set_device_name(name)
         self.identity.rename(name)
