@@ -21,7 +21,7 @@ from device_sdk.config import ControllerConfig
 from device_sdk.controller import Controller, DeviceTarget
 from device_sdk.device_connection import DeviceConnection
 from device_sdk.discovery import DiscoveredDevice
-from device_sdk.errors import DeviceSDKError, PairingAborted
+from device_sdk.errors import DeviceSDKError
 
 BYTES_PER_S = 16000 * 2
 
@@ -36,15 +36,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=10.0, help="listen for this many seconds")
     p.add_argument("--quiet", action="store_true", help="print the level once a second only")
     return p.parse_args(argv)
-
-
-async def pair(ctl: Controller, target: DeviceTarget | DiscoveredDevice, code: str) -> DeviceConnection:
-    """Pair; one retry when the pairing is aborted by a message that raced the dial (an SDK race)."""
-    try:
-        return await ctl.pair(target, code)
-    except PairingAborted as exc:
-        print(f"pairing aborted ({exc}); retrying once", flush=True)
-        return await ctl.pair(target, code)
 
 
 @dataclass
@@ -126,7 +117,7 @@ async def main(args: argparse.Namespace) -> int:
             target = DeviceTarget.from_ready_file(args.ready_file)
         else:
             target = await ctl.find_for_code(args.code)
-        conn = await pair(ctl, target, args.code)
+        conn = await ctl.pair(target, args.code)
         print(f"paired with {conn.name}", flush=True)
         try:
             stats = await monitor(conn, args)

@@ -19,7 +19,7 @@ from device_sdk.config import ControllerConfig
 from device_sdk.controller import Controller, DeviceTarget
 from device_sdk.device_connection import DeviceConnection
 from device_sdk.discovery import DiscoveredDevice
-from device_sdk.errors import DeviceSDKError, PairingAborted
+from device_sdk.errors import DeviceSDKError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,15 +30,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=2000, help="states to receive before the report")
     p.add_argument("--timeout", type=float, default=30.0, help="give up after this many seconds")
     return p.parse_args(argv)
-
-
-async def pair(ctl: Controller, target: DeviceTarget | DiscoveredDevice, code: str) -> DeviceConnection:
-    """Pair; one retry when the pairing is aborted by a message that raced the dial (an SDK race)."""
-    try:
-        return await ctl.pair(target, code)
-    except PairingAborted as exc:
-        print(f"pairing aborted ({exc}); retrying once", flush=True)
-        return await ctl.pair(target, code)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -73,7 +64,7 @@ async def main(args: argparse.Namespace) -> int:
             target = DeviceTarget.from_ready_file(args.ready_file)
         else:
             target = await ctl.find_for_code(args.code)
-        conn = await pair(ctl, target, args.code)
+        conn = await ctl.pair(target, args.code)
         print(f"paired with {conn.name}", flush=True)
         try:
             async with asyncio.timeout(args.timeout):
