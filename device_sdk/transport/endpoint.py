@@ -150,6 +150,7 @@ class AgentConnection:
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[ConnectionClosed] = asyncio.get_running_loop().create_future()
         self._keepalive: asyncio.TimerHandle | None = None
+        self._last_activity = 0.0
         self._last_control_stream: int | None = None
         self._closing_task: asyncio.Task[None] | None = None
         self.context: Any = None
@@ -285,10 +286,10 @@ class AgentConnection:
 
     def _dispatch(self, ev: object) -> None:
         if isinstance(ev, ControlMessage):
-            self._arm_keepalive()
+            self._note_activity()
             self._control(ev.message)
         elif isinstance(ev, StreamMessage):
-            self._arm_keepalive()
+            self._note_activity()
             self.handler.stream_message(self, ev.stream_id, ev.message)
         elif isinstance(ev, StreamEnded):
             self.handler.stream_ended(self, ev.stream_id, ev.reset_code)
@@ -304,7 +305,7 @@ class AgentConnection:
         if ev.peer_certificate_der is not None:
             cert = x509.load_der_x509_certificate(ev.peer_certificate_der)
             self.peer_fingerprint = spki_fingerprint(cert)
-        self._arm_keepalive()
+        self._note_activity()
         if not self.ready.done():
             self.ready.set_result(None)
         if not self.is_client:
@@ -336,17 +337,24 @@ class AgentConnection:
             self.closed.set_result(error)
         self.handler.connection_lost(self, error)
 
-    def _arm_keepalive(self) -> None:
-        if self._keepalive is not None:
-            self._keepalive.cancel()
-        self._keepalive = asyncio.get_running_loop().call_later(self.config.keepalive_interval, self._send_keepalive)
+    def _note_activity(self) -> None:
+        """Note activity; the keep-alive timer is set once and re-armed only when it fires
+        (received messages only update a timestamp: no timer churn on the hot path)."""
+        loop = asyncio.get_running_loop()
+        self._last_activity = loop.time()
+        if self._keepalive is None:
+            self._keepalive = loop.call_later(self.config.keepalive_interval, self._keepalive_due)
 
-    def _send_keepalive(self) -> None:
+    def _keepalive_due(self) -> None:
         self._keepalive = None
         if self.osp.closed:
             return
-        self.send_control(AgentStatusRequest(self._new_request_id()))
-        self._arm_keepalive()
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - self._last_activity
+        if idle >= self.config.keepalive_interval:
+            self.send_control(AgentStatusRequest(self._new_request_id()))
+            idle = 0.0
+        self._keepalive = loop.call_later(self.config.keepalive_interval - idle, self._keepalive_due)
 
 
 class _Protocol(QuicConnectionProtocol):
