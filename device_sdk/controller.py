@@ -48,6 +48,7 @@ from .wire import (
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
+    CloseCode,
     Message,
 )
 
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 PINS_FILE = "devices.json"
 CONTROLLER_MODEL = "device_sdk controller"
+PEER_CLOSE_GRACE_S = 2.0
+"""After the device reports a failed pairing, wait this long for its close before closing ourselves."""
 AUTH_TYPES = (AuthCapabilities, AuthSpake2Handshake, AuthSpake2Confirmation, AuthStatus)
 
 
@@ -367,6 +370,10 @@ class _Pairing(ConnectionHandler):
                     agent.close_after_flush(event.close_code, event.reason)
                     if not self.done.done():
                         self.done.set_exception(failure_to_error(event))
+                else:
+                    # The device reported the failure and should close (its close code says why);
+                    # a peer that never does must not keep the user waiting.
+                    asyncio.get_running_loop().call_later(PEER_CLOSE_GRACE_S, self._peer_did_not_close)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -374,6 +381,12 @@ class _Pairing(ConnectionHandler):
         if when is not None and not self.auth.finished:
             delay = max(0.0, when - self.controller.clock())
             self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
+
+    def _peer_did_not_close(self) -> None:
+        if self.done.done() or self.failure is None or self.agent is None:
+            return
+        self.done.set_exception(failure_to_error(self.failure))
+        self.agent.close(CloseCode.UNAUTHORIZED, self.failure.reason)
 
     def _tick(self) -> None:
         self._timer = None
