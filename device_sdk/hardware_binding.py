@@ -1,13 +1,22 @@
 """Joins a board's hardware runtime to a device: parts become channels, the button and LED follow
-the pairing window. The one place where hardware meets the protocol layers."""
+the pairing window. The one place where hardware meets the protocol layers.
+
+On a board running on gpiozero's MockFactory (the ``sim`` board, or any profile with the ``mock``
+pin factory) the binding also serves the sim control socket, ``<state_dir>/sim.sock``, so that
+tests and ``device-sdk sim`` can press the buttons of a running device.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .events import DeviceEvent, Paired, PairingFailed, PairingWindowChanged, ShowPin
-from .hardware import HardwareRuntime, LedPattern, load_profile
+from gpiozero.pins.mock import MockFactory
+
+from .errors import HardwareError
+from .events import DeviceEvent, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
+from .hardware import HardwareRuntime, LedPattern, SimulatedBoard, load_profile
+from .hardware.sim_control import SimController, SimControlServer, sim_socket_path
 
 if TYPE_CHECKING:
     from .device import Device
@@ -23,6 +32,9 @@ class HardwareBinding:
         self.profile = load_profile(board)
         self.runtime = HardwareRuntime(self.profile, pin_factory_name=pin_factory)
         self._channels: dict[str, Any] = {}
+        self._values: dict[str, object] = {}
+        self.sim_control: SimControlServer | None = None
+        """The sim control socket's server while a simulated board runs."""
         for spec in self.runtime.channels:
             kw: dict[str, Any] = {"type": spec.type, "unit": spec.unit, "min": spec.min, "max": spec.max}
             kw["description"] = spec.description
@@ -48,12 +60,48 @@ class HardwareBinding:
             on_long_press=self.device.factory_reset,
         )
         self._show_idle()
+        if self.simulated:
+            await self._start_sim_control()
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the board runs on gpiozero's mock pins (and so can be driven over the sim socket)."""
+        return isinstance(self.runtime.pin_factory, MockFactory)
+
+    async def _start_sim_control(self) -> None:
+        controller = SimController(
+            board=SimulatedBoard(self.runtime), values=self._values, status_extra=self._sim_status
+        )
+        server = SimControlServer(path=sim_socket_path(self.device.config.state_dir), controller=controller)
+        try:
+            await server.start()
+        except (HardwareError, OSError) as exc:
+            # A convenience for tests and the CLI: the device runs on without it.
+            log.warning("no sim control socket: %s", exc)
+            return
+        self.sim_control = server
+
+    def _sim_status(self) -> dict[str, object]:
+        window = self.device.window
+        return {
+            "pairing_window": {
+                "open": window.is_open_at(self.device.clock()),
+                "reason": window.opened_reason,
+                "expires_at": window.expires_at,
+                "mode": window.mode.value,
+            },
+            "paired": len(self.device.trust.list()),
+        }
 
     async def stop(self) -> None:
         self._unsubscribe()
+        server, self.sim_control = self.sim_control, None
+        if server is not None:
+            await server.stop()
         await self.runtime.stop()
 
     def _emit(self, name: str, value: object) -> None:
+        self._values[name] = value
         channel = self._channels.get(name)
         if channel is None:
             return
@@ -80,7 +128,7 @@ class HardwareBinding:
             self._show(LedPattern.WINDOW_OPEN if event.open else LedPattern.PAIRED)
             if not event.open:
                 self._show_idle()
-        elif isinstance(event, ShowPin):
+        elif isinstance(event, ShowPin | PairingStarted):
             self._show(LedPattern.PAIRING)
         elif isinstance(event, Paired):
             self._show(LedPattern.PAIRED)

@@ -8,7 +8,7 @@ import sys
 
 from .. import __version__
 from ..errors import DeviceSDKError
-from . import code_cmds, controller_cmds, device_cmds, doctor
+from . import code_cmds, controller_cmds, device_cmds, doctor, sim_cmds
 from .render import error
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     controller_cmds.add_parsers(sub)
     code_cmds.add_parsers(sub)
     doctor.add_parsers(sub)
+    sim_cmds.add_parsers(sub)
     return parser
 
 

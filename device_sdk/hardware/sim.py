@@ -9,6 +9,7 @@ source objects a real board uses.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from gpiozero.pins.mock import MockFactory
@@ -40,6 +41,7 @@ class SimulatedBoard:
         if not isinstance(runtime.pin_factory, MockFactory):
             raise HardwareError("SimulatedBoard needs a runtime on gpiozero's MockFactory")
         self.runtime = runtime
+        self._forced: dict[str, float] = {}
 
     def pin(self, name: str) -> Any:
         """The mock pin of ``name``: ``pairing_button``, ``status_led`` or a part's channel."""
@@ -88,12 +90,51 @@ class SimulatedBoard:
         finally:
             self.set_input(name, False)
 
+    def debounce_s(self, name: str) -> float:
+        """The software debounce of input ``name``: a level must last this long to count."""
+        prof = self.runtime.profile
+        if name == PAIRING_BUTTON:
+            if prof.pairing_button is None:
+                raise HardwareError("the board has no pairing button")
+            return prof.pairing_button.debounce_ms / 1000.0
+        source = self.runtime.sources.get(name)
+        if not isinstance(source, DigitalInputPart):
+            raise HardwareError(f"{name!r} is not a button or motion sensor")
+        return source.debounce_s
+
+    def input_names(self) -> tuple[str, ...]:
+        """Every input :meth:`set_input` and :meth:`press` accept, the pairing button first."""
+        names = [PAIRING_BUTTON] if self.runtime.profile.pairing_button is not None else []
+        names.extend(n for n, s in self.runtime.sources.items() if isinstance(s, DigitalInputPart))
+        return tuple(names)
+
+    def input_active(self, name: str) -> bool:
+        """Whether input ``name`` is pressed / sees motion right now (raw pin level, not debounced)."""
+        level = bool(self.pin(name).state)
+        return level == self._active_high(name)
+
+    def simulated_sensors(self) -> dict[str, float | None]:
+        """Every simulated sensor with the value it is forced to (None: following its signal)."""
+        sensors = (n for n, s in self.runtime.sources.items() if isinstance(s, SimulatedSensor))
+        return {n: self._forced.get(n) for n in sensors}
+
     def force(self, name: str, value: float | None) -> None:
-        """Make simulated sensor ``name`` report ``value`` (None resumes its signal)."""
+        """Make simulated sensor ``name`` report ``value`` (None resumes its signal).
+
+        The value must lie within the channel's min..max, as a real reading would.
+        """
         source = self.runtime.sources.get(name)
         if not isinstance(source, SimulatedSensor):
             raise HardwareError(f"{name!r} is not a simulated sensor")
+        if value is not None:
+            lo, hi = source.spec.min, source.spec.max
+            if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise HardwareError(f"{name!r} takes values in {lo}..{hi}, not {value}")
         source.force(value)
+        if value is None:
+            self._forced.pop(name, None)
+        else:
+            self._forced[name] = float(value)
 
     def output(self, name: str) -> object:
         """The state of output ``name`` read back from its mock pin (``status_led`` or a sink)."""
