@@ -19,11 +19,13 @@ import cbor2
 from .channels import (
     CallsReady,
     ChannelSession,
+    FrameError,
     InputSession,
     OpenRefused,
     PeerInfo,
     SessionReady,
     encode_input_datagram,
+    loads_frame,
     run_call,
 )
 from .errors import ConnectionClosed
@@ -221,9 +223,9 @@ class DeviceSession(ConnectionHandler):
             if session is None:
                 return  # frames after a refusal or a close: ignore
             try:
-                frame = cbor2.loads(msg.payload)
-            except Exception:
-                self._reset(stream_id, "data-frame payload is not one CBOR item")
+                frame = loads_frame(msg.payload)
+            except FrameError as exc:
+                self._reset(stream_id, f"data-frame payload is not one CBOR item: {exc}")
                 return
             session.receive_frame(frame, self.device.clock())
             self.schedule_pump()

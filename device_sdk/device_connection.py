@@ -32,12 +32,14 @@ from .channels import (
     ActuatorClient,
     AdminClient,
     Catalog,
+    FrameError,
     PeerRecord,
     Reading,
     ReadingFilter,
     StreamChunk,
     StreamFormat,
     StreamReceiver,
+    loads_frame,
     parse_catalog,
     parse_input_datagram,
     parse_peers,
@@ -296,8 +298,8 @@ class DeviceConnection(ConnectionHandler):
                 channel.opened.set_result(msg.result)
         elif isinstance(msg, DataFrame):
             try:
-                channel.push(cbor2.loads(msg.payload))
-            except Exception:
+                channel.push(loads_frame(msg.payload))
+            except FrameError:
                 log.info("channel %r: payload is not one CBOR item; resetting", channel.label)
                 conn.reset_stream(stream_id, 400)
                 channel.end("bad payload")

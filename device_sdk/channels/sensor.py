@@ -22,6 +22,10 @@ from .values import ValueSpec, check_value
 
 _log = logging.getLogger(__name__)
 
+INTERVAL_SLACK_MS = 0.001
+"""Readings this close to ``min_interval_ms`` apart pass: Unix timestamps as floats resolve only about
+0.24 us today, so readings stamped exactly 100 ms apart may differ by 99.9999 ms."""
+
 
 class ReadingSource(ChannelSource[Any]):
     """What sensors and inputs share: the declared channel, the sequence counter, the open sessions."""
@@ -151,6 +155,10 @@ class SensorSession(ChannelSession):
         last, sub = self._last_sent, self._subscription
         if last is None:
             return True
-        if sub.min_interval_ms and reading.t >= last.t and (reading.t - last.t) * 1000 < sub.min_interval_ms - 1e-6:
+        if (
+            sub.min_interval_ms
+            and reading.t >= last.t
+            and (reading.t - last.t) * 1000 < sub.min_interval_ms - INTERVAL_SLACK_MS
+        ):
             return False
         return not (sub.change and not _changed_enough(last.value, reading.value, sub.change))
