@@ -16,6 +16,7 @@ from .device import Device
 from .device_connection import DeviceConnection
 from .errors import (
     ActuatorError,
+    AmbiguousDevice,
     ChannelError,
     ChannelOpenFailed,
     ConfigError,
@@ -50,6 +51,7 @@ __all__ = [
     "ActuatorBusy",
     "ActuatorError",
     "AgentIdentity",
+    "AmbiguousDevice",
     "Catalog",
     "ChannelDescriptor",
     "ChannelError",

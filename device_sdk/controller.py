@@ -26,6 +26,7 @@ from .config import ControllerConfig
 from .device_connection import DeviceConnection
 from .discovery import Browser, DiscoveredDevice
 from .errors import (
+    AmbiguousDevice,
     ConnectionClosed,
     DeviceNotFound,
     NotPaired,
@@ -57,6 +58,9 @@ log = logging.getLogger(__name__)
 PINS_FILE = "devices.json"
 CONTROLLER_MODEL = "device_sdk controller"
 PEER_CLOSE_GRACE_S = 2.0
+
+DISCOVERY_SETTLE_S = 1.0
+"""How long after the browser starts :meth:`Controller.find` waits for other matching devices to answer."""
 """After the device reports a failed pairing, wait this long for its close before closing ourselves."""
 AUTH_TYPES = (AuthCapabilities, AuthSpake2Handshake, AuthSpake2Confirmation, AuthStatus)
 
@@ -127,6 +131,7 @@ class Controller:
         self.pins = ControllerPinStore(config.state_dir / PINS_FILE)
         self._zeroconf = zeroconf
         self._browser: Browser | None = None
+        self._browser_started = 0.0
 
     async def __aenter__(self) -> Controller:
         return self
@@ -149,6 +154,7 @@ class Controller:
         if self._browser is None:
             self._browser = Browser(zeroconf=self._zeroconf, interfaces=self.config.interfaces)
             await self._browser.start()
+            self._browser_started = asyncio.get_running_loop().time()
         return self._browser
 
     async def discover(self, timeout: float = 3.0, *, pairable_only: bool = False) -> list[DiscoveredDevice]:
@@ -161,7 +167,11 @@ class Controller:
         return sorted(found, key=lambda d: d.instance_name)
 
     async def find(self, query: str, timeout: float = 5.0) -> DiscoveredDevice:
-        """A device by name, fingerprint prefix (>= 4 characters) or discriminator."""
+        """A device by name, fingerprint prefix (>= 4 characters) or discriminator.
+
+        Raises :class:`~device_sdk.errors.AmbiguousDevice` when the query matches more than one device
+        (a shared discriminator, a short fingerprint prefix, two devices showing the same name).
+        """
 
         def match(d: DiscoveredDevice) -> bool:
             if query in (d.instance_name, d.display_name) or d.instance_name.lower() == query.lower():
@@ -170,16 +180,42 @@ class Controller:
                 return True
             return query.isdigit() and d.txt.d is not None and int(query) == d.txt.d
 
-        return await (await self.browser()).find(match, timeout)
+        return await self._find_unique(match, timeout, f"{query!r}", exact_name=query)
 
     async def find_for_code(self, code: str, timeout: float = 5.0) -> DiscoveredDevice:
-        """The device with an open pairing window whose discriminator matches a setup code."""
+        """The device with an open pairing window whose discriminator matches a setup code.
+
+        Raises :class:`~device_sdk.errors.AmbiguousDevice` when two or more such devices are on the
+        network, rather than pairing with whichever answered first: one of them may be an impostor.
+        """
         parsed = parse_setup_code(code)
 
         def match(d: DiscoveredDevice) -> bool:
             return d.commissionable and (d.txt.d is None or parsed.matches_discriminator(d.txt.d))
 
-        return await (await self.browser()).find(match, timeout)
+        return await self._find_unique(match, timeout, "the setup code's discriminator")
+
+    async def _find_unique(
+        self,
+        match: Callable[[DiscoveredDevice], bool],
+        timeout: float,
+        what: str,
+        *,
+        exact_name: str | None = None,
+    ) -> DiscoveredDevice:
+        browser = await self.browser()
+        first = await browser.find(match, timeout)
+        if exact_name is not None and first.instance_name.lower() == exact_name.lower():
+            return first  # an instance name is unique on the link (mDNS renames on conflict)
+        # Other devices answer the same query within ~120 ms (RFC 6762 section 6); allow for resolving and load.
+        wait = self._browser_started + DISCOVERY_SETTLE_S - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        matches = {d.txt.fp: d for d in browser.devices.values() if match(d)}
+        if len(matches) > 1:
+            names = tuple(sorted(d.display_name for d in matches.values()))
+            raise AmbiguousDevice(f"{len(names)} devices match {what}: {', '.join(names)}; name one of them", names)
+        return next(iter(matches.values()), first)
 
     # -- connecting -----------------------------------------------------------------------------
 

@@ -128,6 +128,14 @@ class DeviceNotFound(DiscoveryError):
     """No device matches the given name, fingerprint prefix or discriminator."""
 
 
+class AmbiguousDevice(DiscoveryError):
+    """More than one device matches; ``candidates`` names them (display names)."""
+
+    def __init__(self, message: str, candidates: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
 class ChannelError(DeviceSDKError):
     """A data channel could not be opened or was closed with an error."""
 
