@@ -23,6 +23,7 @@ from .channels import (
     InputSession,
     OpenRefused,
     PeerInfo,
+    SensorSession,
     SessionReady,
     encode_input_datagram,
     loads_frame,
@@ -56,6 +57,10 @@ log = logging.getLogger(__name__)
 
 STREAM_HIGH_WATER = 64 * 1024
 """Stop pulling frames for a channel while this much is unacknowledged on its stream."""
+READING_HIGH_WATER = 4 * 1024
+"""The same for sensor and input channels (about a hundred readings): readings wait in the session's
+bounded queue, which drops the oldest, rather than in QUIC's send buffer, which never drops; so a
+stalled controller gets the newest readings when it comes back, not seconds of backlog."""
 PUMP_BYTES = 16 * 1024
 DATAGRAM_SIZE_ESTIMATE = 256
 """Room asked of the congestion window before an input frame is handed to aioquic."""
@@ -290,11 +295,13 @@ class DeviceSession(ConnectionHandler):
                 self.channels.pop(stream_id, None)
                 self.conn.end_stream(stream_id)
                 continue
+            high_water = READING_HIGH_WATER if isinstance(session, SensorSession | InputSession) else STREAM_HIGH_WATER
             while session.has_pending:
-                if self.conn.stream_buffered(stream_id) >= STREAM_HIGH_WATER:
+                room = high_water - self.conn.stream_buffered(stream_id)
+                if room <= 0:
                     self._blocked = True
                     break
-                frames = session.next_frames(max_bytes=PUMP_BYTES)
+                frames = session.next_frames(max_bytes=min(room, PUMP_BYTES))
                 if not frames:
                     break
                 data = b"".join(_encode_frame(f) for f in frames)

@@ -62,18 +62,22 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED_FRAMES = 1024
 """Frames kept per channel for a caller that does not read; the oldest are dropped beyond."""
+MAX_QUEUED_READINGS = 256
+"""The same for sensor and input channels: a caller that pauses gets the newest readings, not a backlog."""
 
 
 class _Channel:
     """One open data channel, controller side: frames arrive into a bounded queue."""
 
-    def __init__(self, conn: DeviceConnection, stream_id: int, channel_id: int, label: str) -> None:
+    def __init__(
+        self, conn: DeviceConnection, stream_id: int, channel_id: int, label: str, limit: int = MAX_QUEUED_FRAMES
+    ) -> None:
         self.conn = conn
         self.stream_id = stream_id
         self.channel_id = channel_id
         self.label = label
         self.opened: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.frames: deque[Any] = deque(maxlen=MAX_QUEUED_FRAMES)
+        self.frames: deque[Any] = deque(maxlen=limit)
         self.dropped = 0
         self._wakeup = asyncio.Event()
         self.ended: str | None = None
@@ -123,6 +127,7 @@ class DeviceConnection(ConnectionHandler):
         self._actuators: dict[str, tuple[_Channel, ActuatorClient]] = {}
         self._admin: tuple[_Channel, AdminClient] | None = None
         self._formats: dict[str, StreamFormat] = {}
+        self._input_datagrams = 0
         self.auth_handler: ConnectionHandler | None = None
         """While pairing: the handler that receives auth messages."""
 
@@ -145,6 +150,16 @@ class DeviceConnection(ConnectionHandler):
     def closed(self) -> bool:
         return self.agent.is_closed
 
+    @property
+    def datagrams_enabled(self) -> bool:
+        """Whether both sides enabled QUIC DATAGRAM frames, so input channels use them."""
+        return self.agent.datagrams_enabled
+
+    @property
+    def input_datagrams(self) -> int:
+        """Input frames received as QUIC datagrams for an open channel (the rest came on streams)."""
+        return self._input_datagrams
+
     async def agent_info(self) -> AgentInfo:
         return await self.agent.agent_info()
 
@@ -155,7 +170,8 @@ class DeviceConnection(ConnectionHandler):
         stream_id = self.agent.open_stream()
         channel_id = self._next_channel_id
         self._next_channel_id += 2
-        channel = _Channel(self, stream_id, channel_id, label)
+        limit = MAX_QUEUED_READINGS if protocol in (SENSOR_PROTOCOL, INPUT_PROTOCOL) else MAX_QUEUED_FRAMES
+        channel = _Channel(self, stream_id, channel_id, label, limit)
         self._channels[stream_id] = channel
         self._by_channel_id[channel_id] = channel
         request_id = self._next_request_id
@@ -317,6 +333,7 @@ class DeviceConnection(ConnectionHandler):
             return
         channel = self._by_channel_id.get(channel_id)
         if channel is not None:
+            self._input_datagrams += 1
             channel.push(frame)
 
     def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
