@@ -42,9 +42,12 @@ class Peer:
         return self.proc.pid
 
     @classmethod
-    async def start(cls, role: str, state: Path) -> Peer:
+    async def start(cls, role: str, state: Path, *, profile: Path | None = None) -> Peer:
+        """Start the child; with ``profile``, under cProfile writing ``profile/<role>.prof`` at exit."""
+        prof = [] if profile is None else ["-m", "cProfile", "-o", str(profile / f"{role}.prof")]
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
+            *prof,
             str(PEER_SCRIPT),
             role,
             str(state),

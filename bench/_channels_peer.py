@@ -17,7 +17,7 @@ device role: a Device (no mDNS, 127.0.0.1, setup code 20202021, a ready file) wi
     control allows, so nothing is dropped).
 raw role: a bare aioquic server (same ALPN and certificate, QUIC DATAGRAM enabled). The client opens one
   stream and writes a byte; then ``{"cmd": "burst", ...}`` writes the same data-frame bytes a sensor
-  channel carries on that stream (stopping while 64 KiB are unacknowledged, as the device does), and
+  channel carries on that stream (stopping while 64 KiB are unacknowledged), and
   ``{"cmd": "input", ...}`` sends the same input datagrams as the device, straight to aioquic.
 """
 
@@ -47,7 +47,7 @@ from device_sdk.wire import DataFrame, encode_message
 HOST = "127.0.0.1"
 SETUP_CODE = 20202021
 HIGH_WATER = 64 * 1024
-"""As device_sdk's STREAM_HIGH_WATER: the raw writer stops while this much is unacknowledged."""
+"""The raw writer stops while this much is unacknowledged (device_sdk's STREAM_HIGH_WATER)."""
 INPUT_CHANNEL_ID = 1
 
 
