@@ -3,7 +3,9 @@
 ``factory.json`` (0600) in the state directory holds the passcode, discriminator, vendor and
 product ids and commissioning flow. It is created on first start (drawing the passcode and the
 discriminator with a CSPRNG unless given) and is never regenerated afterwards, not even by a
-factory reset, so that the printed sticker stays valid. Only ``override=True`` replaces it.
+factory reset, so that the printed sticker stays valid. Only ``override=True`` replaces it;
+:meth:`FactoryData.for_this_run` changes the passcode or discriminator in memory only (for one run,
+as ``device-sdk run --setup-code N --discriminator D`` does), leaving the stored file alone.
 (The device key and certificate live in :mod:`device_sdk.identity`; the pairing mode is
 configuration, not factory data.)
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,14 @@ class FactoryData:
     def manual_code(self) -> str:
         """The sticker's 11-digit manual code (21 digits for a non-standard flow), no dashes."""
         return encode_manual(self.payload)
+
+    def for_this_run(self, *, passcode: int | None = None, discriminator: int | None = None) -> FactoryData:
+        """A copy with the given passcode and/or discriminator, for one run: nothing is stored.
+
+        Raises :class:`ConfigError` when a value is invalid.
+        """
+        changes = {k: v for k, v in (("passcode", passcode), ("discriminator", discriminator)) if v is not None}
+        return replace(self, **changes) if changes else self
 
     @staticmethod
     def path(state_dir: Path) -> Path:

@@ -10,7 +10,11 @@ from ..factory import FactoryData
 from ..identity import AgentIdentity
 from ..pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
 from ..sticker import format_manual_code, sticker_text, write_sticker_png, write_sticker_svg
+from .common import default_state_dir, stored_names
 from .render import emit_json, is_terminal, say
+
+DEFAULT_NAME = "device_sdk device"
+"""The name and model of a device provisioned without ``--name``/``--model``."""
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,8 +36,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     prov = sub.add_parser("provision", help="create a device's identity and setup code once; render its sticker")
     prov.add_argument("--state-dir", type=Path, help="the device's state directory")
-    prov.add_argument("--name", default="device_sdk device", help="the device's name")
-    prov.add_argument("--model", default="device_sdk device", help="the model name")
+    prov.add_argument("--name", help="the device's name (default: the stored one, else 'device_sdk device')")
+    prov.add_argument("--model", help="the model name (default: the stored one, else 'device_sdk device')")
     prov.add_argument("--passcode", type=int, help="use this passcode instead of a random one")
     prov.add_argument("--discriminator", type=int, help="use this discriminator instead of a random one")
     prov.add_argument("--vendor-id", type=lambda s: int(s, 0))
@@ -111,10 +115,13 @@ def cmd_code_make(args: argparse.Namespace) -> int:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    from .common import default_state_dir
-
     state_dir = args.state_dir or default_state_dir("device")
-    identity = AgentIdentity.load_or_create(state_dir, model_name=args.model, instance_name=args.name)
+    stored_name, stored_model = stored_names(state_dir)
+    identity = AgentIdentity.load_or_create(
+        state_dir,
+        model_name=args.model or stored_model or DEFAULT_NAME,
+        instance_name=args.name or stored_name or DEFAULT_NAME,
+    )
     factory = FactoryData.load_or_create(
         state_dir,
         passcode=args.passcode,
@@ -131,6 +138,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
         "state_dir": str(state_dir),
         "fp": identity.fingerprint_text,
         "name": identity.instance_name,
+        "model": identity.model_name,
         "discriminator": factory.discriminator,
         "qr": factory.qr_text,
         "manual": factory.manual_code,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -54,7 +56,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("channel")
     p.add_argument("--count", type=int, help="stop after this many readings")
     p.add_argument("--min-interval-ms", type=int)
-    p.set_defaults(func=_wrap(cmd_watch))
+    p.set_defaults(func=_wrap(cmd_watch, on_stop=0))
 
     p = sub.add_parser("set", parents=[common], help='set an actuator (VALUE is JSON: true, 0.5, "text")')
     p.add_argument("device")
@@ -69,18 +71,46 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_wrap(cmd_do))
 
 
+INTERRUPTED = 130
+"""Exit code of a command stopped by Ctrl-C or SIGTERM before it finished (128 + SIGINT)."""
+
+
 def _wrap(
     fn: Callable[[Controller, argparse.Namespace], Awaitable[int]],
+    *,
+    on_stop: int = INTERRUPTED,
 ) -> Callable[[argparse.Namespace], int]:
+    """A command run in its own event loop; SIGINT/SIGTERM end it cleanly with exit code ``on_stop``
+    (0 for ``watch``, which runs until stopped)."""
+
     def run(args: argparse.Namespace) -> int:
         async def main() -> int:
+            task = asyncio.current_task()
+            assert task is not None
+            stopped = False
+
+            def stop() -> None:
+                nonlocal stopped
+                stopped = True
+                task.cancel()
+
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop)
             config = ControllerConfig(
                 state_dir=args.state_dir or default_state_dir("controller"),
                 name=args.name,
                 interfaces=tuple(args.interfaces) if args.interfaces else None,
             )
-            async with Controller(config) as ctl:
-                return await fn(ctl, args)
+            try:
+                async with Controller(config) as ctl:
+                    return await fn(ctl, args)
+            except asyncio.CancelledError:
+                if not stopped:
+                    raise
+                task.uncancel()
+                return on_stop
 
         return asyncio.run(main())
 

@@ -12,7 +12,7 @@ from typing import Any
 from ..config import device_config_from, load_config_file
 from ..device import Device
 from ..events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingWindowChanged, ShowPin
-from .common import default_state_dir
+from .common import default_state_dir, stored_names
 from .render import emit_json_line, say
 
 
@@ -26,8 +26,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.add_argument("--port", type=int, help="UDP port of the QUIC server (0 = any free port)")
     run.add_argument("--interface", action="append", dest="interfaces", help="advertise on this interface (repeatable)")
     run.add_argument("--pairing", choices=("sticker", "display", "button"), help="pairing mode")
-    run.add_argument("--setup-code", type=int, help="override the factory setup passcode")
-    run.add_argument("--discriminator", type=int, help="override the factory discriminator")
+    run.add_argument("--setup-code", type=int, help="use this setup passcode for this run (factory data are kept)")
+    run.add_argument("--discriminator", type=int, help="use this discriminator for this run (factory data are kept)")
     run.add_argument("--open-window", action="store_true", help="open the pairing window at start")
     run.add_argument("--no-advertise", action="store_true", help="do not publish over mDNS")
     run.add_argument("--ready-file", type=Path, help="write port/fp/name/sn/at/cm as JSON once serving")
@@ -55,7 +55,20 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_advertise:
         values["advertise"] = False
     values.setdefault("state_dir", default_state_dir("device"))
+    name, model = stored_names(Path(values["state_dir"]))
+    if name is not None:
+        values.setdefault("name", name)
+    if model is not None:
+        values.setdefault("model", model)
     return values
+
+
+def _make_device(values: dict[str, Any]) -> Device:
+    """The device; ``setup_code``/``discriminator`` apply to this run only (the factory file is kept)."""
+    passcode, discriminator = values.pop("setup_code", None), values.pop("discriminator", None)
+    device = Device(device_config_from(values))
+    device.factory = device.factory.for_this_run(passcode=passcode, discriminator=discriminator)
+    return device
 
 
 def _render(event: DeviceEvent, as_json: bool) -> None:
@@ -75,7 +88,7 @@ def _render(event: DeviceEvent, as_json: bool) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    device = Device(device_config_from(_values(args)))
+    device = _make_device(_values(args))
     device.subscribe(lambda ev: _render(ev, args.json))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
