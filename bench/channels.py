@@ -37,6 +37,7 @@ import os
 import ssl
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,14 +93,23 @@ def _busy() -> None:
         pass
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def cpu_hog() -> Any:
-    """One CPU-bound process beside the benchmark while the block runs."""
+def cpu_hog() -> Iterator[None]:
+    """One CPU-bound process beside the benchmark while the block runs; prints the cores it used."""
     proc = multiprocessing.get_context("spawn").Process(target=_busy, daemon=True)
     proc.start()
+    assert proc.pid is not None
     try:
         time.sleep(0.5)  # let it start spinning
+        cpu, wall = _cpu_seconds(proc.pid), time.perf_counter()
         yield
+        print(f"the CPU-bound process used {(_cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - wall):.2f} core\n")
     finally:
         proc.terminate()
         proc.join()
