@@ -15,6 +15,7 @@ from ..config import ControllerConfig
 from ..controller import Controller, DeviceTarget
 from ..device_connection import DeviceConnection
 from ..discovery import DiscoveredDevice
+from ..errors import DeviceNotFound
 from ..identity import fingerprint_text
 from .common import default_state_dir
 from .render import emit_json, emit_json_line, say
@@ -149,9 +150,15 @@ async def cmd_discover(ctl: Controller, args: argparse.Namespace) -> int:
 async def _target(ctl: Controller, args: argparse.Namespace, code: str | None = None) -> Any:
     if args.ready_file:
         return DeviceTarget.from_ready_file(args.ready_file)
-    if args.device == "-" and code is not None:
-        return await ctl.find_for_code(code)
-    return await ctl.find(args.device)
+    try:
+        if args.device == "-" and code is not None:
+            return await ctl.find_for_code(code)
+        return await ctl.find(args.device)
+    except DeviceNotFound:
+        what = "with an open pairing window for this code" if args.device == "-" else f"matching {args.device!r}"
+        raise DeviceNotFound(
+            f"no device {what} found on the network (by name, fingerprint prefix or discriminator)"
+        ) from None
 
 
 async def cmd_pair(ctl: Controller, args: argparse.Namespace) -> int:
