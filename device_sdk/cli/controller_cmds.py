@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from ..config import ControllerConfig
 from ..controller import Controller, DeviceTarget
 from ..device_connection import DeviceConnection
 from ..discovery import DiscoveredDevice
-from ..errors import DeviceNotFound
+from ..errors import DeviceNotFound, DeviceSDKError
 from ..identity import fingerprint_text
 from .common import default_state_dir
 from .render import emit_json, emit_json_line, say
@@ -161,6 +164,41 @@ async def _target(ctl: Controller, args: argparse.Namespace, code: str | None = 
         ) from None
 
 
+async def _read_line(prompt: str) -> str:
+    """A line typed on stdin, read by a daemon thread with ``os.read`` so that Ctrl-C at the prompt
+    ends the command at once: ``asyncio.to_thread(input)`` keeps ``asyncio.run`` waiting for the
+    blocked thread, and a daemon thread blocked in ``input()`` holds the stdin buffer's lock, which
+    aborts the interpreter at exit."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def deliver(line: str | None) -> None:
+        if answer.done():
+            return
+        if line is None:
+            answer.set_exception(DeviceSDKError("no code was typed (end of input)"))
+        else:
+            answer.set_result(line)
+
+    def read() -> None:
+        data = b""
+        with contextlib.suppress(OSError):
+            while not data.endswith(b"\n"):
+                chunk = os.read(fd, 256)
+                if not chunk:
+                    break
+                data += chunk
+        line = data.decode(errors="replace").strip() if data else None
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the command ended meanwhile
+            loop.call_soon_threadsafe(deliver, line)
+
+    fd = sys.stdin.fileno()
+    sys.stderr.write(prompt)  # not stdout: that holds the --json document
+    sys.stderr.flush()
+    threading.Thread(target=read, name="pin-prompt", daemon=True).start()
+    return await answer
+
+
 async def cmd_pair(ctl: Controller, args: argparse.Namespace) -> int:
     code: str | None = args.code
     ask = None
@@ -168,7 +206,7 @@ async def cmd_pair(ctl: Controller, args: argparse.Namespace) -> int:
         code = None
 
         async def ask_pin() -> str:
-            return await asyncio.to_thread(input, "code shown on the device: ")
+            return await _read_line("code shown on the device: ")
 
         ask = ask_pin
     target = await _target(ctl, args, code)
@@ -201,7 +239,8 @@ async def cmd_peers(ctl: Controller, args: argparse.Namespace) -> int:
         say("no paired devices")
     else:
         for r in rows:
-            say(f"{r['name']!s:30} fp {str(r['fp'])[:12]}…  d={r['discriminator']}")
+            d = r["discriminator"] if r["discriminator"] is not None else "-"
+            say(f"{r['name']!s:30} fp {str(r['fp'])[:12]}…  d={d}")
     return 0
 
 
