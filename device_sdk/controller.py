@@ -128,7 +128,8 @@ class Controller:
         self.identity = AgentIdentity.load_or_create(
             config.state_dir, model_name=CONTROLLER_MODEL, instance_name=config.name
         )
-        self.pins = ControllerPinStore(config.state_dir / PINS_FILE)
+        # Written on a thread: pair() need not wait for fsync; close() (or interpreter exit) flushes.
+        self.pins = ControllerPinStore(config.state_dir / PINS_FILE, background_writes=True)
         self._zeroconf = zeroconf
         self._browser: Browser | None = None
         self._browser_started = 0.0
@@ -140,9 +141,11 @@ class Controller:
         await self.close()
 
     async def close(self) -> None:
+        """Stop discovery and make sure the pinned devices are on disk."""
         if self._browser is not None:
             await self._browser.stop()
             self._browser = None
+        await asyncio.to_thread(self.pins.flush)
 
     def agent_info(self) -> AgentInfo:
         return AgentInfo(self.config.name, CONTROLLER_MODEL, (CAP_DATA_CHANNELS,), "c0ntr011", ())
@@ -285,6 +288,16 @@ class Controller:
         finally:
             conn.auth_handler = None
         agent.set_authenticated()
+        # The device commits when our auth-status arrives. A request sent after it is answered
+        # after it (one flight, processed in order), so once the answer is here the device has
+        # committed, or has closed the connection because it did not (a button-mode conflict).
+        try:
+            await agent.agent_info(timeout=self.config.pair_timeout)
+        except ConnectionClosed as exc:
+            raise PairingError(f"the device closed the connection instead of committing the pairing: {exc}") from None
+        except TransportError:
+            agent.close(401, "pairing not confirmed")
+            raise PairingTimeout("the device did not confirm the pairing in time") from None
         self.pins.add(
             target.fingerprint,
             target.name,

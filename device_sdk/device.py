@@ -86,9 +86,14 @@ class Device:
             discriminator=config.discriminator,
             override=config.setup_code is not None or config.discriminator is not None,
         )
-        self.trust = DeviceTrustStore(state_dir / TRUST_FILE)
+        # The stores write on threads: a pairing's fsyncs (tens of ms on an SD card) must not stall
+        # the event loop that serves every other controller. Failures are still written at once.
+        self.trust = DeviceTrustStore(state_dir / TRUST_FILE, background_writes=True)
         self.window = PairingWindow(
-            state_path=state_dir / WINDOW_FILE, mode=config.pairing_mode, duration_s=config.window_s
+            state_path=state_dir / WINDOW_FILE,
+            mode=config.pairing_mode,
+            duration_s=config.window_s,
+            background_writes=True,
         )
         self.channels = ChannelRegistry(
             device_name=config.name,
@@ -238,8 +243,18 @@ class Device:
         if self._advertiser is not None:
             await self._advertiser.stop()
             self._advertiser = None
+        await asyncio.to_thread(self._stop_writers)
         if self._closed is not None:
             self._closed.set()
+
+    def flush_state(self) -> None:
+        """Block until the trust store and the pairing window state are on disk."""
+        self.window.flush()
+        self.trust.flush()
+
+    def _stop_writers(self) -> None:
+        self.window.shutdown()
+        self.trust.shutdown()
 
     async def wait_closed(self) -> None:
         """Wait until :meth:`stop` is called."""

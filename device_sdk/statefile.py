@@ -7,16 +7,24 @@ the new content, never a torn file.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
+import logging
 import os
 import secrets
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
 from .errors import StateError
 
+log = logging.getLogger(__name__)
+
 FILE_MODE = 0o600
+WRITER_IDLE_S = 2.0
+"""A :class:`StateWriter` thread ends after this long without writes."""
 DIR_MODE = 0o700
 
 
@@ -63,7 +71,7 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
 
 def write_json(path: Path, value: Any) -> None:
     """Atomically write ``value`` as JSON (0600)."""
-    atomic_write(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write(path, encode_json(value))
 
 
 def read_json(path: Path) -> Any | None:
@@ -87,3 +95,119 @@ def remove_stale_temporaries(directory: Path) -> None:
     for entry in directory.glob(".*.tmp"):
         with contextlib.suppress(FileNotFoundError):
             entry.unlink()
+
+
+def encode_json(value: Any) -> bytes:
+    """The bytes :func:`write_json` writes for ``value``."""
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+
+
+_background_writers: weakref.WeakSet[StateWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_background_writers() -> None:
+    """At interpreter exit, write what the (daemon) writer threads have not written yet."""
+    for writer in list(_background_writers):
+        with contextlib.suppress(StateError):
+            writer.flush()
+
+
+class StateWriter:
+    """Atomic writes of one state file, optionally on a background thread so that the event loop
+    never waits for ``fsync`` (tens of milliseconds on an SD card).
+
+    Each :meth:`write` is a complete snapshot. In the background, only the newest snapshot not
+    yet written is written (older ones are skipped), and a snapshot never overwrites a newer one.
+    ``write(..., sync=True)``, :meth:`flush` and :meth:`close` return once everything written
+    before them is on disk. Without ``background`` every write is synchronous.
+    """
+
+    def __init__(self, path: Path, *, background: bool = False, mode: int = FILE_MODE) -> None:
+        self.path = Path(path)
+        self.background = background
+        self._mode = mode
+        self._disk = threading.Lock()  # held while a snapshot is taken and written
+        self._cond = threading.Condition()  # guards the fields below
+        self._pending: bytes | None = None
+        self._error: BaseException | None = None
+        self._retry: bytes | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def write(self, data: bytes, *, sync: bool = False) -> None:
+        """Write ``data`` as the file's new content: now when ``sync`` (or not in the background),
+        else soon, on the writer thread."""
+        with self._cond:
+            self._pending = data
+            if self.background and not sync and not self._closed:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name=f"state:{self.path.name}", daemon=True)
+                    self._thread.start()
+                    _background_writers.add(self)
+                self._cond.notify_all()
+                return
+        self._write_pending()
+        self._raise_error()
+
+    def write_json(self, value: Any, *, sync: bool = False) -> None:
+        """:meth:`write` ``value`` as JSON (the format of :func:`write_json`)."""
+        self.write(encode_json(value), sync=sync)
+
+    def flush(self) -> None:
+        """Return once every snapshot written so far is on disk; raise :class:`StateError` if it
+        cannot be written."""
+        with self._cond:
+            if self._pending is None and self._retry is not None:
+                self._pending, self._retry = self._retry, None
+        self._write_pending()
+        self._raise_error()
+
+    def close(self) -> None:
+        """Flush and stop the writer thread; later writes are synchronous."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+        self.flush()
+
+    def _write_pending(self) -> None:
+        with self._disk:
+            with self._cond:
+                item, self._pending = self._pending, None
+            if item is None:
+                return
+            try:
+                atomic_write(self.path, item, self._mode)
+            except OSError as exc:
+                with self._cond:
+                    self._error = exc
+                    if self._pending is None:
+                        self._retry = item  # flush() tries again unless a newer snapshot comes
+                return
+            with self._cond:
+                self._error = None
+                self._retry = None
+
+    def _raise_error(self) -> None:
+        with self._cond:
+            error = self._error
+        if error is not None:
+            raise StateError(f"cannot write {self.path}: {error}") from error
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._pending is None and not self._closed:
+                    self._cond.wait(WRITER_IDLE_S)
+                if self._pending is None:
+                    if self._thread is threading.current_thread():
+                        self._thread = None  # idle: the next write starts a new thread
+                    return
+            self._write_pending()
+            with self._cond:
+                error = self._error
+            if error is not None:
+                log.error("cannot write %s: %s", self.path, error)

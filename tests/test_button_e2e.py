@@ -133,6 +133,16 @@ async def advertised(browser: Browser, fp: str, cm: bool, timeout: float = 5.0) 
     return await browser.find(lambda d: d.txt.fp == fp and d.txt.cm is cm, timeout=timeout)
 
 
+async def trusted_soon(state_dir: Path, fingerprints: list[str], timeout: float = 5.0) -> None:
+    """Wait until the device's trust store on disk lists exactly ``fingerprints``."""
+    async with asyncio.timeout(timeout):
+        while True:
+            trust = DeviceTrustStore(state_dir / "trust.json")
+            if [p.fingerprint_text for p in trust.list()] == fingerprints:
+                return
+            await asyncio.sleep(0.02)
+
+
 def window_event(open_: bool) -> Callable[[dict[str, Any]], bool]:
     return lambda e: e.get("event") == "PairingWindowChanged" and e["open"] is open_
 
@@ -199,15 +209,15 @@ async def test_a_hold_past_hold_s_is_a_factory_reset(tmp_path: Path) -> None:
         conn = await ctl.pair(DeviceTarget.from_ready_file(dev.ready), 0)
         # the device commits when the controller's own auth-status arrives, just after pair() returns
         await dev.wait_event(lambda e: e.get("event") == "Paired")
-        trust = DeviceTrustStore(dev.state_dir / "trust.json")
-        assert [p.fingerprint_text for p in trust.list()] == [ctl.identity.fingerprint_text]
+        # the device writes its trust store on a background thread, a moment after the event
+        await trusted_soon(dev.state_dir, [ctl.identity.fingerprint_text])
         assert (await dev.status())["status_led"]["pattern"] == "paired"
 
         assert await press(dev.state_dir, "--hold", "0.8") == {"pressed": "pairing_button", "hold_s": 0.8}
 
         closed = await asyncio.wait_for(conn.agent.wait_closed(), 5)
         assert isinstance(closed, ConnectionClosed) and closed.code == 401
-        assert DeviceTrustStore(dev.state_dir / "trust.json").list() == []
+        await trusted_soon(dev.state_dir, [])
         status = await dev.status()
         assert status["paired"] == 0
         assert status["pairing_window"]["open"] is True and status["pairing_window"]["reason"] == "button"

@@ -13,6 +13,7 @@ import pytest
 
 from device_sdk.errors import ConfigError, StateError
 from device_sdk.pairing.window import (
+    MAX_DURATION_S,
     LockoutStarted,
     PairingConflict,
     PairingMode,
@@ -37,10 +38,10 @@ def counting_tokens() -> Callable[[], str]:
 
 
 def make(
-    tmp_path: Path, mode: PairingMode = PairingMode.STICKER, **kwargs: float
+    tmp_path: Path, mode: PairingMode = PairingMode.STICKER, duration_s: float = MAX_DURATION_S
 ) -> tuple[PairingWindow, list[WindowEvent]]:
     window = PairingWindow(
-        state_path=tmp_path / "state" / "window.json", mode=mode, token_source=counting_tokens(), **kwargs
+        state_path=tmp_path / "state" / "window.json", mode=mode, token_source=counting_tokens(), duration_s=duration_s
     )
     events: list[WindowEvent] = []
     window.subscribe(events.append)
@@ -252,6 +253,28 @@ def test_success_resets_and_closes(tmp_path: Path) -> None:
     assert events[-1] == WindowClosed("paired")
     reborn, _ = make(tmp_path)
     assert reborn.consecutive_failures == 0 and not reborn.restore(T0 + 3)
+
+
+def test_success_of_an_attempt_from_an_earlier_window_keeps_a_reopened_one(tmp_path: Path) -> None:
+    # A controller's auth-status can arrive after an admin reopened the window for the next one.
+    window, events = make(tmp_path)
+    window.open(T0, "boot")
+    began_in = window.generation
+    window.open(T0 + 1, "admin")
+    window.attempt_succeeded(T0 + 2, began_in)
+    assert window.is_open and window.consecutive_failures == 0
+    window.attempt_succeeded(T0 + 3, window.generation)
+    assert not window.is_open and events[-1] == WindowClosed("paired")
+
+
+def test_writes_in_the_background_land_on_flush(tmp_path: Path) -> None:
+    window = PairingWindow(state_path=tmp_path / "w.json", mode=PairingMode.STICKER, background_writes=True)
+    window.open(T0, "admin")
+    window.flush()
+    assert PairingWindow(state_path=tmp_path / "w.json", mode=PairingMode.STICKER).restore(T0 + 1)
+    window.attempt_failed(T0 + 2)  # failures are written at once, not in the background
+    assert PairingWindow(state_path=tmp_path / "w.json", mode=PairingMode.STICKER).consecutive_failures == 1
+    window.shutdown()
 
 
 def test_button_mode_boot_does_not_open(tmp_path: Path) -> None:

@@ -99,6 +99,7 @@ class DeviceAuth(AuthMachine):
         self._device_fp = bytes(device_fp)
         self._controller_fp = None if controller_fp is None else bytes(controller_fp)
         self._window = window
+        self._generation: int | None = None
         self._psk = psk
         self._capabilities = capabilities
         self._state = _State.IDLE
@@ -190,6 +191,7 @@ class DeviceAuth(AuthMachine):
                 count=False,
             )
             return
+        self._generation = self._window.generation
         expected = self._window.token.encode()
         if msg.token is None or not hmac.compare_digest(msg.token.encode(), expected):
             self._fail(now, AuthResult.SECRET_UNKNOWN, "auth-initiation token mismatch", count=True)
@@ -288,7 +290,7 @@ class DeviceAuth(AuthMachine):
         assert self._keys is not None and self._controller_fp is not None
         self._attempt_live = False
         self._state = _State.DONE
-        self._window.attempt_succeeded(now)
+        self._window.attempt_succeeded(now, self._generation)
         logger.info("controller paired")
         self._finish(Authenticated(peer_fp=self._controller_fp, shared_key=self._keys.ke))
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from ..errors import DeviceNotFound, DiscoveryError, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
-from ..statefile import read_json, write_json
+from ..statefile import StateWriter, read_json
 
 __all__ = [
     "STORE_VERSION",
@@ -135,10 +135,6 @@ def _load_entries(path: Path, key: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _save_entries(path: Path, key: str, entries: list[dict[str, Any]]) -> None:
-    write_json(path, {"version": STORE_VERSION, key: entries})
-
-
 def _number(entry: dict[str, Any], name: str) -> float:
     value = entry.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -156,9 +152,21 @@ def _string(entry: dict[str, Any], name: str) -> str:
 class _Store:
     """What both stores share: the path and the once-a-minute last_seen write policy."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
         self.path = Path(path)
         self._persisted_seen: dict[bytes, float] = {}
+        self._writer = StateWriter(self.path, background=background_writes)
+
+    def _save_entries(self, key: str, entries: list[dict[str, Any]]) -> None:
+        self._writer.write_json({"version": STORE_VERSION, key: entries})
+
+    def flush(self) -> None:
+        """Return once every change is on disk (with background writes, they land a little later)."""
+        self._writer.flush()
+
+    def shutdown(self) -> None:
+        """Flush and stop the background writer, if any (later writes are synchronous)."""
+        self._writer.close()
 
     def _corrupt(self, index: int, exc: Exception) -> StateError:
         return StateError(f"{self.path} is corrupt: entry {index}: {exc}")
@@ -175,13 +183,15 @@ class DeviceTrustStore(_Store):
     """The controllers a device trusts, in ``path`` (usually ``<state>/trust.json``).
 
     The file is read when the store is created; every change is written through at once, except
-    ``touch`` (last-seen times), which writes at most once a minute per controller.
+    ``touch`` (last-seen times), which writes at most once a minute per controller. With
+    ``background_writes`` the writes (and their fsyncs) happen on a thread, so that an event loop
+    serving other controllers never waits for the disk; :meth:`flush` waits for them.
     """
 
     _KEY = "controllers"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
+        super().__init__(path, background_writes=background_writes)
         self._entries: dict[bytes, TrustedController] = {}
         for index, raw in enumerate(_load_entries(self.path, self._KEY)):
             try:
@@ -203,8 +213,7 @@ class DeviceTrustStore(_Store):
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
     def _save(self) -> None:
-        _save_entries(
-            self.path,
+        self._save_entries(
             self._KEY,
             [
                 {
@@ -307,8 +316,8 @@ class ControllerPinStore(_Store):
 
     _KEY = "devices"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
+        super().__init__(path, background_writes=background_writes)
         self._entries: dict[bytes, PinnedDevice] = {}
         for index, raw in enumerate(_load_entries(self.path, self._KEY)):
             try:
@@ -344,8 +353,7 @@ class ControllerPinStore(_Store):
         )
 
     def _save(self) -> None:
-        _save_entries(
-            self.path,
+        self._save_entries(
             self._KEY,
             [
                 {

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError, StateError
-from ..statefile import read_json, write_json
+from ..statefile import StateWriter, read_json
 
 __all__ = [
     "BACKOFF_CAP_S",
@@ -182,10 +182,12 @@ class PairingWindow:
         mode: PairingMode,
         duration_s: float = MAX_DURATION_S,
         token_source: Callable[[], str] = new_auth_token,
+        background_writes: bool = False,
     ) -> None:
         self._mode = PairingMode(mode)
         self._duration_s = _check_duration(duration_s)
         self._path = state_path
+        self._writer = StateWriter(state_path, background=background_writes)
         self._token_source = token_source
         self._subscribers: list[Callable[[WindowEvent], None]] = []
         self._pending: deque[WindowEvent] = deque()
@@ -199,6 +201,7 @@ class PairingWindow:
         self._consecutive_failures = 0
         self._last_failure_at: float | None = None
         self._button_fp: bytes | None = None
+        self._generation = 0
         self._load()
         self._token = self._draw_token()
 
@@ -222,6 +225,11 @@ class PairingWindow:
     def token(self) -> str:
         """The current auth-initiation token ``at``."""
         return self._token
+
+    @property
+    def generation(self) -> int:
+        """Counts the openings of the window in this process (an attempt remembers the one it began in)."""
+        return self._generation
 
     @property
     def is_open(self) -> bool:
@@ -322,6 +330,7 @@ class PairingWindow:
         if reason == "boot" and (self._open or self._mode is PairingMode.BUTTON):
             return
         self._open = True
+        self._generation += 1
         self._reason = reason
         self._opened_at = now
         self._expires_at = now + length
@@ -387,7 +396,7 @@ class PairingWindow:
         close = self._open and self._failures_in_window >= MAX_FAILURES_PER_WINDOW
         if close:
             self._open = False
-        self._save()
+        self._save(sync=True)  # failures are what bound guessing: on disk before anything else happens
         logger.info(
             "pairing attempt failed (%d consecutive, %d in window)",
             self._consecutive_failures,
@@ -401,12 +410,16 @@ class PairingWindow:
             self._emit(WindowClosed("failures"))
         self._deliver()
 
-    def attempt_succeeded(self, now: float) -> None:
-        """A pairing was committed: reset the consecutive failures and close the window."""
+    def attempt_succeeded(self, now: float, generation: int | None = None) -> None:
+        """A pairing was committed: reset the consecutive failures and close the window.
+
+        ``generation`` is :attr:`generation` when the attempt was admitted: a window opened again
+        since then (an admin reopening it for the next controller) stays open.
+        """
         self.handle_timer(now)
         self._consecutive_failures = 0
         self._last_failure_at = None
-        if self._open:
+        if self._open and (generation is None or generation == self._generation):
             self._close("paired")
         else:
             self._save()
@@ -426,9 +439,16 @@ class PairingWindow:
             raise ConfigError("the token source must return 16 characters from [A-Za-z0-9+/]")
         return token
 
-    def _save(self) -> None:
-        write_json(
-            self._path,
+    def flush(self) -> None:
+        """Return once the state is on disk (with ``background_writes`` it lands a little later)."""
+        self._writer.flush()
+
+    def shutdown(self) -> None:
+        """Flush and stop the background writer, if any (later writes are synchronous)."""
+        self._writer.close()
+
+    def _save(self, *, sync: bool = False) -> None:
+        self._writer.write_json(
             {
                 "version": _STATE_VERSION,
                 "open": self._open,
@@ -440,6 +460,7 @@ class PairingWindow:
                 "last_failure_at": self._last_failure_at,
                 "button_fp": None if self._button_fp is None else self._button_fp.hex(),
             },
+            sync=sync,
         )
 
     def _load(self) -> None:

@@ -365,14 +365,26 @@ class _Protocol(QuicConnectionProtocol):
     def quic_event_received(self, event: qe.QuicEvent) -> None:
         self.conn._quic_event(event)
 
+    _batching = False
+
+    def transmit(self) -> None:
+        # While a received datagram is processed, whatever the handlers send leaves in one go at the end.
+        if not self._batching:
+            super().transmit()
+
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
-        super().datagram_received(data, addr)
-        conn = self.conn
-        if not conn.osp.closed:
-            try:
-                conn.handler.after_receive(conn)
-            except Exception:
-                log.exception("error after receive")
+        self._batching = True
+        try:
+            super().datagram_received(data, addr)
+            conn = self.conn
+            if not conn.osp.closed:
+                try:
+                    conn.handler.after_receive(conn)
+                except Exception:
+                    log.exception("error after receive")
+        finally:
+            self._batching = False
+        self.transmit()
 
 
 # -- device side --------------------------------------------------------------------------------
