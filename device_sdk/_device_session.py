@@ -30,9 +30,9 @@ from .channels import (
     run_call,
 )
 from .errors import ConnectionClosed
-from .events import Paired, PairingFailed, ShowPin
+from .events import Paired, PairingFailed, PairingStarted, ShowPin
 from .identity import fingerprint_text
-from .pairing.auth import Authenticated, AuthFailed, SendMessage
+from .pairing.auth import AttemptStarted, Authenticated, AuthFailed, SendMessage
 from .pairing.auth import ShowPin as AuthShowPin
 from .pairing.auth_device import DeviceAuth
 from .transport import AgentConnection, ConnectionHandler
@@ -173,6 +173,8 @@ class DeviceSession(ConnectionHandler):
         while (event := auth.next_event()) is not None:
             if isinstance(event, SendMessage):
                 self.conn.send_control(event.message)
+            elif isinstance(event, AttemptStarted):
+                self.device.emit(PairingStarted())
             elif isinstance(event, AuthShowPin):
                 valid_s = max(0.0, event.expires_at - self.device.clock())
                 self.device.emit(ShowPin(event.text, event.qr_text, valid_s))

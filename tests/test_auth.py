@@ -22,6 +22,7 @@ from device_sdk.pairing.auth import (
     PSK_TIMEOUT_S,
     RESPONSE_TIMEOUT_S,
     STATUS_TIMEOUT_S,
+    AttemptStarted,
     Authenticated,
     AuthEvent,
     AuthFailed,
@@ -211,6 +212,7 @@ def test_sticker_success(tmp_path: Path) -> None:
     first = controller.sent[1]
     assert isinstance(first, AuthSpake2Handshake) and first.token == bench.window.token
     assert device.machine.peer_capabilities is not None
+    assert [type(e) for e in device.events] == [AttemptStarted, Authenticated]
 
 
 def test_display_success(tmp_path: Path) -> None:
@@ -459,6 +461,7 @@ def test_closed_window_is_403(tmp_path: Path) -> None:
     failed = device.failure()
     assert (failed.close_code, failed.result, failed.counted) == (403, AuthResult.UNKNOWN_ERROR, False)
     assert failed.reason == "pairing window closed"
+    assert not any(isinstance(e, AttemptStarted) for e in device.events)  # refused, never started
     error = failure_to_error(controller.failure(), close_code=403, close_reason=failed.reason)
     assert isinstance(error, PairingWindowClosed)
 

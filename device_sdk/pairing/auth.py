@@ -46,6 +46,7 @@ __all__ = [
     "PSK_TIMEOUT_S",
     "RESPONSE_TIMEOUT_S",
     "STATUS_TIMEOUT_S",
+    "AttemptStarted",
     "AuthEvent",
     "AuthFailed",
     "AuthMachine",
@@ -85,6 +86,11 @@ class SendMessage:
     """Send ``message`` to the peer."""
 
     message: AuthMessage
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    """Device side: pB went out, so the attempt is live (pairing in progress; it counts from now)."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,7 @@ class NeedPin:
     """The device is presenting its code: ask the user for it, then call ``provide_pin``."""
 
 
-AuthEvent = SendMessage | Authenticated | AuthFailed | ShowPin | NeedPin
+AuthEvent = SendMessage | AttemptStarted | Authenticated | AuthFailed | ShowPin | NeedPin
 
 
 # -- PSK ---------------------------------------------------------------------------------------

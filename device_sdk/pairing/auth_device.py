@@ -52,6 +52,7 @@ from .auth import (
     DEVICE_CAPABILITIES,
     PSK_TIMEOUT_S,
     STATUS_TIMEOUT_S,
+    AttemptStarted,
     Authenticated,
     AuthFailed,
     AuthMachine,
@@ -229,6 +230,7 @@ class DeviceAuth(AuthMachine):
         self._spake = Spake2("B", password_from_psk(psk), self._controller_fp, self._device_fp)
         self._send(AuthSpake2Handshake(None, PskStatus.SHOWN, self._spake.public_value))
         self._attempt_live = True
+        self._events.append(AttemptStarted())
         self._deadline = now + PSK_TIMEOUT_S
 
     def _second_handshake(self, msg: AuthSpake2Handshake, now: float) -> None:
