@@ -51,6 +51,7 @@ from .pairing.trust import Role
 from .transport import AgentConnection, ConnectionHandler
 from .wire import (
     AgentInfo,
+    AgentInfoEvent,
     DataChannelOpenRequest,
     DataChannelOpenResponse,
     DataFrame,
@@ -120,6 +121,10 @@ class DeviceConnection(ConnectionHandler):
         self.agent = agent
         self.name = name
         self.fingerprint = fingerprint
+        self.device_info: AgentInfo | None = None
+        """The device's agent-info, as last announced in an agent-info-event (None before one)."""
+        self.on_agent_info: Callable[[AgentInfo], None] | None = None
+        """Called with the device's agent-info when it announces a change (a rename, ...)."""
         self._channels: dict[int, _Channel] = {}
         self._by_channel_id: dict[int, _Channel] = {}
         self._next_channel_id = 0
@@ -302,6 +307,10 @@ class DeviceConnection(ConnectionHandler):
     # -- ConnectionHandler --------------------------------------------------------------------------
 
     def control_message(self, conn: AgentConnection, msg: Message) -> None:
+        if isinstance(msg, AgentInfoEvent):
+            self.device_info = msg.agent_info
+            if self.on_agent_info is not None:
+                self.on_agent_info(msg.agent_info)
         if self.auth_handler is not None:
             self.auth_handler.control_message(conn, msg)
 
