@@ -1,15 +1,10 @@
-"""Agent identity (profile sections 1-2): names, certificates, fingerprints, the state files."""
+"""Agent identity (profile sections 1-2): SPKI fingerprints and the agent certificate."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import logging
-import os
-import random
-import re
-import stat
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,31 +13,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
-from device_sdk.errors import ConfigError, StateError
 from device_sdk.identity import (
     CERT_FILE,
-    KEY_FILE,
-    META_FILE,
-    AgentIdentity,
-    agent_hostname,
     compose_serial,
     fingerprint_from_text,
     fingerprint_text,
     generate_private_key,
-    instance_label,
     issue_certificate,
     new_serial_base,
     serial_hex,
     spki_fingerprint,
     spki_fingerprint_der,
-    truncate_instance_name,
 )
-
-T0 = datetime(2025, 3, 1, 12, 0, 0, 654321, tzinfo=UTC)
-T0_SECONDS = T0.replace(microsecond=0)
-MODEL = "Acme Lamp 2000"
-NAME = "Kitchen Light"
-LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+from tests._identity_helpers import MODEL, NAME, T0, T0_SECONDS, _cn, _load
 
 # -- independent DER helpers (not the module's parser) --------------------------------------------
 
@@ -73,150 +56,6 @@ def _serial_der_octets(cert: x509.Certificate) -> int:
         tag, start, length = _header(tbs, start + length)
     assert tag == 0x02
     return length
-
-
-def _cn(name: x509.Name) -> str:
-    (attr,) = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    assert isinstance(attr.value, str)
-    return attr.value
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def _load(state: Path, *, name: str = NAME, model: str = MODEL, now: datetime = T0) -> AgentIdentity:
-    return AgentIdentity.load_or_create(state, model_name=model, instance_name=name, now=now)
-
-
-# -- instance names, labels, hostnames -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "label"),
-    [
-        ("Kitchen Light", "Kitchen-Light"),
-        ("kitchen-light-2", "kitchen-light-2"),
-        ("Living Room (2)", "Living-Room-2"),
-        ("a__b..c  d", "a-b-c-d"),
-        ("--edge--", "edge"),
-        ("Café Lamp", "Caf-Lamp"),
-        ("Lamp 🙂 2", "Lamp-2"),
-        ("👨‍👩‍👧 Family", "Family"),
-        ("日本語", "device"),
-        ("🙂🙂🙂", "device"),
-        ("", "device"),
-        ("-", "device"),
-        ("   ", "device"),
-        ("ÀB", "B"),
-        ("x", "x"),
-    ],
-)
-def test_instance_label_rules(name: str, label: str) -> None:
-    assert instance_label(name) == label
-
-
-def test_instance_label_of_long_names_uses_the_truncated_instance_name() -> None:
-    long_name = "A" * 100
-    assert instance_label(long_name) == "A" * 60  # 60 bytes + "…" -> "-" stripped
-    assert instance_label(long_name) == instance_label(truncate_instance_name(long_name))
-    assert instance_label("A" * 63) == "A" * 63
-    assert instance_label("é" * 40) == "device"
-
-
-def test_instance_label_is_always_a_dns_label() -> None:
-    rng = random.Random(1234)
-    alphabet = "aZ09-_ .()éü€日🙂\u200d\t"
-    for _ in range(2000):
-        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 90)))
-        label = instance_label(name)
-        assert label == "device" or LABEL_RE.fullmatch(label), (name, label)
-        assert "--" not in label
-        assert len(label) <= 63
-        assert instance_label(truncate_instance_name(name)) == label
-
-
-def test_agent_hostname() -> None:
-    assert agent_hostname("0a1b", "Kitchen Light") == "0a1b.Kitchen-Light.local"
-    assert agent_hostname("ff", "🙂") == "ff.device.local"
-    longest = agent_hostname("7f" + "ff" * 19, "x" * 63)
-    assert longest == "7f" + "ff" * 19 + "." + "x" * 63 + ".local"
-
-
-@pytest.mark.parametrize("sn", ["", "0A1B", "abc", "00ab", "zz", "0x12", "ab cd", "ab" * 21, "01\n"])
-def test_agent_hostname_rejects_malformed_sn(sn: str) -> None:
-    with pytest.raises(ValueError, match="invalid sn"):
-        agent_hostname(sn, NAME)
-
-
-@pytest.mark.parametrize(
-    ("serial", "text"),
-    [
-        (1, "01"),
-        (0x0ABC, "0abc"),
-        (0xFF, "ff"),
-        (0x80, "80"),  # no DER sign byte
-        (0x80_0000_0001, "8000000001"),
-        ((1 << 32) | 1, "0100000001"),
-        ((1 << 159) - 1, "7f" + "ff" * 19),
-    ],
-)
-def test_serial_hex(serial: int, text: str) -> None:
-    assert serial_hex(serial) == text
-    assert int(text, 16) == serial
-
-
-@pytest.mark.parametrize("serial", [0, -1, 1 << 160])
-def test_serial_hex_rejects_out_of_range(serial: int) -> None:
-    with pytest.raises(ValueError):
-        serial_hex(serial)
-
-
-def test_truncate_instance_name_keeps_names_that_fit() -> None:
-    for name in ["", "Kitchen", "a" * 63, "é" * 31 + "a", "🙂" * 15 + "abc"]:
-        assert len(name.encode()) <= 63
-        assert truncate_instance_name(name) == name
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("a" * 64, "a" * 60 + "…"),
-        ("a" * 100, "a" * 60 + "…"),
-        ("a" * 59 + "é" * 3, "a" * 59 + "…"),  # é occupies bytes 59-60: cut before it
-        ("a" * 58 + "é" * 3, "a" * 58 + "é" + "…"),  # é ends exactly at byte 60
-        ("a" * 58 + "€" * 3, "a" * 58 + "…"),  # 3-byte char straddles the boundary
-        ("a" * 57 + "€" * 3, "a" * 57 + "€" + "…"),
-        ("a" * 57 + "🙂" * 2, "a" * 57 + "…"),  # 4-byte char straddles the boundary
-        ("a" * 56 + "🙂" * 2, "a" * 56 + "🙂" + "…"),
-        ("€" * 22, "€" * 20 + "…"),
-    ],
-)
-def test_truncate_instance_name_cuts_at_a_character_boundary(name: str, expected: str) -> None:
-    result = truncate_instance_name(name)
-    assert result == expected
-    assert len(result.encode()) <= 63
-    assert truncate_instance_name(result) == result
-
-
-def test_truncate_instance_name_random() -> None:
-    rng = random.Random(99)
-    alphabet = "aé€🙂"
-    for _ in range(1000):
-        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(10, 70)))
-        result = truncate_instance_name(name)
-        if len(name.encode()) <= 63:
-            assert result == name
-            continue
-        head = result.removesuffix("…")
-        assert result.endswith("…") and name.startswith(head)
-        assert 57 <= len(head.encode()) <= 60
-        assert len(name[len(head)].encode()) + len(head.encode()) > 60  # nothing more fitted
-
-
-def test_truncate_instance_name_rejects_lone_surrogates() -> None:
-    with pytest.raises(ValueError):
-        truncate_instance_name("bad \ud800 name")
 
 
 # -- fingerprints ----------------------------------------------------------------------------------
@@ -390,216 +229,3 @@ def test_sn_keeps_a_leading_zero_digit_but_no_zero_byte() -> None:
 def test_compose_serial_rejects_out_of_range(base: int, counter: int) -> None:
     with pytest.raises(ValueError):
         compose_serial(base, counter)
-
-
-# -- the identity in its state directory ------------------------------------------------------------
-
-
-def test_files_are_private_and_reload_gives_the_same_identity(tmp_path: Path) -> None:
-    ident = _load(tmp_path)
-    for name in (KEY_FILE, CERT_FILE, META_FILE):
-        assert _mode(tmp_path / name) == 0o600
-    assert ident.key_path == tmp_path / KEY_FILE and ident.cert_path == tmp_path / CERT_FILE
-    assert ident.key_path.read_bytes() == ident.key_pem
-    assert ident.key_pem.startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS8
-    assert ident.cert_path.read_bytes() == ident.cert_pem
-    again = _load(tmp_path, now=T0 + timedelta(days=10))
-    assert again.fingerprint == ident.fingerprint
-    assert again.serial == ident.serial
-    assert again.cert_pem == ident.cert_pem
-    assert again.private_key.private_numbers() == ident.private_key.private_numbers()
-    assert (again.instance_name, again.model_name, again.hostname) == (NAME, MODEL, ident.hostname)
-    assert ident.key_pem.decode() not in repr(ident)
-    assert ident.fingerprint_text in repr(ident)
-
-
-def test_certificate_files_work_with_aioquic(tmp_path: Path) -> None:
-    from aioquic.quic.configuration import QuicConfiguration
-
-    ident = _load(tmp_path)
-    config = QuicConfiguration(is_client=False)
-    config.load_cert_chain(ident.cert_path, ident.key_path)
-    assert config.certificate is not None
-    assert spki_fingerprint_der(config.certificate.public_bytes(serialization.Encoding.DER)) == (ident.fingerprint)
-
-
-def test_renewal_keeps_the_key_and_increments_the_counter(tmp_path: Path) -> None:
-    ident = _load(tmp_path)
-    first_serial, fp = ident.serial, ident.fingerprint
-    assert not ident.renew_if_needed(T0 + timedelta(days=300))
-    assert not ident.renew_if_needed(T0_SECONDS + timedelta(days=367))  # exactly 30 days left
-    assert not ident.renew_if_needed(T0 - timedelta(days=3000))  # clock behind: keep it
-    t1 = T0 + timedelta(days=368)
-    assert ident.renew_if_needed(t1)
-    assert ident.fingerprint == fp
-    assert ident.serial == first_serial + 1
-    assert ident.serial >> 32 == first_serial >> 32
-    cert = x509.load_pem_x509_certificate(ident.cert_path.read_bytes())
-    assert cert.serial_number == ident.serial
-    assert spki_fingerprint(cert) == fp
-    assert cert.not_valid_before_utc == t1.replace(microsecond=0) - timedelta(days=1)
-    assert not ident.renew_if_needed(t1 + timedelta(days=1))
-    again = _load(tmp_path, now=t1)
-    assert again.serial == ident.serial and again.fingerprint == fp
-    # a reload long after expiry reissues too
-    late = _load(tmp_path, now=t1 + timedelta(days=2000))
-    assert late.serial == ident.serial + 1 and late.fingerprint == fp
-
-
-def test_rename_reissues_for_the_new_label(tmp_path: Path) -> None:
-    ident = _load(tmp_path)
-    fp, serial = ident.fingerprint, ident.serial
-    assert ident.rename("Kitchen Light (2)", now=T0)
-    assert ident.instance_name == "Kitchen Light (2)"
-    assert ident.instance_label == "Kitchen-Light-2"
-    assert ident.serial == serial + 1 and ident.fingerprint == fp
-    cert = x509.load_pem_x509_certificate(ident.cert_path.read_bytes())
-    assert _cn(cert.subject) == "Kitchen-Light-2"
-    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.DNSName) == [f"{ident.sn}.Kitchen-Light-2.local"]
-    # same label: no new certificate, but the name is kept
-    assert not ident.rename("Kitchen-Light 2", now=T0)
-    assert ident.serial == serial + 1
-    reloaded = AgentIdentity.load_or_create(tmp_path, model_name=MODEL, instance_name="Kitchen-Light 2", now=T0)
-    assert reloaded.serial == serial + 1
-    # a long name is truncated as mDNS would publish it
-    assert ident.rename("B" * 80, now=T0)
-    assert ident.instance_name == "B" * 60 + "…"
-    assert ident.instance_label == "B" * 60
-
-
-def test_load_with_other_names_reissues(tmp_path: Path) -> None:
-    ident = _load(tmp_path)
-    renamed = _load(tmp_path, name="Hall Light")
-    assert renamed.serial == ident.serial + 1 and renamed.fingerprint == ident.fingerprint
-    assert renamed.hostname == f"{renamed.sn}.Hall-Light.local"
-    remodeled = _load(tmp_path, name="Hall Light", model="Acme Lamp 3000")
-    assert remodeled.serial == ident.serial + 2
-    assert _cn(remodeled.certificate.issuer) == "Acme Lamp 3000"
-    assert _load(tmp_path, name="Hall Light", model="Acme Lamp 3000").serial == remodeled.serial
-
-
-def test_key_permissions_are_fixed_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    ident = _load(tmp_path)
-    os.chmod(ident.key_path, 0o644)
-    with caplog.at_level(logging.DEBUG, logger="device_sdk.identity"):
-        again = _load(tmp_path)
-    assert _mode(ident.key_path) == 0o600
-    assert again.fingerprint == ident.fingerprint
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "0644" in warnings[0].getMessage()
-    secret = str(ident.private_key.private_numbers().private_value)
-    for record in caplog.records:
-        assert "PRIVATE KEY" not in record.getMessage() and secret not in record.getMessage()
-
-
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"",
-        b"garbage\n",
-        b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-        "ec-p384",
-        "encrypted",
-        "ed25519",
-    ],
-)
-def test_corrupt_key_file_raises_and_is_left_alone(tmp_path: Path, content: bytes | str) -> None:
-    _load(tmp_path)
-    key_path = tmp_path / KEY_FILE
-    if content == "ec-p384":
-        data = ec.generate_private_key(ec.SECP384R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    elif content == "ed25519":
-        data = ed25519.Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    elif content == "encrypted":
-        data = generate_private_key().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(b"pw"),
-        )
-    else:
-        assert isinstance(content, bytes)
-        data = content
-    key_path.write_bytes(data)
-    cert_before = (tmp_path / CERT_FILE).read_bytes()
-    with pytest.raises(StateError, match="agent key file"):
-        _load(tmp_path)
-    assert key_path.read_bytes() == data
-    assert (tmp_path / CERT_FILE).read_bytes() == cert_before
-
-
-def test_unreadable_key_file_raises(tmp_path: Path) -> None:
-    (tmp_path / KEY_FILE).mkdir()
-    with pytest.raises(StateError, match="not a regular file"):
-        _load(tmp_path)
-
-
-def test_missing_key_with_existing_certificate_is_not_replaced(tmp_path: Path) -> None:
-    _load(tmp_path)
-    (tmp_path / KEY_FILE).unlink()
-    with pytest.raises(StateError, match="refusing to create a new device key"):
-        _load(tmp_path)
-    assert not (tmp_path / KEY_FILE).exists()
-
-
-def test_corrupt_or_foreign_certificate_raises(tmp_path: Path) -> None:
-    _load(tmp_path)
-    cert_path = tmp_path / CERT_FILE
-    cert_path.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-    with pytest.raises(StateError, match=r"certificate file .* is corrupt"):
-        _load(tmp_path)
-    other = _load(tmp_path / "other")
-    cert_path.write_bytes(other.cert_pem)
-    with pytest.raises(StateError, match="not for the agent key"):
-        _load(tmp_path)
-
-
-def test_corrupt_identity_file_raises(tmp_path: Path) -> None:
-    _load(tmp_path)
-    meta = tmp_path / META_FILE
-    meta.write_text("{not json")
-    with pytest.raises(StateError):
-        _load(tmp_path)
-    meta.write_text('{"format": 1, "serial_base": "zz", "counter": 1}')
-    with pytest.raises(StateError, match="invalid"):
-        _load(tmp_path)
-    meta.write_text('{"format": 1, "serial_base": "1234", "counter": 1}')
-    with pytest.raises(StateError, match="does not match"):
-        _load(tmp_path)
-
-
-def test_lost_files_are_recovered_without_reusing_a_serial(tmp_path: Path) -> None:
-    ident = _load(tmp_path)
-    assert ident.rename("Hall", now=T0)  # counter 2
-    (tmp_path / META_FILE).unlink()
-    again = _load(tmp_path, name="Hall")
-    assert again.serial == ident.serial and (tmp_path / META_FILE).exists()
-    (tmp_path / CERT_FILE).unlink()
-    reissued = _load(tmp_path, name="Hall")
-    assert reissued.serial == ident.serial + 1
-    assert reissued.fingerprint == ident.fingerprint
-
-
-def test_an_older_identity_file_does_not_make_a_serial_reused(tmp_path: Path) -> None:
-    ident = _load(tmp_path)
-    old_meta = (tmp_path / META_FILE).read_bytes()
-    assert ident.rename("Hall", now=T0) and ident.rename("Porch", now=T0)  # counter 3
-    (tmp_path / META_FILE).write_bytes(old_meta)  # restored from an old backup: counter 1
-    again = _load(tmp_path, name="Garden")
-    assert again.serial == ident.serial + 1
-
-
-@pytest.mark.parametrize(("model", "name"), [("", NAME), ("M" * 65, NAME), (MODEL, "")])
-def test_unusable_names_raise_config_error(tmp_path: Path, model: str, name: str) -> None:
-    with pytest.raises(ConfigError):
-        AgentIdentity.load_or_create(tmp_path, model_name=model, instance_name=name, now=T0)
-    assert not (tmp_path / KEY_FILE).exists()
-
-
-def test_naive_now_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="timezone-aware"):
-        _load(tmp_path, now=datetime(2025, 1, 1))
