@@ -11,6 +11,9 @@ from .errors import ConfigError
 from .pairing.window import PairingMode
 from .transport import TransportConfig
 
+DEFAULT_DEVICE_NAME = "device_sdk device"
+"""The name and model of a device configured with neither and with none stored."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceConfig:
@@ -18,10 +21,11 @@ class DeviceConfig:
 
     state_dir: Path
     """Where the identity, setup code, trust store and pairing-window state live (created 0700)."""
-    name: str = "device_sdk device"
-    """The display name, advertised as the mDNS instance name."""
-    model: str = "device_sdk device"
-    """The model name (agent-info, certificate issuer)."""
+    name: str | None = None
+    """The display name, advertised as the mDNS instance name. None keeps the name stored in
+    ``state_dir`` (a device is never renamed by starting it without one), else ``DEFAULT_DEVICE_NAME``."""
+    model: str | None = None
+    """The model name (agent-info, certificate issuer). None: the stored one, else ``DEFAULT_DEVICE_NAME``."""
     board: str | None = None
     """A board profile name or path (``sim``, ``pi-4b``, ...); None runs without hardware."""
     pin_factory: str | None = None
@@ -55,7 +59,7 @@ class DeviceConfig:
             raise ConfigError(f"window_s must be 180..900 seconds (3..15 min), got {self.window_s:g}")
         if not 0 <= self.port < 65536:
             raise ConfigError(f"port {self.port} is not in 0..65535")
-        if not self.name.strip():
+        if self.name is not None and not self.name.strip():
             raise ConfigError("the device name must not be empty")
 
 

@@ -229,6 +229,7 @@ class Controller:
         def handler(agent: AgentConnection) -> DeviceConnection:
             conn = DeviceConnection(agent, name=target.name, fingerprint=target.fingerprint)
             conn.auth_handler = pairing
+            conn.on_agent_info = lambda info: self._device_renamed(target.fingerprint, info)
             return conn
 
         last: Exception | None = None
@@ -328,6 +329,12 @@ class Controller:
         conn.agent.set_authenticated()
         self.pins.update(target.fingerprint, addresses=target.addresses, port=target.port, now=self.clock())
         return conn
+
+    def _device_renamed(self, fingerprint: bytes, info: AgentInfo) -> None:
+        """A paired device announced new agent-info: keep its pinned name current."""
+        pinned = self.pins.get(fingerprint)
+        if pinned is not None and pinned.name != info.display_name:
+            self.pins.update(fingerprint, name=info.display_name, now=self.clock())
 
     async def _locate(self, pinned: PinnedDevice) -> DeviceTarget:
         """Where a pinned device is now: its mDNS record, found by its fingerprint."""

@@ -12,6 +12,7 @@ Application authors declare channels and run the device::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import string
@@ -26,8 +27,9 @@ from zeroconf.asyncio import AsyncZeroconf
 from . import __version__
 from ._device_session import DeviceSession, SessionHub
 from .channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
-from .config import DeviceConfig
+from .config import DEFAULT_DEVICE_NAME, DeviceConfig
 from .discovery import Advertiser, AdvertiserConfig, DeviceRecord
+from .errors import DeviceSDKError
 from .events import (
     DeviceEvent,
     LockedOut,
@@ -35,7 +37,7 @@ from .events import (
 )
 from .factory import FactoryData
 from .hardware_binding import HardwareBinding
-from .identity import AgentIdentity, fingerprint_from_text
+from .identity import AgentIdentity, fingerprint_from_text, stored_names
 from .pairing.auth import PskProvider
 from .pairing.trust import DeviceTrustStore
 from .pairing.window import (
@@ -74,18 +76,24 @@ class Device:
         zeroconf: AsyncZeroconf | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
         self.clock = clock
         self._zeroconf = zeroconf
         state_dir = ensure_dir(config.state_dir)
         remove_stale_temporaries(state_dir)
-        self.identity = AgentIdentity.load_or_create(state_dir, model_name=config.model, instance_name=config.name)
-        self.factory = FactoryData.load_or_create(
-            state_dir,
-            passcode=config.setup_code,
-            discriminator=config.discriminator,
-            override=config.setup_code is not None or config.discriminator is not None,
-        )
+        stored_name, stored_model = stored_names(state_dir)
+        self.name: str = config.name or stored_name or DEFAULT_DEVICE_NAME
+        """The display name (``config.name``, else the stored one)."""
+        self.model: str = config.model or stored_model or DEFAULT_DEVICE_NAME
+        self.config = config = replace(config, name=self.name, model=self.model)
+        self.identity = AgentIdentity.load_or_create(state_dir, model_name=self.model, instance_name=self.name)
+        # setup_code/discriminator: stored when the device has no factory data yet, else for this run only
+        # (the provisioned values are what the sticker shows; they survive resets and are never rewritten).
+        stored = FactoryData.load(state_dir)
+        if stored is None:
+            stored = FactoryData.load_or_create(
+                state_dir, passcode=config.setup_code, discriminator=config.discriminator
+            )
+        self.factory = stored.for_this_run(passcode=config.setup_code, discriminator=config.discriminator)
         # The stores write on threads: a pairing's fsyncs (tens of ms on an SD card) must not stall
         # the event loop that serves every other controller. Failures are still written at once.
         self.trust = DeviceTrustStore(state_dir / TRUST_FILE, background_writes=True)
@@ -96,8 +104,8 @@ class Device:
             background_writes=True,
         )
         self.channels = ChannelRegistry(
-            device_name=config.name,
-            model=config.model,
+            device_name=self.name,
+            model=self.model,
             board=config.board or "",
             sdk=f"device_sdk {__version__}",
             clock=clock,
@@ -107,6 +115,7 @@ class Device:
         self._subscribers: list[Callable[[DeviceEvent], None]] = []
         self._server: Server | None = None
         self._advertiser: Advertiser | None = None
+        self._readvertise: asyncio.Task[None] | None = None
         self._window_timer: asyncio.TimerHandle | None = None
         self._closed: asyncio.Event | None = None
         self._hub: Any = None
@@ -175,8 +184,8 @@ class Device:
 
     def agent_info(self) -> AgentInfo:
         return AgentInfo(
-            display_name=self.config.name,
-            model_name=self.config.model,
+            display_name=self.name,
+            model_name=self.model,
             capabilities=(CAP_DATA_CHANNELS, CAP_DEVICE_SDK_CHANNELS),
             state_token=self.state_token,
             locales=self.config.locales,
@@ -217,7 +226,7 @@ class Device:
         if self.config.advertise:
             self._advertiser = Advertiser(
                 config=AdvertiserConfig(
-                    instance_name=self.config.name, port=self._server.port, interfaces=self.config.interfaces
+                    instance_name=self.name, port=self._server.port, interfaces=self.config.interfaces
                 ),
                 zeroconf=self._zeroconf,
                 on_rename=self._renamed,
@@ -240,6 +249,10 @@ class Device:
         if self._server is not None:
             self._server.close(CloseCode.NORMAL, "device shutting down")
             await asyncio.sleep(0.05)  # let the close frames leave
+        if self._readvertise is not None:
+            self._readvertise.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._readvertise
         if self._advertiser is not None:
             await self._advertiser.stop()
             self._advertiser = None
@@ -341,11 +354,28 @@ class Device:
         self._write_ready_file()
 
     def rename(self, name: str) -> None:
-        """Change the display name: agent-info, catalog, certificate label and mDNS name follow."""
+        """Change the display name: agent-info, catalog, certificate label and mDNS name follow
+        (the mDNS record is withdrawn and published again under the new name, ~1 s of probing)."""
+        self.name = name
         self.config = replace(self.config, name=name)
         self.channels.set_device_name(name)
         self.identity.rename(name)
         self.info_changed()
+        if self._advertiser is not None and self._advertiser.running:
+            self._readvertise = asyncio.get_running_loop().create_task(self._advertise_as(name))
+
+    async def _advertise_as(self, name: str) -> None:
+        advertiser = self._advertiser
+        if advertiser is None:
+            return
+        try:
+            published = await advertiser.rename(name)
+        except DeviceSDKError as exc:
+            log.error("could not publish the new name over mDNS: %s", exc)
+            return
+        if published != self.identity.instance_name:
+            self.identity.rename(published)  # numbered after a conflict
+        self._publish()  # TXT changes made while the name was being probed
 
     def info_changed(self) -> None:
         """agent-info changed (for example a rename): bump ``mv`` and tell authenticated peers."""
@@ -403,4 +433,4 @@ class _AdminBackend:
 
     def rename(self, name: str) -> str:
         self.device.rename(name)
-        return self.device.config.name
+        return self.device.name

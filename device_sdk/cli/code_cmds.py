@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from ..factory import FactoryData
-from ..identity import AgentIdentity
+from ..identity import AgentIdentity, stored_names
 from ..pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
 from ..sticker import format_manual_code, sticker_text, write_sticker_png, write_sticker_svg
-from .common import default_state_dir, stored_names
+from .common import default_state_dir
 from .render import emit_json, is_terminal, say
 
 DEFAULT_NAME = "device_sdk device"

@@ -12,7 +12,7 @@ from typing import Any
 from ..config import device_config_from, load_config_file
 from ..device import Device
 from ..events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingWindowChanged, ShowPin
-from .common import default_state_dir, stored_names
+from .common import default_state_dir
 from .render import emit_json_line, say
 
 
@@ -55,20 +55,13 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_advertise:
         values["advertise"] = False
     values.setdefault("state_dir", default_state_dir("device"))
-    name, model = stored_names(Path(values["state_dir"]))
-    if name is not None:
-        values.setdefault("name", name)
-    if model is not None:
-        values.setdefault("model", model)
     return values
 
 
 def _make_device(values: dict[str, Any]) -> Device:
-    """The device; ``setup_code``/``discriminator`` apply to this run only (the factory file is kept)."""
-    passcode, discriminator = values.pop("setup_code", None), values.pop("discriminator", None)
-    device = Device(device_config_from(values))
-    device.factory = device.factory.for_this_run(passcode=passcode, discriminator=discriminator)
-    return device
+    """The device. Without --name/--model it keeps its stored names; ``setup_code``/``discriminator``
+    apply to this run only once factory data exist (the provisioned file is never rewritten)."""
+    return Device(device_config_from(values))
 
 
 def _render(event: DeviceEvent, as_json: bool) -> None:

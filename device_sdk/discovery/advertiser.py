@@ -208,6 +208,29 @@ class Advertiser:
             await self._publish(record)
             return True
 
+    async def rename(self, instance_name: str) -> str:
+        """Withdraw the service (goodbye) and publish it under a new instance name, probing again
+        (about 1 s; numbered on a conflict). Returns the name now published."""
+        if self._info is None or self._zc is None:
+            raise DiscoveryError("advertiser is not running")
+        base = truncate_instance_name(instance_name)
+        async with self._lock:
+            if base == self._base_name:
+                return self._instance_name
+            self._cancel_announce()
+            record = self._pending or self._record
+            assert record is not None
+            self._pending = None
+            old, self._info = self._info, None
+            goodbye = await self._zc.async_unregister_service(old)
+            await goodbye
+            self._base_name = self._instance_name = base
+            await self._register(record)
+            self._record = record
+            self._last_sent = time.monotonic()
+            _log.info("now published as %r", self._instance_name)
+            return self._instance_name
+
     async def stop(self) -> None:
         """Withdraw the service with goodbye packets; close the ``AsyncZeroconf`` if we created it."""
         if self._flush_task is not None:

@@ -6,7 +6,7 @@ and check the names, serial text and fingerprints that peers compute independent
 
 from __future__ import annotations
 
-from .agent import CERT_FILE, KEY_FILE, META_FILE, AgentIdentity
+from .agent import CERT_FILE, KEY_FILE, META_FILE, AgentIdentity, stored_names
 from .certificate import (
     COUNTER_BITS,
     MAX_COUNTER,
@@ -72,5 +72,6 @@ __all__ = [
     "serial_hex",
     "spki_fingerprint",
     "spki_fingerprint_der",
+    "stored_names",
     "truncate_instance_name",
 ]

@@ -47,6 +47,22 @@ META_FILE = "agent-identity.json"
 _META_FORMAT = 1
 
 
+def stored_names(state_dir: Path) -> tuple[str | None, str | None]:
+    """The (instance name, model name) of the identity stored in ``state_dir``, else Nones.
+
+    Lets a device started without explicit names keep the ones it has instead of being renamed
+    to the defaults. A corrupt file gives Nones here; :meth:`AgentIdentity.load_or_create` reports it.
+    """
+    try:
+        value = read_json(Path(state_dir) / META_FILE)
+    except StateError:
+        return None, None
+    if not isinstance(value, dict):
+        return None, None
+    name, model = value.get("instance_name"), value.get("model_name")
+    return (name if isinstance(name, str) and name else None, model if isinstance(model, str) and model else None)
+
+
 def _check_instance_name(instance_name: str) -> str:
     if not isinstance(instance_name, str) or not instance_name:
         raise ConfigError("instance name must be a non-empty string")
