@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/transport.py
 	$(BIN)/python bench/pairing.py
 	$(BIN)/python bench/discovery.py
+	$(BIN)/python bench/channels.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -29,7 +28,9 @@ from .errors import (
     AmbiguousDevice,
     ConnectionClosed,
     DeviceNotFound,
+    InvalidSetupCode,
     NotPaired,
+    PairingAborted,
     PairingError,
     PairingTimeout,
     TransportError,
@@ -288,6 +289,7 @@ class Controller:
             raise
         finally:
             conn.auth_handler = None
+            pairing.stop()
         agent.set_authenticated()
         # The device commits when our auth-status arrives. A request sent after it is answered
         # after it (one flight, processed in order), so once the answer is here the device has
@@ -375,6 +377,7 @@ class _Pairing(ConnectionHandler):
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.failure: AuthFailed | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._ask_task: asyncio.Task[None] | None = None
         self._early: list[AuthCapabilities | AuthSpake2Handshake | AuthSpake2Confirmation | AuthStatus] = []
 
     async def run(self, agent: AgentConnection) -> None:
@@ -416,7 +419,7 @@ class _Pairing(ConnectionHandler):
             if isinstance(event, SendMessage):
                 agent.send_control(event.message)
             elif isinstance(event, NeedPin):
-                asyncio.get_running_loop().create_task(self._ask())
+                self._ask_task = asyncio.get_running_loop().create_task(self._ask())
             elif isinstance(event, Authenticated):
                 if not self.done.done():
                     self.done.set_result(None)
@@ -454,7 +457,23 @@ class _Pairing(ConnectionHandler):
             self.auth.cancel(self.controller.clock())
             self._drain()
             return
-        text = await self.ask_pin()
-        with contextlib.suppress(Exception):
-            self.auth.provide_pin(parse_display_pin(text), self.controller.clock())
+        try:
+            pin = parse_display_pin(await self.ask_pin())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # A PIN that cannot be read or parsed ends the attempt now, not at the 60 s timeout.
+            if not self.done.done():
+                error = exc if isinstance(exc, InvalidSetupCode) else PairingAborted(f"no PIN was given: {exc}")
+                self.done.set_exception(error)
+            self.auth.cancel(self.controller.clock())
             self._drain()
+            return
+        self.auth.provide_pin(pin, self.controller.clock())
+        self._drain()
+
+    def stop(self) -> None:
+        """The pairing is over: stop asking for a PIN."""
+        if self._ask_task is not None:
+            self._ask_task.cancel()
+            self._ask_task = None

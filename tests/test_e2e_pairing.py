@@ -12,7 +12,15 @@ from device_sdk.channels import Sensor
 from device_sdk.config import ControllerConfig, DeviceConfig
 from device_sdk.controller import Controller, DeviceTarget
 from device_sdk.device import Device
-from device_sdk.errors import ChannelError, ConnectionClosed, PairingWindowClosed, WrongSetupCode
+from device_sdk.errors import (
+    ChannelError,
+    ConnectionClosed,
+    InvalidSetupCode,
+    PairingAborted,
+    PairingWindowClosed,
+    WrongSetupCode,
+)
+from device_sdk.events import PairingFailed
 from device_sdk.pairing.window import PairingMode
 
 pytestmark = pytest.mark.timeout(60)
@@ -157,6 +165,38 @@ async def test_display_mode_pairs_with_the_shown_pin(tmp_path: Path) -> None:
 
         conn = await controller(tmp_path).pair(target(dev), None, ask_pin=ask)
         await conn.close()
+    finally:
+        await dev.stop()
+
+
+async def test_display_mode_unreadable_pin_ends_the_attempt_at_once(tmp_path: Path) -> None:
+    dev = Device(
+        DeviceConfig(
+            state_dir=tmp_path / "d",
+            name="Screen",
+            advertise=False,
+            host="127.0.0.1",
+            pairing_mode=PairingMode.DISPLAY,
+        )
+    )
+    failed = asyncio.Event()
+    dev.subscribe(lambda ev: failed.set() if isinstance(ev, PairingFailed) else None)
+    await dev.start()
+    try:
+
+        async def typo() -> str:
+            return "12a-456"
+
+        async def closed_stdin() -> str:
+            raise EOFError("stdin closed")
+
+        async with asyncio.timeout(10):  # not the 60 s PSK timeout
+            with pytest.raises(InvalidSetupCode):
+                await controller(tmp_path, "A").pair(target(dev), None, ask_pin=typo)
+            await failed.wait()  # the device has ended that attempt (and rotated `at`)
+            dev.open_pairing_window("admin")
+            with pytest.raises(PairingAborted, match="stdin closed"):
+                await controller(tmp_path, "B").pair(target(dev), None, ask_pin=closed_stdin)
     finally:
         await dev.stop()
 

@@ -280,7 +280,7 @@ class Browser:
                 if len(self._warned) >= _MAX_WARNED_NAMES:
                     self._warned.clear()
                 self._warned.add(key)
-                _log.warning("ignoring %r: %s", sanitize_display_name(instance), exc)
+                _log.info("ignoring %r: %s", sanitize_display_name(instance), exc)  # not ours to fix
             return self._set(key, None)
         device = DiscoveredDevice(
             instance_name=instance,
