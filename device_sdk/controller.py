@@ -294,11 +294,13 @@ class Controller:
         # The device commits when our auth-status arrives. A request sent after it is answered
         # after it (one flight, processed in order), so once the answer is here the device has
         # committed, or has closed the connection because it did not (a button-mode conflict).
+        assert pairing.confirmed is not None
         try:
-            await agent.agent_info(timeout=self.config.pair_timeout)
+            async with asyncio.timeout(self.config.pair_timeout):
+                await pairing.confirmed
         except ConnectionClosed as exc:
             raise PairingError(f"the device closed the connection instead of committing the pairing: {exc}") from None
-        except TransportError:
+        except TimeoutError:
             agent.close(401, "pairing not confirmed")
             raise PairingTimeout("the device did not confirm the pairing in time") from None
         self.pins.add(
@@ -378,6 +380,7 @@ class _Pairing(ConnectionHandler):
         self.failure: AuthFailed | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._ask_task: asyncio.Task[None] | None = None
+        self.confirmed: asyncio.Future[Message] | None = None
         self._early: list[AuthCapabilities | AuthSpake2Handshake | AuthSpake2Confirmation | AuthStatus] = []
 
     async def run(self, agent: AgentConnection) -> None:
@@ -421,6 +424,8 @@ class _Pairing(ConnectionHandler):
             elif isinstance(event, NeedPin):
                 self._ask_task = asyncio.get_running_loop().create_task(self._ask())
             elif isinstance(event, Authenticated):
+                # Asked in the same flight as our auth-status: answered once the device has committed.
+                self.confirmed = agent.send_agent_info_request()
                 if not self.done.done():
                     self.done.set_result(None)
             elif isinstance(event, AuthFailed):

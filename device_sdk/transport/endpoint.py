@@ -259,18 +259,33 @@ class AgentConnection:
         self._next_request_id += 1
         return rid
 
-    async def _request(self, msg: AgentInfoRequest | AgentStatusRequest, timeout: float) -> Message:
-        if self.closed.done():
-            raise self.closed.result()
+    def send_agent_info_request(self) -> asyncio.Future[Message]:
+        """Send an agent-info request now (in the same flight as whatever else is being sent);
+        the future gets the :class:`AgentInfoResponse`, or :class:`ConnectionClosed`."""
+        return self._send_request(AgentInfoRequest(self._new_request_id()))
+
+    def _send_request(self, msg: AgentInfoRequest | AgentStatusRequest) -> asyncio.Future[Message]:
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        if self.closed.done():
+            fut.set_exception(self.closed.result())
+            return fut
         self._pending[msg.request_id] = fut
+        fut.add_done_callback(lambda f: self._request_done(msg.request_id, f))
         self.send_control(msg)
+        return fut
+
+    def _request_done(self, request_id: int, fut: asyncio.Future[Message]) -> None:
+        self._pending.pop(request_id, None)
+        if not fut.cancelled():
+            fut.exception()  # retrieved: a request nobody waits for any more must not warn at exit
+
+    async def _request(self, msg: AgentInfoRequest | AgentStatusRequest, timeout: float) -> Message:
+        fut = self._send_request(msg)
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout)
         except TimeoutError:
+            fut.cancel()
             raise ConnectTimeout(f"no answer to {type(msg).__name__} in {timeout:g} s") from None
-        finally:
-            self._pending.pop(msg.request_id, None)
 
     # -- events from the protocol ----------------------------------------------------------------
 
