@@ -29,6 +29,8 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 
 
 def _as_map(frame: object, what: str) -> Mapping[Any, Any]:
+    if type(frame) is dict:  # every decoded frame; skips the slower ABC check
+        return frame
     if not isinstance(frame, Mapping):
         raise FrameError(f"a {what} frame must be a map, not {type(frame).__name__}")
     return frame
@@ -59,8 +61,21 @@ class Reading:
         return {"s": self.seq, "t": float(self.t), "v": self.value}
 
 
+_SCALARS: frozenset[type] = frozenset({float, int, bool, str, bytes})
+"""Value types that are wire values whatever they hold (exact types: subclasses take the slow path)."""
+
+
 def parse_reading(frame: object) -> Reading:
     """Parse a reading frame (sensor or input)."""
+    if type(frame) is dict:
+        # The fast path for what the decoder produces; anything unusual goes to the checks below,
+        # which accept and reject exactly what they would without it.
+        seq, t = frame.get("s"), frame.get("t")
+        value: Any = frame.get("v")
+        if type(seq) is int and seq >= 0 and type(t) is float:
+            kind = type(value)
+            if kind in _SCALARS or kind is list or (kind is dict and all(type(k) is str for k in value)):
+                return Reading(seq, t, value)
     m = _as_map(frame, "reading")
     seq, value = m.get("s"), m.get("v")
     if not _is_uint(seq):

@@ -22,7 +22,7 @@ from device_sdk.wire.varint import decode_varint, encode_varint
 from .descriptor import ChannelDescriptor, FrameError
 from .frames import Reading
 from .sensor import ReadingSource
-from .session import ChannelSession, Hub, PeerInfo
+from .session import ChannelSession, Hub, PeerInfo, reading_frame_size
 from .values import ValueSpec
 
 
@@ -93,6 +93,9 @@ class InputSession(ChannelSession):
             return None
         frame: dict[str, Any] = self._queue.popleft()
         return frame
+
+    def _frame_size(self, frame: Any) -> int:
+        return reading_frame_size(frame)
 
     def _offer(self, reading: Reading, frame: dict[str, Any]) -> None:
         if self._closed:

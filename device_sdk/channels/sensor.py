@@ -16,7 +16,7 @@ from device_sdk.errors import ChannelError
 
 from .descriptor import ChannelDescriptor, FrameError
 from .frames import Reading, Subscription, parse_subscription
-from .session import ChannelSession, Hub, PeerInfo
+from .session import ChannelSession, Hub, PeerInfo, reading_frame_size
 from .source import ChannelSource
 from .values import ValueSpec, check_value
 
@@ -150,6 +150,9 @@ class SensorSession(ChannelSession):
         if self._queue.maxlen is not None and len(self._queue) == self._queue.maxlen:
             self.dropped += 1
         self._push(frame)
+
+    def _frame_size(self, frame: Any) -> int:
+        return reading_frame_size(frame)
 
     def _passes(self, reading: Reading) -> bool:
         last, sub = self._last_sent, self._subscription

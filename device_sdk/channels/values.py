@@ -134,6 +134,6 @@ def is_wire_value(value: object) -> bool:
     """Whether ``value`` is a ``value`` of ``device-channels.cddl`` (top level only for maps/arrays)."""
     if isinstance(value, bool | int | float | str | bytes):
         return True
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # the exact type first: ABC checks are slow
         return all(isinstance(key, str) for key in value)
-    return isinstance(value, Sequence)
+    return type(value) is list or isinstance(value, Sequence)
