@@ -57,10 +57,12 @@ log = logging.getLogger(__name__)
 
 STREAM_HIGH_WATER = 64 * 1024
 """Stop pulling frames for a channel while this much is unacknowledged on its stream."""
-READING_HIGH_WATER = 4 * 1024
-"""The same for sensor and input channels (about a hundred readings): readings wait in the session's
+READING_HIGH_WATER = 8 * 1024
+"""The same for sensor and input channels (a few hundred readings): readings wait in the session's
 bounded queue, which drops the oldest, rather than in QUIC's send buffer, which never drops; so a
-stalled controller gets the newest readings when it comes back, not seconds of backlog."""
+stalled controller gets the newest readings when it comes back, not seconds of backlog. 8 KiB rather
+than 4: aioquic delays its acknowledgements by 1 ms, so 4 KiB in flight caps a stream near 4 MB/s and
+made bench/channels.py (a) slower and less steady; 32 KiB keeps half a stalled second in flight."""
 PUMP_BYTES = 16 * 1024
 DATAGRAM_SIZE_ESTIMATE = 256
 """Room asked of the congestion window before an input frame is handed to aioquic."""
