@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LEARN_NAME_DELAY_S = 0.05
+"""How long after a pairing the device asks the controller for its name (off the pairing's critical path)."""
+
 STREAM_HIGH_WATER = 64 * 1024
 """Stop pulling frames for a channel while this much is unacknowledged on its stream."""
 READING_HIGH_WATER = 8 * 1024
@@ -214,8 +217,12 @@ class DeviceSession(ConnectionHandler):
         self.hub.spawn(self._learn_name(fp))
 
     async def _learn_name(self, fp: bytes) -> None:
-        """Ask the new controller for its agent-info to store its name in the trust store."""
+        """Ask the new controller for its agent-info to store its name in the trust store.
+
+        A moment later, not at once: the controller is busy finishing its side of the pairing.
+        """
         try:
+            await asyncio.sleep(LEARN_NAME_DELAY_S)
             info = await self.conn.agent_info(timeout=5.0)
         except Exception:
             return
