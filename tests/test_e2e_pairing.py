@@ -64,6 +64,13 @@ async def device(tmp_path: Path) -> AsyncIterator[Device]:
     await dev.stop()
 
 
+def local_device(tmp_path: Path, name: str, mode: PairingMode) -> Device:
+    """A device on loopback, not advertised, in pairing ``mode``."""
+    return Device(
+        DeviceConfig(state_dir=tmp_path / "d", name=name, advertise=False, host="127.0.0.1", pairing_mode=mode)
+    )
+
+
 def controller(tmp_path: Path, name: str = "Laptop") -> Controller:
     return Controller(ControllerConfig(state_dir=tmp_path / name, name=name))
 
@@ -125,15 +132,7 @@ async def test_unpaired_client_knowing_fp_gets_only_agent_info(tmp_path: Path, d
 
 
 async def test_button_mode_pairs_with_psk_zero(tmp_path: Path) -> None:
-    dev = Device(
-        DeviceConfig(
-            state_dir=tmp_path / "d",
-            name="Plug",
-            advertise=False,
-            host="127.0.0.1",
-            pairing_mode=PairingMode.BUTTON,
-        )
-    )
+    dev = local_device(tmp_path, "Plug", PairingMode.BUTTON)
     await dev.start()
     try:
         dev.open_pairing_window("button")
@@ -146,15 +145,7 @@ async def test_button_mode_pairs_with_psk_zero(tmp_path: Path) -> None:
 async def test_display_mode_pairs_with_the_shown_pin(tmp_path: Path) -> None:
     from device_sdk.events import ShowPin
 
-    dev = Device(
-        DeviceConfig(
-            state_dir=tmp_path / "d",
-            name="Screen",
-            advertise=False,
-            host="127.0.0.1",
-            pairing_mode=PairingMode.DISPLAY,
-        )
-    )
+    dev = local_device(tmp_path, "Screen", PairingMode.DISPLAY)
     shown: asyncio.Queue[str] = asyncio.Queue()
     dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, ShowPin) else None)
     await dev.start()
@@ -170,15 +161,7 @@ async def test_display_mode_pairs_with_the_shown_pin(tmp_path: Path) -> None:
 
 
 async def test_display_mode_unreadable_pin_ends_the_attempt_at_once(tmp_path: Path) -> None:
-    dev = Device(
-        DeviceConfig(
-            state_dir=tmp_path / "d",
-            name="Screen",
-            advertise=False,
-            host="127.0.0.1",
-            pairing_mode=PairingMode.DISPLAY,
-        )
-    )
+    dev = local_device(tmp_path, "Screen", PairingMode.DISPLAY)
     failed = asyncio.Event()
     dev.subscribe(lambda ev: failed.set() if isinstance(ev, PairingFailed) else None)
     await dev.start()
