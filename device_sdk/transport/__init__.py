@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from .dial import Server, connect, serve
 from .endpoint import (
     ALPN,
     IDLE_TIMEOUT_S,
     AgentConnection,
     ConnectionHandler,
     Credentials,
-    Server,
     TransportConfig,
-    connect,
     quic_configuration,
-    serve,
 )
 from .osp import OspConnection
 

@@ -1,33 +1,26 @@
 """The asyncio edge of the transport: aioquic sockets around :class:`OspConnection`.
 
-The device side listens (:func:`serve`), the controller side dials (:func:`connect`); both give an
-:class:`AgentConnection`, which answers agent-info and agent-status requests itself, keeps an idle
-connection alive with agent-status, and hands everything else to a :class:`ConnectionHandler`.
+The device side listens and the controller side dials (:mod:`device_sdk.transport.dial`); both give
+an :class:`AgentConnection`, which answers agent-info and agent-status requests itself, keeps an
+idle connection alive with agent-status, and hands everything else to a :class:`ConnectionHandler`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
 import ssl
-from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aioquic.asyncio.client import connect as quic_connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.asyncio.server import QuicServer
-from aioquic.asyncio.server import serve as quic_serve
 from aioquic.quic import events as qe
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.connection import QuicConnection
 from cryptography import x509
 
-from ..errors import ConnectionClosed, ConnectTimeout, FingerprintMismatch, TransportError
+from ..errors import ConnectionClosed, ConnectTimeout
 from ..identity import AgentIdentity, spki_fingerprint
 from ..wire import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -39,7 +32,7 @@ from ..wire import (
     CloseCode,
     Message,
 )
-from ._aioquic_compat import datagram_can_leave_now, require_client_certificate
+from ._aioquic_compat import datagram_can_leave_now
 from .osp import (
     ConnectionEnded,
     ControlMessage,
@@ -400,126 +393,3 @@ class _Protocol(QuicConnectionProtocol):
         finally:
             self._batching = False
         self.transmit()
-
-
-# -- device side --------------------------------------------------------------------------------
-
-
-class Server:
-    """A listening device endpoint; :attr:`port` is the bound UDP port."""
-
-    def __init__(self, quic_server: QuicServer, connections: set[AgentConnection]) -> None:
-        self._server = quic_server
-        self.connections = connections
-
-    @property
-    def port(self) -> int:
-        transport = self._server._transport
-        assert transport is not None
-        return int(transport.get_extra_info("sockname")[1])
-
-    def close(self, code: int = CloseCode.NORMAL, reason: str = "shutting down") -> None:
-        """Close every connection (5139 by default) and stop listening."""
-        for conn in list(self.connections):
-            conn.close(code, reason)
-        self._server.close()
-
-
-async def serve(
-    *,
-    credentials: Credentials,
-    local_info: Callable[[], AgentInfo],
-    on_connection: Callable[[AgentConnection], ConnectionHandler],
-    host: str = "::",
-    port: int = 0,
-    config: TransportConfig | None = None,
-) -> Server:
-    """Listen for controllers; ``on_connection`` gives the handler of each new connection."""
-    cfg = config or TransportConfig()
-    qc = quic_configuration(is_client=False, credentials=credentials, config=cfg)
-    connections: set[AgentConnection] = set()
-
-    class DeviceProtocol(_Protocol):
-        def __init__(self, quic: QuicConnection, stream_handler: Any = None) -> None:
-            super().__init__(quic, stream_handler)
-            require_client_certificate(quic)
-            self.conn = AgentConnection(self, is_client=False, config=cfg, local_info=local_info)
-            self.conn.handler = on_connection(self.conn)
-            connections.add(self.conn)
-            self.conn.closed.add_done_callback(lambda _f: connections.discard(self.conn))
-
-        def datagram_received(self, data: bytes | str, addr: Any) -> None:
-            if self.conn.peer_address is None:
-                self.conn.peer_address = (str(addr[0]), int(addr[1]))
-            super().datagram_received(data, addr)
-
-    try:
-        server = await quic_serve(host, port, configuration=qc, create_protocol=DeviceProtocol)
-    except OSError:
-        if host != "::":
-            raise
-        server = await quic_serve("0.0.0.0", port, configuration=qc, create_protocol=DeviceProtocol)
-    return Server(server, connections)
-
-
-# -- controller side ----------------------------------------------------------------------------
-
-
-async def connect(
-    host: str,
-    port: int,
-    *,
-    credentials: Credentials,
-    expected_fingerprint: bytes,
-    server_name: str,
-    local_info: Callable[[], AgentInfo],
-    on_connection: Callable[[AgentConnection], ConnectionHandler] | None = None,
-    config: TransportConfig | None = None,
-) -> AgentConnection:
-    """Connect to a device; accept it only if its SPKI fingerprint is ``expected_fingerprint``.
-
-    Raises :class:`FingerprintMismatch`, :class:`ConnectTimeout` or :class:`TransportError`.
-    """
-    cfg = config or TransportConfig()
-    qc = quic_configuration(is_client=True, credentials=credentials, config=cfg, server_name=server_name)
-    holder: list[AgentConnection] = []
-
-    class ControllerProtocol(_Protocol):
-        def __init__(self, quic: QuicConnection, stream_handler: Any = None) -> None:
-            super().__init__(quic, stream_handler)
-            self.conn = AgentConnection(self, is_client=True, config=cfg, local_info=local_info)
-            if on_connection is not None:
-                self.conn.handler = on_connection(self.conn)
-            holder.append(self.conn)
-
-    stack = contextlib.AsyncExitStack()
-    try:
-        async with asyncio.timeout(cfg.handshake_timeout):
-            await stack.enter_async_context(
-                quic_connect(host, port, configuration=qc, create_protocol=ControllerProtocol)
-            )
-    except TimeoutError:
-        await _close_quietly(stack)
-        raise ConnectTimeout(f"no QUIC handshake with {host}:{port} in {cfg.handshake_timeout:g} s") from None
-    except ConnectionError as exc:
-        await _close_quietly(stack)
-        raise TransportError(f"cannot connect to {host}:{port}: {exc}") from None
-    except (OSError, socket.gaierror) as exc:
-        await _close_quietly(stack)
-        raise TransportError(f"cannot connect to {host}:{port}: {exc}") from None
-    conn = holder[0]
-    conn.peer_address = (host, port)
-    conn.closed.add_done_callback(lambda _f: asyncio.ensure_future(_close_quietly(stack)))
-    if conn.peer_fingerprint != expected_fingerprint:
-        actual = conn.peer_fingerprint or b""
-        conn.close(CloseCode.UNAUTHORIZED, "device fingerprint mismatch")
-        await _close_quietly(stack)
-        raise FingerprintMismatch(b64encode(expected_fingerprint).decode(), b64encode(actual).decode())
-    conn.handler.connection_ready(conn)
-    return conn
-
-
-async def _close_quietly(stack: contextlib.AsyncExitStack) -> None:
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(1.0):
-            await stack.aclose()
