@@ -217,8 +217,9 @@ class Controller:
             await asyncio.sleep(wait)
         matches = {d.txt.fp: d for d in browser.devices.values() if match(d)}
         if len(matches) > 1:
-            names = tuple(sorted(d.display_name for d in matches.values()))
-            raise AmbiguousDevice(f"{len(names)} devices match {what}: {', '.join(names)}; name one of them", names)
+            found = tuple(sorted(matches.values(), key=lambda d: d.display_name))
+            names = ", ".join(d.display_name for d in found)
+            raise AmbiguousDevice(f"{len(found)} devices match {what}: {names}; name one of them", found)
         return next(iter(matches.values()), first)
 
     # -- connecting -----------------------------------------------------------------------------

@@ -6,6 +6,8 @@ the wait time), not only a message, so that callers and the CLI can act on them.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DeviceSDKError(Exception):
     """Root of every error raised by device_sdk."""
@@ -129,9 +131,9 @@ class DeviceNotFound(DiscoveryError):
 
 
 class AmbiguousDevice(DiscoveryError):
-    """More than one device matches; ``candidates`` names them (display names)."""
+    """A query matches more than one device; ``candidates`` holds them (pinned or discovered devices)."""
 
-    def __init__(self, message: str, candidates: tuple[str, ...]) -> None:
+    def __init__(self, message: str, candidates: tuple[Any, ...]) -> None:
         super().__init__(message)
         self.candidates = candidates
 

@@ -65,7 +65,7 @@ async def test_two_open_devices_with_the_codes_discriminator_are_refused(tmp_pat
     qr = encode_qr(SetupPayload(passcode=20202021, discriminator=3001))
     with pytest.raises(AmbiguousDevice) as info:
         await ctl.find_for_code(qr, timeout=10)
-    assert info.value.candidates == ("Plug", "Plug Copy")
+    assert [d.display_name for d in info.value.candidates] == ["Plug", "Plug Copy"]
     # Naming the device by its discriminator is just as ambiguous.
     with pytest.raises(AmbiguousDevice):
         await ctl.find("3001", timeout=5)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import DeviceNotFound, DiscoveryError, NotPaired, StateError
+from ..errors import AmbiguousDevice, DeviceNotFound, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
 from ..statefile import StateWriter, read_json
 
@@ -47,16 +47,6 @@ MIN_FINGERPRINT_PREFIX = 4
 
 Role = Literal["admin", "user"]
 _ROLES: tuple[Role, ...] = ("admin", "user")
-
-
-class AmbiguousDevice(DiscoveryError):
-    """A query matches several pinned devices; ``candidates`` lists them."""
-
-    def __init__(self, query: str, candidates: tuple[PinnedDevice, ...]) -> None:
-        listing = ", ".join(f"{d.name!r} ({fingerprint_text(d.fingerprint)[:8]}…)" for d in candidates)
-        super().__init__(f"{query!r} matches {len(candidates)} devices: {listing}; be more specific")
-        self.query = query
-        self.candidates = candidates
 
 
 def _check_fingerprint(fingerprint: bytes) -> None:
@@ -494,7 +484,10 @@ class ControllerPinStore(_Store):
             if len(matches) == 1:
                 return matches[0]
             if matches:
-                raise AmbiguousDevice(query, tuple(matches))
+                listing = ", ".join(f"{d.name!r} ({fingerprint_text(d.fingerprint)[:8]}…)" for d in matches)
+                raise AmbiguousDevice(
+                    f"{query!r} matches {len(matches)} devices: {listing}; be more specific", tuple(matches)
+                )
         raise DeviceNotFound(
             f"no paired device matches {query!r} (by name, fingerprint prefix of 4+ characters, or discriminator)"
         )
