@@ -2,8 +2,9 @@
 
 A pure state machine: every method that depends on time takes ``now``, seconds since the Unix
 epoch (``time.time()``: wall-clock time, because the window and its counters survive reboots).
-The only I/O is the window's own state file, written atomically (0600) through
-:mod:`device_sdk.statefile` on every change.
+The only I/O is the window's own state file, written atomically (0600) by a
+:class:`~device_sdk.statefile.StateWriter` on every change: at once, or with ``background_writes``
+on a thread (a failed attempt is always written at once, before anything else happens).
 
 What it decides:
 
@@ -25,7 +26,8 @@ controller (the device must abort that controller's attempt), and the window clo
 ``"conflict"`` so that the user presses the button again. Neither abort counts as a failure.
 
 Observability: subscribers (:meth:`PairingWindow.subscribe`) receive frozen event objects,
-synchronously, after the change has been written to disk. A subscriber that raises is logged and
+synchronously, after the change has been handed to the writer (on disk already unless
+``background_writes``). A subscriber that raises is logged and
 does not disturb the window or the other subscribers; events raised while subscribers run are
 delivered after the current ones, in order.
 """
@@ -40,12 +42,20 @@ import re
 import secrets
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError, StateError
 from ..statefile import StateWriter, read_json
+from .window_events import (
+    LockoutStarted,
+    PairingConflict,
+    Refusal,
+    TokenRotated,
+    WindowClosed,
+    WindowEvent,
+    WindowOpened,
+)
 
 __all__ = [
     "BACKOFF_CAP_S",
@@ -99,69 +109,6 @@ def backoff_seconds(consecutive_failures: int) -> float:
         return 0.0
     exponent = consecutive_failures - LOCKOUT_THRESHOLD
     return BACKOFF_CAP_S if exponent >= 6 else min(float(2**exponent), BACKOFF_CAP_S)
-
-
-# -- events ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WindowOpened:
-    """The window opened (``cm`` becomes 1). ``resumed`` is true when restored after a restart."""
-
-    reason: str
-    expires_at: float
-    resumed: bool = False
-
-
-@dataclass(frozen=True)
-class WindowClosed:
-    """The window closed (``cm`` becomes 0).
-
-    ``reason``: "paired", "timeout", "failures" (20 in this window), "conflict" (button mode),
-    or whatever the caller of :meth:`PairingWindow.close` gave ("admin", "reset", ...).
-    """
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class TokenRotated:
-    """``at`` changed: advertise the new token."""
-
-    token: str
-
-
-@dataclass(frozen=True)
-class LockoutStarted:
-    """A failure started a lockout: handshakes are refused with 429 until ``until``."""
-
-    until: float
-    consecutive_failures: int
-
-
-@dataclass(frozen=True)
-class PairingConflict:
-    """Button mode: a second controller tried; abort the attempt of the controller ``abort_fp``."""
-
-    abort_fp: bytes
-
-
-WindowEvent = WindowOpened | WindowClosed | TokenRotated | LockoutStarted | PairingConflict
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a handshake is refused: send auth-status ``auth_result``, then close with ``close_code``.
-
-    ``close_code`` is 403 (window closed), 429 (locked out; ``retry_after`` seconds, also in
-    ``reason`` as ``retry after <seconds>``) or 401 (button-mode conflict). ``reason`` is the
-    reason phrase of the connection close.
-    """
-
-    close_code: int
-    auth_result: int
-    retry_after: float | None
-    reason: str
 
 
 # -- the window --------------------------------------------------------------------------------
