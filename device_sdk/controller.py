@@ -59,10 +59,9 @@ log = logging.getLogger(__name__)
 PINS_FILE = "devices.json"
 CONTROLLER_MODEL = "device_sdk controller"
 PEER_CLOSE_GRACE_S = 2.0
-
+"""After the device reports a failed pairing, wait this long for its close before closing ourselves."""
 DISCOVERY_SETTLE_S = 1.0
 """How long after the browser starts :meth:`Controller.find` waits for other matching devices to answer."""
-"""After the device reports a failed pairing, wait this long for its close before closing ourselves."""
 AUTH_TYPES = (AuthCapabilities, AuthSpake2Handshake, AuthSpake2Confirmation, AuthStatus)
 
 

@@ -260,11 +260,6 @@ class Device:
         if self._closed is not None:
             self._closed.set()
 
-    def flush_state(self) -> None:
-        """Block until the trust store and the pairing window state are on disk."""
-        self.window.flush()
-        self.trust.flush()
-
     def _stop_writers(self) -> None:
         self.window.shutdown()
         self.trust.shutdown()
