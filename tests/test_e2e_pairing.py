@@ -16,12 +16,13 @@ from device_sdk.errors import (
     ChannelError,
     ConnectionClosed,
     InvalidSetupCode,
+    LockedOut,
     PairingAborted,
     PairingWindowClosed,
     WrongSetupCode,
 )
 from device_sdk.events import PairingFailed
-from device_sdk.pairing.window import PairingMode
+from device_sdk.pairing.window import MAX_FAILURES_PER_WINDOW, PairingMode
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -117,6 +118,31 @@ async def test_window_closed_gives_403(tmp_path: Path, device: Device) -> None:
     second = controller(tmp_path, "Second")
     with pytest.raises(PairingWindowClosed):
         await second.pair(target(device), "20202021")
+
+
+async def test_twenty_failures_close_the_window_then_the_right_code_is_refused(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]  # the device's clock: jumped over each lockout instead of sleeping
+    dev = Device(
+        DeviceConfig(state_dir=tmp_path / "d", name="Lock", advertise=False, host="127.0.0.1", setup_code=20202021),
+        clock=lambda: now[0],
+    )
+    await dev.start()
+    try:
+        ctl = controller(tmp_path)
+        for attempt in range(1, MAX_FAILURES_PER_WINDOW + 1):
+            locked_until = dev.window.locked_until
+            if locked_until is not None:
+                with pytest.raises(LockedOut):  # still locked: refused, and not counted
+                    await ctl.pair(target(dev), "20202022")
+                now[0] = locked_until + 0.5
+            with pytest.raises(WrongSetupCode):
+                await ctl.pair(target(dev), "20202022")
+            assert dev.window.failures_in_window == attempt
+        assert not dev.window.is_open
+        with pytest.raises(PairingWindowClosed):
+            await ctl.pair(target(dev), "20202021")
+    finally:
+        await dev.stop()
 
 
 async def test_unpaired_client_knowing_fp_gets_only_agent_info(tmp_path: Path, device: Device) -> None:

@@ -15,7 +15,7 @@ import aioquic
 import pytest
 from aioquic import tls
 from aioquic.quic import events as qe
-from aioquic.quic.connection import QuicConnection
+from aioquic.quic.connection import QuicConnection, QuicConnectionState
 
 from device_sdk.identity import AgentIdentity, spki_fingerprint
 from device_sdk.transport import AgentConnection, ConnectionHandler, TransportConfig, connect, serve
@@ -23,6 +23,7 @@ from device_sdk.transport._aioquic_compat import (
     REQUEST_CLIENT_CERT_FLAG,
     datagram_can_leave_now,
     peer_certificate,
+    peer_close,
     require_client_certificate,
     stream_buffered,
 )
@@ -101,6 +102,19 @@ def test_mutual_tls_handshake_in_memory(device_identity: AgentIdentity, controll
     server_cert = peer_certificate(pair.client)
     assert server_cert is not None
     assert spki_fingerprint(server_cert) == device_identity.fingerprint
+
+
+def test_peer_close_is_seen_while_draining(device_identity: AgentIdentity, controller_identity: AgentIdentity) -> None:
+    pair = Pair(device_identity, controller_identity)
+    pair.pump()
+    assert peer_close(pair.client) is None
+    pair.server.close(error_code=0x1000 + 403, reason_phrase="pairing window closed")
+    for data, _addr in pair.server.datagrams_to_send(now=pair.now):
+        pair.client.receive_datagram(data, SERVER_ADDR, now=pair.now)
+    closed = peer_close(pair.client)
+    assert closed is not None, f"{AIOQUIC}: no _close_event while draining after the peer's CONNECTION_CLOSE"
+    assert (closed.error_code, closed.reason_phrase) == (0x1000 + 403, "pairing window closed")
+    assert peer_close(pair.server) is None  # our own close is not the peer's
 
 
 def test_without_the_flag_no_client_certificate(
@@ -191,7 +205,10 @@ async def test_peer_certificate_over_real_loopback(
         assert device_side.peer_fingerprint == controller_identity.fingerprint, (
             f"{AIOQUIC}: the device did not get the client certificate (tls._peer_certificate)"
         )
-        conn.close()
-        await asyncio.wait_for(conn.wait_closed(), 5)
+        # A close by the peer is reported at once, while aioquic still drains (it reports it 3 PTO later).
+        device_side.close(4403, "bye")
+        ended = await asyncio.wait_for(conn.wait_closed(), 5)
+        assert (ended.code, ended.reason, ended.by_peer) == (4403, "bye", True)
+        assert conn._protocol._quic._state is QuicConnectionState.DRAINING
     finally:
         server.close()

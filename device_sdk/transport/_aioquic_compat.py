@@ -5,14 +5,17 @@ aioquic has no public API for three things the profile needs:
 - a server that asks for a client certificate (mutual TLS): its TLS context has a private flag,
   ``_request_client_certificate``, set here after the context is created;
 - the peer's certificate after the handshake: ``tls._peer_certificate``;
-- whether a datagram can leave now: the congestion window, bytes in flight and the datagram queue.
+- whether a datagram can leave now: the congestion window, bytes in flight and the datagram queue;
+- that the peer has closed the connection: aioquic reports it only when draining ends, three probe
+  timeouts later (about 100 ms on loopback), so its pending close event is read at once.
 
 ``tests/test_transport_compat.py`` fails loudly if an aioquic release renames any of these.
 """
 
 from __future__ import annotations
 
-from aioquic.quic.connection import QuicConnection
+from aioquic.quic import events as qe
+from aioquic.quic.connection import QuicConnection, QuicConnectionState
 from cryptography import x509
 
 REQUEST_CLIENT_CERT_FLAG = "_request_client_certificate"
@@ -59,3 +62,11 @@ def stream_buffered(connection: QuicConnection, stream_id: int) -> int:
         return 0
     sender = stream.sender
     return max(0, sender._buffer_stop - sender._buffer_start)
+
+
+def peer_close(connection: QuicConnection) -> qe.ConnectionTerminated | None:
+    """The peer's CONNECTION_CLOSE, as soon as it has arrived (the connection is draining), else None."""
+    if connection._state is not QuicConnectionState.DRAINING:
+        return None
+    event = connection._close_event
+    return event if isinstance(event, qe.ConnectionTerminated) else None

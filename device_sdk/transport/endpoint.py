@@ -32,7 +32,7 @@ from ..wire import (
     CloseCode,
     Message,
 )
-from ._aioquic_compat import datagram_can_leave_now
+from ._aioquic_compat import datagram_can_leave_now, peer_close
 from .osp import (
     ConnectionEnded,
     ControlMessage,
@@ -385,6 +385,9 @@ class _Protocol(QuicConnectionProtocol):
         try:
             super().datagram_received(data, addr)
             conn = self.conn
+            closed_by_peer = peer_close(self._quic)
+            if closed_by_peer is not None:
+                conn._quic_event(closed_by_peer)  # now, not when draining ends 3 PTO later
             if not conn.osp.closed:
                 try:
                     conn.handler.after_receive(conn)
