@@ -46,6 +46,7 @@ from .factory import FactoryData
 from .identity import AgentIdentity
 from .pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
 from .pairing.window import PairingMode
+from .reconnect import ReconnectPolicy
 
 __all__ = [
     "ActuatorBusy",
@@ -86,6 +87,7 @@ __all__ = [
     "PairingWindowClosed",
     "ProtocolError",
     "Reading",
+    "ReconnectPolicy",
     "RemoteProtocolError",
     "SetupPayload",
     "ShowPin",

@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from .pairing.auth_controller import ControllerAuth
 from .pairing.display_pin import parse_display_pin
 from .pairing.setup_code import parse_setup_code
 from .pairing.trust import ControllerPinStore, PinnedDevice
+from .reconnect import ReconnectPolicy, connections
 from .statefile import ensure_dir
 from .transport import AgentConnection, ConnectionHandler, Credentials, connect
 from .wire import (
@@ -333,6 +334,15 @@ class Controller:
         conn.agent.set_authenticated()
         self.pins.update(target.fingerprint, addresses=target.addresses, port=target.port, now=self.clock())
         return conn
+
+    def connections(
+        self,
+        device: str | DiscoveredDevice | DeviceTarget | PinnedDevice,
+        policy: ReconnectPolicy | None = None,
+    ) -> AsyncGenerator[DeviceConnection, None]:
+        """Connections to a paired device, a new one whenever the last was lost: the device is found
+        again by its pinned fingerprint and dialled with backoff (:mod:`device_sdk.reconnect`)."""
+        return connections(self, device, policy or ReconnectPolicy())
 
     def _device_renamed(self, fingerprint: bytes, info: AgentInfo) -> None:
         """A paired device announced new agent-info: keep its pinned name current."""
