@@ -18,10 +18,10 @@ from ..config import ControllerConfig
 from ..controller import Controller, DeviceTarget
 from ..device_connection import DeviceConnection
 from ..discovery import DiscoveredDevice
-from ..errors import DeviceNotFound, DeviceSDKError
+from ..errors import ChannelError, DeviceNotFound, DeviceSDKError
 from ..identity import fingerprint_text
 from .common import default_state_dir
-from .render import emit_json, emit_json_line, say
+from .render import emit_json, emit_json_line, note, say
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,6 +60,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("channel")
     p.add_argument("--count", type=int, help="stop after this many readings")
     p.add_argument("--min-interval-ms", type=int)
+    p.add_argument("--follow", action="store_true", help="when the device goes away, wait for it and go on watching")
     p.set_defaults(func=_wrap(cmd_watch, on_stop=0))
 
     p = sub.add_parser("set", parents=[common], help='set an actuator (VALUE is JSON: true, 0.5, "text")')
@@ -284,27 +285,44 @@ async def cmd_info(ctl: Controller, args: argparse.Namespace) -> int:
 
 
 async def cmd_watch(ctl: Controller, args: argparse.Namespace) -> int:
-    conn = await _connect(ctl, args)
-    count = 0
-    try:
-        catalog = await conn.catalog()
-        kind = catalog[args.channel].kind if catalog.get(args.channel) else "sensor"
-        source = (
-            conn.input(args.channel)
-            if kind == "input"
-            else conn.subscribe(args.channel, min_interval_ms=args.min_interval_ms)
-        )
-        async for reading in source:
-            if args.json:
-                emit_json_line({"s": reading.seq, "t": reading.t, "v": reading.value})
-            else:
-                say(f"{args.channel} = {reading.value}  (#{reading.seq})")
-            count += 1
-            if args.count is not None and count >= args.count:
+    seen = [0]
+    if not args.follow:
+        conn = await _connect(ctl, args)
+        try:
+            await _watch(conn, args, seen)
+        finally:
+            await conn.close()
+        return 0
+    device: str | DeviceTarget = DeviceTarget.from_ready_file(args.ready_file) if args.ready_file else args.device
+    async for conn in ctl.connections(device):
+        try:
+            if await _watch(conn, args, seen):
                 break
-    finally:
-        await conn.close()
+        except ChannelError as exc:
+            if not conn.closed:
+                raise
+            note(f"connection lost ({exc}); waiting for the device to come back")
     return 0
+
+
+async def _watch(conn: DeviceConnection, args: argparse.Namespace, seen: list[int]) -> bool:
+    """Print readings until ``--count`` is reached (True) or the channel ends."""
+    catalog = await conn.catalog()
+    kind = catalog[args.channel].kind if catalog.get(args.channel) else "sensor"
+    source = (
+        conn.input(args.channel)
+        if kind == "input"
+        else conn.subscribe(args.channel, min_interval_ms=args.min_interval_ms)
+    )
+    async for reading in source:
+        if args.json:
+            emit_json_line({"s": reading.seq, "t": reading.t, "v": reading.value})
+        else:
+            say(f"{args.channel} = {reading.value}  (#{reading.seq})")
+        seen[0] += 1
+        if args.count is not None and seen[0] >= args.count:
+            return True
+    return False
 
 
 def _parse_value(text: str) -> Any:

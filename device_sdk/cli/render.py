@@ -21,6 +21,11 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def note(text: str) -> None:
+    """A line for the user on stderr: stdout stays clean for ``--json`` readers."""
+    print(f"device-sdk: {text}", file=sys.stderr, flush=True)
+
+
 def error(text: str) -> None:
     """One clear line on stderr."""
     print(f"device-sdk: error: {text}", file=sys.stderr, flush=True)
