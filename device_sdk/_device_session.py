@@ -29,7 +29,7 @@ from .channels import (
     loads_frame,
     run_call,
 )
-from .errors import ConnectionClosed
+from .errors import ConnectionClosed, TransportError
 from .events import Paired, PairingFailed, PairingStarted, ShowPin
 from .identity import fingerprint_text
 from .pairing.auth import AttemptStarted, Authenticated, AuthFailed, SendMessage
@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 
 LEARN_NAME_DELAY_S = 0.05
 """How long after a pairing the device asks the controller for its name (off the pairing's critical path)."""
+LEARN_NAME_TIMEOUT_S = 2.0
+"""How long it waits for that answer before announcing the pairing with a placeholder name."""
 
 STREAM_HIGH_WATER = 64 * 1024
 """Stop pulling frames for a channel while this much is unacknowledged on its stream."""
@@ -210,24 +212,27 @@ class DeviceSession(ConnectionHandler):
             self.drain_auth()
 
     def _paired(self, fp: bytes) -> None:
-        now = self.device.clock()
-        entry = self.device.trust.add(fp, f"controller {fingerprint_text(fp)[:8]}", now)
+        self.device.trust.add(fp, f"controller {fingerprint_text(fp)[:8]}", self.device.clock())
         self.conn.set_authenticated()
-        self.device.emit(Paired(entry.fingerprint_text, entry.name, entry.role))
         self.hub.spawn(self._learn_name(fp))
 
     async def _learn_name(self, fp: bytes) -> None:
-        """Ask the new controller for its agent-info to store its name in the trust store.
+        """Ask the new controller for its agent-info, store its name in the trust store, then emit
+        :class:`Paired` (with the placeholder name if the controller does not answer in time).
 
         A moment later, not at once: the controller is busy finishing its side of the pairing.
         """
         try:
             await asyncio.sleep(LEARN_NAME_DELAY_S)
-            info = await self.conn.agent_info(timeout=5.0)
-        except Exception:
-            return
-        if self.device.trust.is_trusted(fp):
-            self.device.trust.add(fp, info.display_name, self.device.clock())
+            info = await self.conn.agent_info(timeout=LEARN_NAME_TIMEOUT_S)
+        except TransportError:
+            pass
+        else:
+            if self.device.trust.is_trusted(fp):
+                self.device.trust.add(fp, info.display_name, self.device.clock())
+        entry = self.device.trust.get(fp)
+        if entry is not None:
+            self.device.emit(Paired(entry.fingerprint_text, entry.name, entry.role))
 
     # -- channels ------------------------------------------------------------------------------------
 

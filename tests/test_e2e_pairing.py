@@ -21,7 +21,7 @@ from device_sdk.errors import (
     PairingWindowClosed,
     WrongSetupCode,
 )
-from device_sdk.events import PairingFailed
+from device_sdk.events import Paired, PairingFailed
 from device_sdk.pairing.window import MAX_FAILURES_PER_WINDOW, PairingMode
 
 pytestmark = pytest.mark.timeout(60)
@@ -101,6 +101,18 @@ async def test_pair_by_sticker_code_then_stream_and_set(tmp_path: Path, device: 
     again = await ctl.connect(target(device))
     assert await again.set("led", False) is False
     await again.close()
+
+
+async def test_the_paired_event_names_the_controller(tmp_path: Path, device: Device) -> None:
+    events: asyncio.Queue[Paired] = asyncio.Queue()
+    device.subscribe(lambda ev: events.put_nowait(ev) if isinstance(ev, Paired) else None)
+    ctl = controller(tmp_path, "Kitchen Tablet")
+    conn = await ctl.pair(target(device), "20202021")
+    paired = await asyncio.wait_for(events.get(), 5)  # after the device asked the controller's agent-info
+    assert (paired.name, paired.role) == ("Kitchen Tablet", "admin")
+    assert paired.fingerprint == ctl.identity.fingerprint_text
+    assert device.trust.get(ctl.identity.fingerprint).name == "Kitchen Tablet"  # type: ignore[union-attr]
+    await conn.close()
 
 
 async def test_wrong_code_fails_then_right_code_works(tmp_path: Path, device: Device) -> None:
