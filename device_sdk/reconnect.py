@@ -6,7 +6,7 @@ again by its pinned fingerprint over mDNS and dials with exponential backoff::
     async for conn in controller.connections("Thermo"):
         try:
             async for reading in conn.subscribe("temperature"):
-                print(reading.value)
+                display.show(reading.value)
         except ChannelError:
             pass  # the connection was lost: the next one comes when the device is back
 
