@@ -114,6 +114,18 @@ class _Channel:
             self.conn.agent.end_stream(self.stream_id)
 
 
+async def _readings(channel: _Channel) -> AsyncGenerator[Reading, None]:
+    """The readings of a sensor or input channel, stale ones dropped; closes the channel at the end."""
+    readings = ReadingFilter()
+    try:
+        while True:
+            reading = readings.accept(await channel.next_frame())
+            if reading is not None:
+                yield reading
+    finally:
+        channel.close()
+
+
 class DeviceConnection(ConnectionHandler):
     """An authenticated connection to a device (see the module docstring)."""
 
@@ -209,26 +221,16 @@ class DeviceConnection(ConnectionHandler):
         channel = await self.open_channel(name, SENSOR_PROTOCOL)
         if min_interval_ms is not None or change is not None:
             channel.send(subscription_frame(min_interval_ms=min_interval_ms, change=change))
-        readings = ReadingFilter()
-        try:
-            while True:
-                reading = readings.accept(await channel.next_frame())
-                if reading is not None:
-                    yield reading
-        finally:
-            channel.close()
+        async with contextlib.aclosing(_readings(channel)) as readings:  # closes the channel with us
+            async for reading in readings:
+                yield reading
 
     async def input(self, name: str) -> AsyncGenerator[Reading, None]:
         """States of input channel ``name`` (game pads): over datagrams when both sides can."""
         channel = await self.open_channel(name, INPUT_PROTOCOL)
-        readings = ReadingFilter()
-        try:
-            while True:
-                reading = readings.accept(await channel.next_frame())
-                if reading is not None:
-                    yield reading
-        finally:
-            channel.close()
+        async with contextlib.aclosing(_readings(channel)) as readings:  # closes the channel with us
+            async for reading in readings:
+                yield reading
 
     async def stream(self, name: str) -> AsyncGenerator[StreamChunk, None]:
         """Chunks of byte stream ``name``; ``self.stream_format(name)`` tells their format."""
