@@ -8,6 +8,7 @@ the new content, never a torn file.
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import json
 import logging
@@ -23,8 +24,6 @@ from .errors import StateError
 log = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
-WRITER_IDLE_S = 2.0
-"""A :class:`StateWriter` thread ends after this long without writes."""
 DIR_MODE = 0o700
 
 
@@ -107,20 +106,70 @@ _background_writers: weakref.WeakSet[StateWriter] = weakref.WeakSet()
 
 @atexit.register
 def _flush_background_writers() -> None:
-    """At interpreter exit, write what the (daemon) writer threads have not written yet."""
+    """At interpreter exit, write what the (daemon) writer thread has not written yet."""
     for writer in list(_background_writers):
         with contextlib.suppress(StateError):
             writer.flush()
 
 
+class _WriterThread:
+    """The one background thread of the process that writes :class:`StateWriter` snapshots.
+
+    It is started when the first background writer is created (a device or controller starting
+    up), not at the first write: a pairing must not wait for a thread to start. It then sleeps on
+    a condition until there is something to write, for the life of the process.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: collections.deque[StateWriter] = collections.deque()
+        self._thread: threading.Thread | None = None
+
+    def ensure_started(self) -> None:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="device-sdk-state-writer", daemon=True)
+                self._thread.start()
+
+    def submit(self, writer: StateWriter) -> None:
+        """``writer`` has a snapshot pending: write it soon."""
+        self.ensure_started()
+        with self._cond:
+            if writer not in self._queue:
+                self._queue.append(writer)
+            self._cond.notify()
+
+    def reset_after_fork(self) -> None:
+        self._cond = threading.Condition()
+        self._queue.clear()
+        self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                writer = self._queue.popleft()
+            writer._write_pending()
+            error = writer._error
+            if error is not None:
+                log.error("cannot write %s: %s", writer.path, error)
+
+
+_writer_thread = _WriterThread()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_writer_thread.reset_after_fork)
+
+
 class StateWriter:
-    """Atomic writes of one state file, optionally on a background thread so that the event loop
+    """Atomic writes of one state file, optionally in the background so that the event loop
     never waits for ``fsync`` (tens of milliseconds on an SD card).
 
     Each :meth:`write` is a complete snapshot. In the background, only the newest snapshot not
     yet written is written (older ones are skipped), and a snapshot never overwrites a newer one.
     ``write(..., sync=True)``, :meth:`flush` and :meth:`close` return once everything written
-    before them is on disk. Without ``background`` every write is synchronous.
+    before them is on disk. Without ``background`` every write is synchronous. All background
+    writers of a process share one thread.
     """
 
     def __init__(self, path: Path, *, background: bool = False, mode: int = FILE_MODE) -> None:
@@ -128,25 +177,24 @@ class StateWriter:
         self.background = background
         self._mode = mode
         self._disk = threading.Lock()  # held while a snapshot is taken and written
-        self._cond = threading.Condition()  # guards the fields below
+        self._cond = threading.Lock()  # guards the fields below
         self._pending: bytes | None = None
         self._error: BaseException | None = None
         self._retry: bytes | None = None
-        self._thread: threading.Thread | None = None
         self._closed = False
+        if background:
+            _writer_thread.ensure_started()
+            _background_writers.add(self)
 
     def write(self, data: bytes, *, sync: bool = False) -> None:
         """Write ``data`` as the file's new content: now when ``sync`` (or not in the background),
         else soon, on the writer thread."""
         with self._cond:
             self._pending = data
-            if self.background and not sync and not self._closed:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name=f"state:{self.path.name}", daemon=True)
-                    self._thread.start()
-                    _background_writers.add(self)
-                self._cond.notify_all()
-                return
+            queue = self.background and not sync and not self._closed
+        if queue:
+            _writer_thread.submit(self)
+            return
         self._write_pending()
         self._raise_error()
 
@@ -164,13 +212,9 @@ class StateWriter:
         self._raise_error()
 
     def close(self) -> None:
-        """Flush and stop the writer thread; later writes are synchronous."""
+        """Flush; later writes are synchronous."""
         with self._cond:
             self._closed = True
-            self._cond.notify_all()
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join()
         self.flush()
 
     def _write_pending(self) -> None:
@@ -196,18 +240,3 @@ class StateWriter:
             error = self._error
         if error is not None:
             raise StateError(f"cannot write {self.path}: {error}") from error
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if self._pending is None and not self._closed:
-                    self._cond.wait(WRITER_IDLE_S)
-                if self._pending is None:
-                    if self._thread is threading.current_thread():
-                        self._thread = None  # idle: the next write starts a new thread
-                    return
-            self._write_pending()
-            with self._cond:
-                error = self._error
-            if error is not None:
-                log.error("cannot write %s: %s", self.path, error)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from device_sdk import statefile
 from device_sdk.errors import StateError
 from device_sdk.statefile import StateWriter, read_json
 
@@ -21,7 +22,6 @@ def test_synchronous_writes_land_at_once_private(tmp_path: Path) -> None:
     writer.write_json({"n": 1})
     assert read_json(path) == {"n": 1}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert writer._thread is None  # no thread was needed
 
 
 def test_background_writes_end_with_the_newest_snapshot(tmp_path: Path) -> None:
@@ -31,9 +31,7 @@ def test_background_writes_end_with_the_newest_snapshot(tmp_path: Path) -> None:
         writer.write_json({"n": n})
     writer.flush()
     assert read_json(path) == {"n": 199}
-    assert writer._thread is not None and writer._thread.is_alive()
     writer.close()
-    assert writer._thread is None
     writer.write_json({"n": 200})  # after close: synchronous
     assert read_json(path) == {"n": 200}
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # no temporaries left
@@ -71,15 +69,20 @@ def test_synchronous_failure_raises(tmp_path: Path) -> None:
         StateWriter(tmp_path / "f" / "s.json").write(b"{}")
 
 
-def test_the_writer_thread_ends_when_idle_and_comes_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(statefile, "WRITER_IDLE_S", 0.05)
-    writer = StateWriter(tmp_path / "s.json", background=True)
-    writer.write_json({"n": 1})
-    first = writer._thread
-    assert first is not None
-    first.join(5)
-    assert not first.is_alive() and writer._thread is None
-    assert read_json(tmp_path / "s.json") == {"n": 1}
-    writer.write_json({"n": 2})
-    writer.flush()
-    assert read_json(tmp_path / "s.json") == {"n": 2}
+def test_one_thread_started_with_the_first_background_writer_serves_them_all(tmp_path: Path) -> None:
+    def writer_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "device-sdk-state-writer"]
+
+    first = StateWriter(tmp_path / "a.json", background=True)
+    started = writer_threads()
+    assert len(started) == 1 and started[0].daemon  # there before any write: a pairing never waits for it
+    writers = [first] + [StateWriter(tmp_path / f"{n}.json", background=True) for n in range(20)]
+    for n, writer in enumerate(writers):
+        writer.write_json({"n": n})
+    assert writer_threads() == started
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all((w.path).exists() for w in writers):
+        time.sleep(0.01)
+    assert [read_json(w.path) for w in writers] == [{"n": n} for n in range(len(writers))]
+    for writer in writers:
+        writer.close()
