@@ -59,6 +59,9 @@ LEARN_NAME_DELAY_S = 0.05
 """How long after a pairing the device asks the controller for its name (off the pairing's critical path)."""
 LEARN_NAME_TIMEOUT_S = 2.0
 """How long it waits for that answer before announcing the pairing with a placeholder name."""
+SHARE_REFILL_DELAY_S = 0.05
+"""How long after an attempt starts the device computes the next attempt's SPAKE2 share (once
+this attempt's answer is out)."""
 
 STREAM_HIGH_WATER = 64 * 1024
 """Stop pulling frames for a channel while this much is unacknowledged on its stream."""
@@ -143,6 +146,7 @@ class DeviceSession(ConnectionHandler):
             controller_fp=fp,
             window=window,
             psk=self.device.psk_provider(),
+            shares=self.device.spake2_shares,
         )
         self.auth.start(now)
         self.drain_auth()
@@ -181,6 +185,8 @@ class DeviceSession(ConnectionHandler):
             if isinstance(event, SendMessage):
                 self.conn.send_control(event.message)
             elif isinstance(event, AttemptStarted):
+                # The attempt took the prepared share: prepare the next one once this one is answered.
+                asyncio.get_running_loop().call_later(SHARE_REFILL_DELAY_S, self.device.prepare_pairing_share)
                 self.device.emit(PairingStarted())
             elif isinstance(event, AuthShowPin):
                 valid_s = max(0.0, event.expires_at - self.device.clock())

@@ -39,6 +39,7 @@ from .factory import FactoryData
 from .hardware_binding import HardwareBinding
 from .identity import AgentIdentity, fingerprint_from_text, stored_names
 from .pairing.auth import PskProvider
+from .pairing.spake2 import Spake2SharePool, password_from_psk
 from .pairing.trust import DeviceTrustStore
 from .pairing.window import (
     LockoutStarted,
@@ -103,6 +104,8 @@ class Device:
             duration_s=config.window_s,
             background_writes=True,
         )
+        self.spake2_shares = Spake2SharePool("B")
+        """The next pairing attempt's SPAKE2 share, computed ahead (:meth:`prepare_pairing_share`)."""
         self.channels = ChannelRegistry(
             device_name=self.name,
             model=self.model,
@@ -149,6 +152,13 @@ class Device:
         if self.window.mode is PairingMode.STICKER:
             return PskProvider(mode=self.window.mode, passcode=self.factory.passcode)
         return PskProvider(mode=self.window.mode)
+
+    def prepare_pairing_share(self) -> None:
+        """Compute the next attempt's SPAKE2 share now, so that an attempt does not wait for it
+        (sticker and button modes; in display mode the PIN is drawn per attempt)."""
+        provider = self.psk_provider()
+        if provider.mode is not PairingMode.DISPLAY:
+            self.spake2_shares.fill(password_from_psk(provider.fixed_psk()))
 
     # -- observable state ---------------------------------------------------------------------------
 
@@ -215,6 +225,7 @@ class Device:
             self.window.open(now, "boot")
         self._hub = SessionHub(self)
         hub = self._hub
+        self.prepare_pairing_share()
         self._server = await serve(
             credentials=Credentials.from_identity(self.identity),
             local_info=self.agent_info,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import time
 
 import pytest
 
@@ -15,6 +14,8 @@ from device_sdk.pairing.spake2 import (
     InvalidPoint,
     L,
     Spake2,
+    Spake2Share,
+    Spake2SharePool,
     compute_w,
     key_schedule,
     password_from_psk,
@@ -473,13 +474,31 @@ def test_peer_sending_w_times_mask_is_rejected() -> None:
         a.finish(forged)
 
 
-def test_one_side_is_fast() -> None:
-    rounds = 50
-    start = time.perf_counter()
-    b = Spake2("B", b"20202021", ID_A, ID_B)
-    for _ in range(rounds):
-        peer = Spake2("A", b"20202021", ID_A, ID_B)
-        b.finish(peer.public_value)
-    per_side = (time.perf_counter() - start) / (rounds + 1)  # rounds of (A construct + B finish)
-    print(f"SPAKE2 per side: {per_side * 1000:.3f} ms")
-    assert per_side < 0.01
+def test_small_order_table_is_the_torsion_subgroup() -> None:
+    assert frozenset(TORSION) == spake2.SMALL_ORDER_POINTS
+
+
+def test_a_prepared_share_gives_the_same_exchange_as_a_fresh_side() -> None:
+    password = b"20202021"
+    share = Spake2Share.generate("B", password, scalar=67890)
+    assert "67890" not in repr(share) and str(compute_w(password)) not in repr(share)
+    prepared = Spake2.from_share(share, ID_A, ID_B)
+    fresh = Spake2("B", password, ID_A, ID_B, scalar=67890)
+    a = Spake2("A", password, ID_A, ID_B, scalar=12345)
+    assert prepared.public_value == fresh.public_value == share.public
+    assert prepared.finish(a.public_value) == fresh.finish(a.public_value) == a.finish(share.public)
+
+
+def test_share_pool_hands_each_share_out_once() -> None:
+    pool = Spake2SharePool("B")
+    pool.fill(b"1")
+    assert pool.ready
+    first = pool.take(b"1")
+    assert not pool.ready
+    second = pool.take(b"1")  # none ready: computed on the spot, never the same one again
+    assert first.scalar != second.scalar and first.public != second.public
+    pool.fill(b"1")
+    other = pool.take(b"2")  # prepared for another password: not used, and dropped
+    assert other.w == compute_w(b"2") and not pool.ready
+    with pytest.raises(ValueError):
+        Spake2Share.generate("C", b"1")

@@ -59,7 +59,15 @@ from .auth import (
     PskProvider,
     ShowPin,
 )
-from .spake2 import InvalidPoint, Spake2, Spake2Keys, password_from_psk, validate_point, verify_confirmation
+from .spake2 import (
+    InvalidPoint,
+    Spake2,
+    Spake2Keys,
+    Spake2SharePool,
+    password_from_psk,
+    validate_point,
+    verify_confirmation,
+)
 from .window import PairingMode, PairingWindow
 
 __all__ = ["DeviceAuth"]
@@ -83,6 +91,7 @@ class DeviceAuth(AuthMachine):
     ``device_fp`` and ``controller_fp`` are the 32-byte SPKI fingerprints of this connection's
     certificates (``controller_fp`` None: the client presented no certificate). ``window`` is the
     device's pairing window, ``psk`` where the PSK comes from (its mode must be the window's).
+    ``shares`` holds a SPAKE2 share prepared ahead (the device refills it between attempts).
     """
 
     def __init__(
@@ -93,8 +102,11 @@ class DeviceAuth(AuthMachine):
         window: PairingWindow,
         psk: PskProvider,
         capabilities: AuthCapabilities = DEVICE_CAPABILITIES,
+        shares: Spake2SharePool | None = None,
     ) -> None:
         super().__init__()
+        if shares is not None and shares.role != "B":
+            raise ValueError("the device is SPAKE2 party B")
         if psk.mode is not window.mode:
             raise ConfigError(f"PSK provider mode {psk.mode.value} != pairing window mode {window.mode.value}")
         self._device_fp = bytes(device_fp)
@@ -102,6 +114,7 @@ class DeviceAuth(AuthMachine):
         self._window = window
         self._generation: int | None = None
         self._psk = psk
+        self._shares = shares or Spake2SharePool("B")
         self._capabilities = capabilities
         self._state = _State.IDLE
         self._spake: Spake2 | None = None
@@ -227,7 +240,8 @@ class DeviceAuth(AuthMachine):
 
     def _send_pb(self, now: float, psk: int) -> None:
         assert self._controller_fp is not None
-        self._spake = Spake2("B", password_from_psk(psk), self._controller_fp, self._device_fp)
+        share = self._shares.take(password_from_psk(psk))
+        self._spake = Spake2.from_share(share, self._controller_fp, self._device_fp)
         self._send(AuthSpake2Handshake(None, PskStatus.SHOWN, self._spake.public_value))
         self._attempt_live = True
         self._events.append(AttemptStarted())

@@ -35,6 +35,8 @@ __all__ = [
     "N",
     "Spake2",
     "Spake2Keys",
+    "Spake2Share",
+    "Spake2SharePool",
     "compute_w",
     "key_schedule",
     "password_from_psk",
@@ -52,6 +54,9 @@ N = bytes.fromhex("d3bfb518f44f3430f29d0c92af503865a1ed3281dc69b35dd868ba85f886c
 
 #: RFC 8032 encoding of the neutral element (0, 1).
 IDENTITY = b"\x01" + bytes(31)
+
+#: One point of order 8 (the one with positive x); its multiples are the 8 points of small order.
+_T8 = bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
 
 _POINT_BYTES = 32
 _CONFIRMATION_INFO = b"ConfirmationKeys"
@@ -152,6 +157,21 @@ def _times8(point: bytes) -> bytes:
     return point
 
 
+def _small_order_points() -> frozenset[bytes]:
+    """The canonical encodings of the 8 points of small order (the torsion subgroup)."""
+    points = [IDENTITY]
+    point = _T8
+    while point != IDENTITY:
+        points.append(point)
+        point = _sodium.crypto_core_ed25519_add(point, _T8)
+    if len(points) != 8:
+        raise AssertionError("the order-8 constant does not generate the torsion subgroup")
+    return frozenset(points)
+
+
+SMALL_ORDER_POINTS = _small_order_points()
+
+
 def validate_point(point: bytes) -> None:
     """Raise :class:`InvalidPoint` unless ``point`` is a canonical, on-curve, non-small-order encoding."""
     if len(point) != _POINT_BYTES:
@@ -160,13 +180,81 @@ def validate_point(point: bytes) -> None:
         # crypto_core_ed25519_add decodes (rejecting off-curve encodings) and re-encodes
         # canonically: the sum with the identity differs from the input iff it was not canonical.
         canonical = _sodium.crypto_core_ed25519_add(point, IDENTITY)
-        cleared = _times8(point)
     except (_NaclRuntimeError, _NaclError) as exc:
         raise InvalidPoint("the point is not on edwards25519") from exc
     if not hmac.compare_digest(canonical, point):
         raise InvalidPoint("the point encoding is not canonical")
-    if cleared == IDENTITY:
+    # A canonical encoding is of small order iff it is one of the 8 torsion points (the same test
+    # as 8 * point == identity, without three point additions).
+    if point in SMALL_ORDER_POINTS:
         raise InvalidPoint("the point is the identity or of small order")
+
+
+@dataclass(frozen=True)
+class Spake2Share:
+    """One side's secret part of one SPAKE2 exchange, computed before the peer is known.
+
+    The identities only enter the transcript, so a side can draw its scalar and compute its
+    public value (and w times the peer's mask) ahead of time, off a pairing's critical path.
+    A share must be used for one exchange only. Every field but ``role`` and ``public`` is secret.
+    """
+
+    role: Literal["A", "B"]
+    w: int = field(repr=False)
+    scalar: int = field(repr=False)
+    public: bytes
+    """pA = x*G + w*M (A) or pB = y*G + w*N (B)."""
+    peer_mask: bytes = field(repr=False)
+    """w*N for A, w*M for B: what is subtracted from the peer's public value."""
+
+    @classmethod
+    def generate(cls, role: Literal["A", "B"], password: bytes, *, scalar: int | None = None) -> Spake2Share:
+        """A fresh share; ``scalar`` (1 <= scalar < L) is fixed only by tests, else drawn from a CSPRNG."""
+        if role not in ("A", "B"):
+            raise ValueError(f"role must be 'A' or 'B', not {role!r}")
+        if scalar is None:
+            scalar = 1 + secrets.randbelow(L - 1)
+        elif not 1 <= scalar < L:
+            raise ValueError("the SPAKE2 scalar must be in [1, L)")
+        w = compute_w(password)
+        own_mask, peer_mask = (M, N) if role == "A" else (N, M)
+        public = _sodium.crypto_core_ed25519_add(_mul_base(scalar), _mul(w, own_mask))
+        return cls(role=role, w=w, scalar=scalar, public=public, peer_mask=_mul(w, peer_mask))
+
+
+class Spake2SharePool:
+    """At most one share computed ahead for one role and password, handed out once.
+
+    :meth:`take` returns the prepared share when the password matches (and forgets it), else
+    computes one on the spot; :meth:`fill` prepares the next one when there is time.
+    """
+
+    def __init__(self, role: Literal["A", "B"]) -> None:
+        self.role: Literal["A", "B"] = role
+        self._password: bytes | None = None
+        self._share: Spake2Share | None = None
+
+    def __repr__(self) -> str:
+        return f"Spake2SharePool(role={self.role!r}, ready={self._share is not None})"
+
+    @property
+    def ready(self) -> bool:
+        return self._share is not None
+
+    def fill(self, password: bytes) -> None:
+        """Prepare a share for ``password`` unless one is ready."""
+        if self._share is None or self._password != password:
+            self._share = Spake2Share.generate(self.role, password)
+            self._password = password
+
+    def take(self, password: bytes) -> Spake2Share:
+        """A share for ``password`` that nobody else gets."""
+        share, self._share = self._share, None
+        ready_for = self._password
+        self._password = None
+        if share is not None and ready_for == password:
+            return share
+        return Spake2Share.generate(self.role, password)
 
 
 class Spake2:
@@ -185,19 +273,23 @@ class Spake2:
         *,
         scalar: int | None = None,
     ) -> None:
-        if role not in ("A", "B"):
-            raise ValueError(f"role must be 'A' or 'B', not {role!r}")
-        if scalar is None:
-            scalar = 1 + secrets.randbelow(L - 1)
-        elif not 1 <= scalar < L:
-            raise ValueError("the SPAKE2 scalar must be in [1, L)")
-        self._role: Literal["A", "B"] = role
+        self._bind(Spake2Share.generate(role, password, scalar=scalar), id_a, id_b)
+
+    @classmethod
+    def from_share(cls, share: Spake2Share, id_a: bytes, id_b: bytes) -> Spake2:
+        """The side of an exchange between ``id_a`` and ``id_b`` that uses a prepared ``share``."""
+        side = cls.__new__(cls)
+        side._bind(share, id_a, id_b)
+        return side
+
+    def _bind(self, share: Spake2Share, id_a: bytes, id_b: bytes) -> None:
+        self._role: Literal["A", "B"] = share.role
         self._id_a = id_a
         self._id_b = id_b
-        self._w = compute_w(password)
-        self._x = scalar
-        own_mask = M if role == "A" else N
-        self._public = _sodium.crypto_core_ed25519_add(_mul_base(scalar), _mul(self._w, own_mask))
+        self._w = share.w
+        self._x = share.scalar
+        self._public = share.public
+        self._peer_mask = share.peer_mask
 
     def __repr__(self) -> str:
         return f"Spake2(role={self._role!r})"
@@ -215,8 +307,7 @@ class Spake2:
     def finish(self, peer_public: bytes) -> Spake2Keys:
         """Derive the keys from the peer's public value; :class:`InvalidPoint` if it is unacceptable."""
         validate_point(peer_public)
-        peer_mask = N if self._role == "A" else M
-        unmasked = _sodium.crypto_core_ed25519_sub(peer_public, _mul(self._w, peer_mask))
+        unmasked = _sodium.crypto_core_ed25519_sub(peer_public, self._peer_mask)
         cleared = _times8(unmasked)
         if cleared == IDENTITY:
             # pB - w*N has small order: the peer used our w to send a point with no secret part.
