@@ -277,6 +277,7 @@ class Controller:
         else:
             passcode = parse_setup_code(code).passcode if code.strip() != "0" else 0
         pairing = _Pairing(self, target, passcode, ask_pin)
+        pairing.auth.prepare()
         conn = await self._open(target, pairing=pairing)
         agent = conn.agent
         try:
@@ -393,15 +394,22 @@ class _Pairing(ConnectionHandler):
         self.confirmed: asyncio.Future[Message] | None = None
         self._early: list[AuthCapabilities | AuthSpake2Handshake | AuthSpake2Confirmation | AuthStatus] = []
 
-    async def run(self, agent: AgentConnection) -> None:
-        """Start once the device's fingerprint is checked; messages that came earlier wait."""
-        self.agent = agent
+    def connection_ready(self, conn: AgentConnection) -> None:
+        """The device's fingerprint matched: start, so that our capabilities and pA leave in the
+        same flight as the TLS Finished. Messages that came earlier are handled now."""
+        if self.agent is not None:
+            return
+        self.agent = conn
         now = self.controller.clock()
         self.auth.start(now)
         early, self._early = self._early, []
         for msg in early:
             self.auth.receive(msg, now)
         self._drain()
+
+    async def run(self, agent: AgentConnection) -> None:
+        """Wait until the exchange on ``agent`` (started by :meth:`connection_ready`) has ended."""
+        self.connection_ready(agent)
         await self.done
 
     def control_message(self, conn: AgentConnection, msg: Message) -> None:

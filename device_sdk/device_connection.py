@@ -308,6 +308,10 @@ class DeviceConnection(ConnectionHandler):
 
     # -- ConnectionHandler --------------------------------------------------------------------------
 
+    def connection_ready(self, conn: AgentConnection) -> None:
+        if self.auth_handler is not None:
+            self.auth_handler.connection_ready(conn)
+
     def control_message(self, conn: AgentConnection, msg: Message) -> None:
         if isinstance(msg, AgentInfoEvent):
             self.device_info = msg.agent_info

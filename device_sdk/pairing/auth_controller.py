@@ -41,7 +41,15 @@ from .auth import (
     AuthMachine,
     NeedPin,
 )
-from .spake2 import InvalidPoint, Spake2, Spake2Keys, password_from_psk, validate_point, verify_confirmation
+from .spake2 import (
+    InvalidPoint,
+    Spake2,
+    Spake2Keys,
+    Spake2Share,
+    password_from_psk,
+    validate_point,
+    verify_confirmation,
+)
 
 __all__ = ["ControllerAuth"]
 
@@ -88,6 +96,7 @@ class ControllerAuth(AuthMachine):
         self._capabilities = capabilities
         self._response_timeout_s = response_timeout_s
         self._state = _State.IDLE
+        self._share: Spake2Share | None = None
         self._spake: Spake2 | None = None
         self._p_b: bytes | None = None
         self._keys: Spake2Keys | None = None
@@ -103,6 +112,12 @@ class ControllerAuth(AuthMachine):
 
     # -- inputs ------------------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """Compute the SPAKE2 share before the connection is up (when the passcode is known), so
+        that :meth:`start` only sends. Optional; it emits nothing."""
+        if self._state is _State.IDLE and self._passcode is not None and self._share is None:
+            self._share = Spake2Share.generate("A", password_from_psk(self._passcode))
+
     def start(self, now: float) -> None:
         """The connection is up: send auth-capabilities and the first handshake."""
         if self._state is not _State.IDLE:
@@ -112,7 +127,10 @@ class ControllerAuth(AuthMachine):
             self._send(AuthSpake2Handshake(self._token, PskStatus.NEEDS_PRESENTATION, b""))
             self._state = _State.WAIT_PRESENTATION
         else:
-            self._spake = Spake2("A", password_from_psk(self._passcode), self._controller_fp, self._device_fp)
+            self.prepare()
+            assert self._share is not None
+            self._spake = Spake2.from_share(self._share, self._controller_fp, self._device_fp)
+            self._share = None
             self._send(AuthSpake2Handshake(self._token, PskStatus.INPUT, self._spake.public_value))
             self._state = _State.WAIT_PB
         self._passcode = None

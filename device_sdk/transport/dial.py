@@ -112,6 +112,7 @@ async def connect(
         def __init__(self, quic: QuicConnection, stream_handler: Any = None) -> None:
             super().__init__(quic, stream_handler)
             self.conn = AgentConnection(self, is_client=True, config=cfg, local_info=local_info)
+            self.conn.expected_fingerprint = expected_fingerprint
             if on_connection is not None:
                 self.conn.handler = on_connection(self.conn)
             holder.append(self.conn)
@@ -139,7 +140,6 @@ async def connect(
         conn.close(CloseCode.UNAUTHORIZED, "device fingerprint mismatch")
         await _close_quietly(stack)
         raise FingerprintMismatch(b64encode(expected_fingerprint).decode(), b64encode(actual).decode())
-    conn.handler.connection_ready(conn)
     return conn
 
 

@@ -97,7 +97,9 @@ class ConnectionHandler:
     """What the device or controller does with a connection. Override what you need."""
 
     def connection_ready(self, conn: AgentConnection) -> None:
-        """TLS is up; ``conn.peer_fingerprint`` is known (None: no client certificate)."""
+        """TLS is up; ``conn.peer_fingerprint`` is known (None: no client certificate). On the
+        controller side, only once it matched the expected fingerprint. Called while the handshake's
+        last datagram is processed: what is sent here leaves in the same flight."""
 
     def control_message(self, conn: AgentConnection, msg: Message) -> None:
         """A control message the connection does not answer itself (auth, agent-info-event)."""
@@ -136,6 +138,9 @@ class AgentConnection:
         self._local_info = local_info
         self.handler: ConnectionHandler = ConnectionHandler()
         self.peer_fingerprint: bytes | None = None
+        self.expected_fingerprint: bytes | None = None
+        """Controller side: the device's pinned or advertised fingerprint. Checked as the handshake
+        completes, before anything is sent; a mismatch closes the connection with 401."""
         self.peer_address: tuple[str, int] | None = None
         self.alpn: str | None = None
         self._next_request_id = 1
@@ -316,8 +321,13 @@ class AgentConnection:
         self._note_activity()
         if not self.ready.done():
             self.ready.set_result(None)
-        if not self.is_client:
-            self.handler.connection_ready(self)
+        expected = self.expected_fingerprint
+        if self.is_client and expected is not None and self.peer_fingerprint != expected:
+            self.close(CloseCode.UNAUTHORIZED, "device fingerprint mismatch")
+            return
+        # Now, while the handshake's last datagram is processed: what the handler sends leaves in
+        # the same flight as the client's TLS Finished.
+        self.handler.connection_ready(self)
 
     def _control(self, msg: Message) -> None:
         if isinstance(msg, AgentInfoRequest):
