@@ -277,7 +277,9 @@ class Controller:
         else:
             passcode = parse_setup_code(code).passcode if code.strip() != "0" else 0
         pairing = _Pairing(self, target, passcode, ask_pin)
-        pairing.auth.prepare()
+        # pA is computed while the dial waits (for the address lookup or the device's first flight);
+        # if the handshake completes first, start() computes it then.
+        asyncio.get_running_loop().call_soon(pairing.auth.prepare)
         conn = await self._open(target, pairing=pairing)
         agent = conn.agent
         try:

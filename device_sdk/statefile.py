@@ -7,6 +7,7 @@ the new content, never a torn file.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import contextlib
@@ -15,6 +16,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,11 @@ from .errors import StateError
 log = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
+BACKGROUND_WRITE_DELAY_S = 0.02
+"""A background write starts this long after its snapshot is taken: the disk work (and the writer
+thread's share of the interpreter lock) stays out of the exchange that caused it, and a burst of
+snapshots (a pairing writes the trust store and the window) is written once. On an event loop the
+snapshot is handed to the thread by a loop timer, so the thread is not even woken before."""
 DIR_MODE = 0o700
 
 
@@ -97,8 +104,12 @@ def remove_stale_temporaries(directory: Path) -> None:
 
 
 def encode_json(value: Any) -> bytes:
-    """The bytes :func:`write_json` writes for ``value``."""
-    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+    """The bytes :func:`write_json` writes for ``value``: one line, keys sorted.
+
+    Not indented: with ``indent`` the json module falls back to its pure-Python encoder, several
+    times slower, and these snapshots are taken on the event loop (``python -m json.tool`` shows
+    them indented)."""
+    return (json.dumps(value, sort_keys=True) + "\n").encode()
 
 
 _background_writers: weakref.WeakSet[StateWriter] = weakref.WeakSet()
@@ -122,7 +133,7 @@ class _WriterThread:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._queue: collections.deque[StateWriter] = collections.deque()
+        self._queue: collections.deque[tuple[float, StateWriter]] = collections.deque()
         self._thread: threading.Thread | None = None
 
     def ensure_started(self) -> None:
@@ -132,11 +143,30 @@ class _WriterThread:
                 self._thread.start()
 
     def submit(self, writer: StateWriter) -> None:
-        """``writer`` has a snapshot pending: write it soon."""
+        """``writer`` has a snapshot pending: write it :data:`BACKGROUND_WRITE_DELAY_S` from now.
+
+        On an event loop, a loop timer hands it over then. If that loop stops first, the snapshot
+        stays pending until the writer's next write, :meth:`StateWriter.flush` or interpreter exit.
+        """
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self._enqueue(writer, BACKGROUND_WRITE_DELAY_S)
+        elif writer._handoff_loop is not loop:
+            writer._handoff_loop = loop
+            loop.call_later(BACKGROUND_WRITE_DELAY_S, self._handoff, writer)
+
+    def _handoff(self, writer: StateWriter) -> None:
+        writer._handoff_loop = None
+        self._enqueue(writer, 0.0)
+
+    def _enqueue(self, writer: StateWriter, delay: float) -> None:
         self.ensure_started()
         with self._cond:
-            if writer not in self._queue:
-                self._queue.append(writer)
+            if all(queued is not writer for _due, queued in self._queue):
+                self._queue.append((time.monotonic() + delay, writer))
             self._cond.notify()
 
     def reset_after_fork(self) -> None:
@@ -149,7 +179,12 @@ class _WriterThread:
             with self._cond:
                 while not self._queue:
                     self._cond.wait()
-                writer = self._queue.popleft()
+                due, writer = self._queue[0]
+                delay = due - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                self._queue.popleft()
             writer._write_pending()
             error = writer._error
             if error is not None:
@@ -182,6 +217,7 @@ class StateWriter:
         self._error: BaseException | None = None
         self._retry: bytes | None = None
         self._closed = False
+        self._handoff_loop: asyncio.AbstractEventLoop | None = None
         if background:
             _writer_thread.ensure_started()
             _background_writers.add(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from device_sdk import statefile
 from device_sdk.errors import StateError
 from device_sdk.statefile import StateWriter, read_json
 
@@ -86,3 +88,31 @@ def test_one_thread_started_with_the_first_background_writer_serves_them_all(tmp
     assert [read_json(w.path) for w in writers] == [{"n": n} for n in range(len(writers))]
     for writer in writers:
         writer.close()
+
+
+def test_on_an_event_loop_the_snapshot_is_handed_over_by_a_loop_timer(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    writer = StateWriter(path, background=True)
+
+    async def burst() -> None:
+        for n in range(10):
+            writer.write_json({"n": n})
+        assert writer._handoff_loop is asyncio.get_running_loop()  # one timer for the burst
+        assert not path.exists() and not statefile._writer_thread._queue  # the thread was not told yet
+        deadline = time.monotonic() + 10
+        while not path.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
+    asyncio.run(burst())
+    writer.flush()
+    assert read_json(path) == {"n": 9}
+
+    async def stop_before_the_handoff() -> None:
+        writer.write_json({"n": 10})
+
+    asyncio.run(stop_before_the_handoff())  # the loop is gone before its timer fired
+    writer.flush()
+    assert read_json(path) == {"n": 10}
+    writer.write_json({"n": 11})  # no loop now: the thread is told directly
+    writer.close()
+    assert read_json(path) == {"n": 11}

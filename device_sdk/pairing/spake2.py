@@ -308,11 +308,17 @@ class Spake2:
         """Derive the keys from the peer's public value; :class:`InvalidPoint` if it is unacceptable."""
         validate_point(peer_public)
         unmasked = _sodium.crypto_core_ed25519_sub(peer_public, self._peer_mask)
-        cleared = _times8(unmasked)
-        if cleared == IDENTITY:
-            # pB - w*N has small order: the peer used our w to send a point with no secret part.
-            raise InvalidPoint("the unmasked point is of small order")
-        k = _mul(self._x, cleared)
+        try:
+            # Every honest peer's unmasked point is in the prime-order subgroup, where
+            # x * (8 * U) = (8x mod L) * U: one multiplication. libsodium refuses any other U
+            # (a torsion component, small order), which takes the general path below.
+            k = _sodium.crypto_scalarmult_ed25519_noclamp(_scalar(8 * self._x), unmasked)
+        except (_NaclRuntimeError, _NaclError):
+            cleared = _times8(unmasked)
+            if cleared == IDENTITY:
+                # pB - w*N has small order: the peer used our w to send a point with no secret part.
+                raise InvalidPoint("the unmasked point is of small order") from None
+            k = _mul(self._x, cleared)
         if self._role == "A":
             tt = transcript(self._id_a, self._id_b, self._public, peer_public, k, self._w)
         else:
