@@ -7,7 +7,7 @@ Goals: pairing <= 1.5x the bare handshake, reconnect <= 1.2x, SPAKE2 <= 2 ms per
 "Reconnect" is ``Controller.connect`` returning an authenticated connection to a pinned device (mutual
 TLS with both fingerprints checked; the device knows the controller from its trust store). It is
 also shown with a first request (agent-info) on top, one round trip more, for which there is no goal.
-Pairing ends when the device has committed: ``pair()`` waits for the answer to an agent-info request
+Pairing ends when the device has committed: ``pair()`` waits for the answer to an agent-status request
 sent after its auth-status.
 
 Both sides run on this one event loop, so all of both sides' work is on the critical path.

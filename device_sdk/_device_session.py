@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import cbor2
@@ -86,6 +87,7 @@ class SessionHub:
         self.owners: weakref.WeakKeyDictionary[ChannelSession, DeviceSession] = weakref.WeakKeyDictionary()
         """Which connection each open channel session belongs to."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
 
     def registry_event(self, event: object) -> None:
         if isinstance(event, SessionReady):
@@ -101,6 +103,16 @@ class SessionHub:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def spawn_later(self, delay: float, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``make()`` as a task ``delay`` seconds from now; until then nothing runs for it."""
+
+        def start() -> None:
+            self._timers.discard(handle)
+            self.spawn(make())
+
+        handle = asyncio.get_running_loop().call_later(delay, start)
+        self._timers.add(handle)
+
     def abort_pairing(self, fp: bytes) -> None:
         """Button mode: another controller tried; abort this controller's attempt."""
         for session in list(self.sessions):
@@ -109,6 +121,9 @@ class SessionHub:
                 session.drain_auth()
 
     async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         for task in list(self._tasks):
             task.cancel()
         for session in list(self.sessions):
@@ -220,16 +235,16 @@ class DeviceSession(ConnectionHandler):
     def _paired(self, fp: bytes) -> None:
         self.device.trust.add(fp, f"controller {fingerprint_text(fp)[:8]}", self.device.clock())
         self.conn.set_authenticated()
-        self.hub.spawn(self._learn_name(fp))
+        self.hub.spawn_later(LEARN_NAME_DELAY_S, lambda: self._learn_name(fp))
 
     async def _learn_name(self, fp: bytes) -> None:
         """Ask the new controller for its agent-info, store its name in the trust store, then emit
         :class:`Paired` (with the placeholder name if the controller does not answer in time).
 
-        A moment later, not at once: the controller is busy finishing its side of the pairing.
+        Started :data:`LEARN_NAME_DELAY_S` after the commit, not at once: the controller is busy
+        finishing its side of the pairing.
         """
         try:
-            await asyncio.sleep(LEARN_NAME_DELAY_S)
             info = await self.conn.agent_info(timeout=LEARN_NAME_TIMEOUT_S)
         except TransportError:
             pass

@@ -445,7 +445,7 @@ class _Pairing(ConnectionHandler):
                 self._ask_task = asyncio.get_running_loop().create_task(self._ask())
             elif isinstance(event, Authenticated):
                 # Asked in the same flight as our auth-status: answered once the device has committed.
-                self.confirmed = agent.send_agent_info_request()
+                self.confirmed = agent.send_agent_status_request()
                 if not self.done.done():
                     self.done.set_result(None)
             elif isinstance(event, AuthFailed):

@@ -18,10 +18,9 @@ from typing import Any
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic import events as qe
 from aioquic.quic.configuration import QuicConfiguration
-from cryptography import x509
 
 from ..errors import ConnectionClosed, ConnectTimeout
-from ..identity import AgentIdentity, spki_fingerprint
+from ..identity import AgentIdentity
 from ..wire import (
     DEFAULT_MAX_MESSAGE_SIZE,
     AgentInfo,
@@ -257,10 +256,10 @@ class AgentConnection:
         self._next_request_id += 1
         return rid
 
-    def send_agent_info_request(self) -> asyncio.Future[Message]:
-        """Send an agent-info request now (in the same flight as whatever else is being sent);
-        the future gets the :class:`AgentInfoResponse`, or :class:`ConnectionClosed`."""
-        return self._send_request(AgentInfoRequest(self._new_request_id()))
+    def send_agent_status_request(self) -> asyncio.Future[Message]:
+        """Send an agent-status request now (in the same flight as whatever else is being sent);
+        the future gets the :class:`AgentStatusResponse`, or :class:`ConnectionClosed`."""
+        return self._send_request(AgentStatusRequest(self._new_request_id()))
 
     def _send_request(self, msg: AgentInfoRequest | AgentStatusRequest) -> asyncio.Future[Message]:
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
@@ -315,9 +314,7 @@ class AgentConnection:
 
     def _handshake_done(self, ev: HandshakeDone) -> None:
         self.alpn = ev.alpn
-        if ev.peer_certificate_der is not None:
-            cert = x509.load_der_x509_certificate(ev.peer_certificate_der)
-            self.peer_fingerprint = spki_fingerprint(cert)
+        self.peer_fingerprint = ev.peer_fingerprint
         self._note_activity()
         if not self.ready.done():
             self.ready.set_result(None)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from aioquic.quic import events as qe
 from aioquic.quic.connection import QuicConnection, stream_is_client_initiated, stream_is_unidirectional
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import RemoteProtocolError
+from ..identity.fingerprint import spki_fingerprint
 from ..wire import (
     DEFAULT_MAX_MESSAGE_SIZE,
     UNAUTHENTICATED_TYPES,
@@ -41,9 +41,10 @@ CHANNEL_MESSAGES = (DataChannelOpenRequest, DataChannelOpenResponse, DataFrame)
 
 @dataclass(frozen=True, slots=True)
 class HandshakeDone:
-    """TLS is up; ``peer_certificate_der`` is None when the peer presented no certificate."""
+    """TLS is up; ``peer_fingerprint`` (SHA-256 of the certificate's SPKI) is None when the peer
+    presented no certificate."""
 
-    peer_certificate_der: bytes | None
+    peer_fingerprint: bytes | None
     alpn: str | None
 
 
@@ -162,8 +163,7 @@ class OspConnection:
             return self._stream_data(event)
         if isinstance(event, qe.HandshakeCompleted):
             cert = peer_certificate(self.quic)
-            der = cert.public_bytes(Encoding.DER) if cert is not None else None
-            return [HandshakeDone(der, event.alpn_protocol)]
+            return [HandshakeDone(spki_fingerprint(cert) if cert is not None else None, event.alpn_protocol)]
         if isinstance(event, qe.StreamReset):
             self._decoders.pop(event.stream_id, None)
             if stream_is_unidirectional(event.stream_id):
