@@ -7,15 +7,18 @@ import os
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cbor2
 import pytest
 from aioquic.asyncio.client import connect as quic_connect
 from aioquic.quic.configuration import QuicConfiguration
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from device_sdk.errors import ConnectionClosed, FingerprintMismatch
 from device_sdk.identity import AgentIdentity
 from device_sdk.transport import AgentConnection, ConnectionHandler, Server, TransportConfig, connect, serve
+from device_sdk.transport.endpoint import quic_configuration
 from device_sdk.wire import (
     AgentInfo,
     DataChannelOpenRequest,
@@ -238,3 +241,16 @@ async def test_idle_connection_without_keepalive_times_out(fx: Fixture) -> None:
     conn = await fx.connect(config=config)
     async with asyncio.timeout(5):
         await conn.wait_closed()
+
+
+def test_credentials_are_read_once_per_version_of_the_files(tmp_path: Path) -> None:
+    identity = AgentIdentity.load_or_create(tmp_path, model_name="m", instance_name="Before")
+    creds = credentials(identity)
+    first = quic_configuration(is_client=True, credentials=creds, config=TransportConfig())
+    second = quic_configuration(is_client=True, credentials=creds, config=TransportConfig())
+    assert second.private_key is first.private_key  # not read and parsed again
+    assert second.certificate is first.certificate
+    assert identity.rename("After")  # a new certificate, written atomically over the old file
+    third = quic_configuration(is_client=True, credentials=creds, config=TransportConfig())
+    assert third.certificate is not first.certificate
+    assert third.certificate.public_bytes(Encoding.PEM) == identity.cert_path.read_bytes()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,8 +89,35 @@ def quic_configuration(
         server_name=server_name,
         verify_mode=ssl.CERT_NONE,  # no CA: the SPKI fingerprint is checked instead
     )
-    qc.load_cert_chain(credentials.cert_path, credentials.key_path)
+    _load_cert_chain(qc, credentials)
     return qc
+
+
+_loaded_credentials: dict[tuple[str, str], tuple[tuple[int, ...], Any, list[Any], Any]] = {}
+
+
+def _file_version(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _load_cert_chain(qc: QuicConfiguration, credentials: Credentials) -> None:
+    """``qc.load_cert_chain`` once per version of the files, not for every connection: a controller
+    dials often, and reading and parsing the key is on every dial's critical path. The files are
+    replaced atomically (a new inode), so a renewed identity is loaded on the next connection."""
+    key = (str(credentials.cert_path), str(credentials.key_path))
+    try:
+        version = _file_version(credentials.cert_path) + _file_version(credentials.key_path)
+    except OSError:
+        qc.load_cert_chain(credentials.cert_path, credentials.key_path)  # raises the clear error
+        return
+    cached = _loaded_credentials.get(key)
+    if cached is not None and cached[0] == version:
+        _, qc.certificate, chain, qc.private_key = cached
+        qc.certificate_chain = list(chain)
+        return
+    qc.load_cert_chain(credentials.cert_path, credentials.key_path)
+    _loaded_credentials[key] = (version, qc.certificate, list(qc.certificate_chain), qc.private_key)
 
 
 class ConnectionHandler:
