@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from device_sdk.pairing.auth import PSK_TIMEOUT_S, AttemptStarted, Authenticated, NeedPin, ShowPin
 from device_sdk.pairing.auth_controller import ControllerAuth
+from device_sdk.pairing.auth_device import DeviceAuth
 from device_sdk.pairing.display_pin import parse_display_pin
+from device_sdk.pairing.spake2 import Spake2SharePool, password_from_psk
 from device_sdk.pairing.window import PairingMode
 from device_sdk.wire.messages import AuthCapabilities, AuthSpake2Handshake, PskStatus
-from tests._auth_bench import PASSCODE, T0, Bench, assert_paired, run
+from tests._auth_bench import CTL_FP, DEVICE_FP, PASSCODE, T0, Bench, Side, assert_paired, run
 
 # -- successes ---------------------------------------------------------------------------------
 
@@ -104,3 +108,29 @@ def test_capabilities_never_arriving_do_not_matter(tmp_path: Path) -> None:
     run(device, controller, T0, drop=lambda m: isinstance(m, AuthCapabilities))
     assert_paired(bench, device, controller)
     assert device.machine.peer_capabilities is None
+
+
+def test_prepared_shares_are_sent_and_used_once(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, PairingMode.STICKER)
+    shares = Spake2SharePool("B")
+    shares.fill(password_from_psk(PASSCODE))
+    prepared = shares._share
+    assert prepared is not None
+    device = DeviceAuth(device_fp=DEVICE_FP, controller_fp=CTL_FP, window=bench.window, psk=bench.psk, shares=shares)
+    controller = ControllerAuth(controller_fp=CTL_FP, device_fp=DEVICE_FP, token=bench.window.token, passcode=PASSCODE)
+    controller.prepare()  # before the connection is up: start() then only sends
+    ctl_share = controller._share
+    assert ctl_share is not None
+    device.start(T0)
+    controller.start(T0)
+    dev, ctl = Side(device), Side(controller)
+    run(dev, ctl, T0 + 1)
+    assert_paired(bench, dev, ctl)
+    p_b, p_a = dev.sent[1], ctl.sent[1]
+    assert isinstance(p_b, AuthSpake2Handshake) and p_b.public_value == prepared.public
+    assert isinstance(p_a, AuthSpake2Handshake) and p_a.public_value == ctl_share.public
+    assert not shares.ready and controller._share is None  # each handed to this one attempt only
+    with pytest.raises(ValueError):
+        DeviceAuth(
+            device_fp=DEVICE_FP, controller_fp=CTL_FP, window=bench.window, psk=bench.psk, shares=Spake2SharePool("A")
+        )

@@ -117,9 +117,13 @@ async def test_the_paired_event_names_the_controller(tmp_path: Path, device: Dev
 
 async def test_wrong_code_fails_then_right_code_works(tmp_path: Path, device: Device) -> None:
     ctl = controller(tmp_path)
+    assert device.spake2_shares.ready  # prepared at start
     with pytest.raises(WrongSetupCode):
         await ctl.pair(target(device), "20202022")
     assert device.window.consecutive_failures == 1
+    async with asyncio.timeout(5):  # the next attempt's share is prepared between attempts
+        while not device.spake2_shares.ready:
+            await asyncio.sleep(0.01)
     conn = await ctl.pair(target(device), "MT:Y.K90AFN00KA0648G00")
     await conn.close()
 
