@@ -30,10 +30,12 @@ PEER_SCRIPT = Path(__file__).with_name("_channels_peer.py")
 
 
 class Peer:
-    """A child process running ``_channels_peer.py`` (role ``device`` or ``raw``), driven by JSON lines."""
+    """A child process running a peer script (by default ``_channels_peer.py``, role ``device`` or
+    ``raw``), driven by JSON lines: one command per line in, one answer per line out."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, ready: Any) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, ready: Any, script: Path = PEER_SCRIPT) -> None:
         self.proc = proc
+        self.script = script
         self.ready = ready
         """What the child answered once serving: the ready file (device) or the UDP port (raw)."""
 
@@ -42,19 +44,19 @@ class Peer:
         return self.proc.pid
 
     @classmethod
-    async def start(cls, role: str, state: Path, *, profile: Path | None = None) -> Peer:
+    async def start(cls, role: str, state: Path, *, profile: Path | None = None, script: Path = PEER_SCRIPT) -> Peer:
         """Start the child; with ``profile``, under cProfile writing ``profile/<role>.prof`` at exit."""
         prof = [] if profile is None else ["-m", "cProfile", "-o", str(profile / f"{role}.prof")]
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             *prof,
-            str(PEER_SCRIPT),
+            str(script),
             role,
             str(state),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
-        peer = cls(proc, None)
+        peer = cls(proc, None, script)
         try:
             async with asyncio.timeout(20):
                 peer.ready = (await peer._read())["ready"]
@@ -67,12 +69,12 @@ class Peer:
         assert self.proc.stdout is not None
         line = await self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"the {PEER_SCRIPT.name} child exited ({await self.proc.wait()})")
+            raise RuntimeError(f"the {self.script.name} child exited ({await self.proc.wait()})")
         answer: dict[str, Any] = json.loads(line)
         return answer
 
     async def command(self, **cmd: Any) -> dict[str, Any]:
-        """Send one command and wait for its answer (which has ``cpu`` and ``wall`` seconds)."""
+        """Send one command and wait for its answer (``_channels_peer.py``'s carry ``cpu`` and ``wall`` seconds)."""
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(cmd).encode() + b"\n")
         await self.proc.stdin.drain()

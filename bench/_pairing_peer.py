@@ -1,6 +1,6 @@
 """The device side of bench/pairing.py, run as a child process (as it would run on its own board).
 
-Usage: python _pairing_peer.py STATE_DIR
+Usage: python _pairing_peer.py device STATE_DIR   (the role argument is what ``_channels_parts.Peer`` passes)
 
 The parent sends one JSON command per line on stdin and reads one JSON answer per line on stdout
 (the first line is ``{"ready": true}``):
@@ -69,4 +69,4 @@ async def serve(state: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(Path(sys.argv[1])))
+    asyncio.run(serve(Path(sys.argv[2])))

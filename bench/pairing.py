@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import ssl
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from _channels_parts import Peer
 from _util import COMPARISON_HEADERS, comparison_rows, median, print_table, verdict
 from aioquic.asyncio.client import connect as quic_connect
 from aioquic.quic.configuration import QuicConfiguration
@@ -97,37 +96,16 @@ class InProcess:
 class ChildProcess:
     """Devices in a child process (``_pairing_peer.py``), one at a time."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
 
     @classmethod
     async def start(cls, base: Path) -> ChildProcess:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(PEER_SCRIPT), str(base), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
-        )
-        child = cls(proc)
-        try:
-            async with asyncio.timeout(20):
-                await child._read()
-        except BaseException:
-            await child.close()
-            raise
-        return child
-
-    async def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = await self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{PEER_SCRIPT.name} exited ({await self.proc.wait()})")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
+        return cls(await Peer.start("device", base, script=PEER_SCRIPT))
 
     async def new(self) -> DeviceTarget:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b'{"cmd": "new"}\n')
-        await self.proc.stdin.drain()
         async with asyncio.timeout(20):
-            info = await self._read()
+            info = await self.peer.command(cmd="new")
         return DeviceTarget(
             name=info["name"],
             addresses=(HOST,),
@@ -139,16 +117,7 @@ class ChildProcess:
         )
 
     async def close(self) -> None:
-        if self.proc.returncode is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(b'{"cmd": "quit"}\n')
-            try:
-                async with asyncio.timeout(10):
-                    await self.proc.stdin.drain()
-                    await self.proc.wait()
-            except (TimeoutError, ConnectionError):
-                self.proc.kill()
-                await self.proc.wait()
+        await self.peer.close()
 
 
 async def bare_handshake(port: int, ctl: Controller) -> float:
