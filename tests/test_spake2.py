@@ -6,6 +6,8 @@ import hashlib
 import random
 
 import pytest
+from nacl import bindings as nacl_bindings
+from nacl.exceptions import RuntimeError as NaclRuntimeError
 
 from device_sdk.errors import PairingError
 from device_sdk.pairing import spake2
@@ -502,3 +504,22 @@ def test_share_pool_hands_each_share_out_once() -> None:
     assert other.w == compute_w(b"2") and not pool.ready
     with pytest.raises(ValueError):
         Spake2Share.generate("C", b"1")
+
+
+def test_fast_path_relies_on_libsodium_refusing_points_outside_the_prime_order_subgroup() -> None:
+    # finish() computes K = (8x mod L) * U in one multiplication and counts on libsodium to refuse
+    # any U with a torsion component (for such a U the shortcut would give a different K).
+    mixed = ref_encode(ref_add(ref_mul(12345, REF_G), T8))
+    with pytest.raises(NaclRuntimeError):
+        nacl_bindings.crypto_scalarmult_ed25519_noclamp((999).to_bytes(32, "little"), mixed)
+    # A scalar for which 8x wraps around L (8x mod L is then not a multiple of 8): the torsion
+    # would survive a shortcut that libsodium did not refuse; the general path clears it.
+    password = b"20202021"
+    y = L - 3
+    assert (8 * y) % L % 8 != 0
+    a = Spake2("A", password, ID_A, ID_B, scalar=12345)
+    b = Spake2("B", password, ID_A, ID_B, scalar=y)
+    tainted = ref_encode(ref_add(ref_point(a.public_value), T8))
+    w = compute_w(password)
+    k = ref_encode(ref_mul(y, ref_mul(8, ref_add(ref_point(tainted), ref_neg(ref_mul(w, ref_point(spake2.M)))))))
+    assert b.finish(tainted) == key_schedule(transcript(ID_A, ID_B, tainted, b.public_value, k, w))
