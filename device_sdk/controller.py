@@ -280,7 +280,11 @@ class Controller:
         # pA is computed while the dial waits (for the address lookup or the device's first flight);
         # if the handshake completes first, start() computes it then.
         asyncio.get_running_loop().call_soon(pairing.auth.prepare)
-        conn = await self._open(target, pairing=pairing)
+        try:
+            conn = await self._open(target, pairing=pairing)
+        except BaseException:
+            pairing.stop()  # the exchange may have started as the handshake completed
+            raise
         agent = conn.agent
         try:
             async with asyncio.timeout(self.config.pair_timeout):
@@ -498,7 +502,12 @@ class _Pairing(ConnectionHandler):
         self._drain()
 
     def stop(self) -> None:
-        """The pairing is over: stop asking for a PIN."""
+        """The pairing is over: stop asking for a PIN and stop the response timer."""
         if self._ask_task is not None:
             self._ask_task.cancel()
             self._ask_task = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.done.done() and not self.done.cancelled():
+            self.done.exception()  # retrieved: nobody awaits it when the dial itself failed
