@@ -98,7 +98,8 @@ def test_on_an_event_loop_the_snapshot_is_handed_over_by_a_loop_timer(tmp_path: 
         for n in range(10):
             writer.write_json({"n": n})
         assert writer._handoff_loop is asyncio.get_running_loop()  # one timer for the burst
-        assert not path.exists() and not statefile._writer_thread._queue  # the thread was not told yet
+        queued = [w for _due, w in statefile._writer_thread._queue]
+        assert not path.exists() and writer not in queued  # the thread was not told yet
         deadline = time.monotonic() + 10
         while not path.exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
