@@ -38,10 +38,7 @@ from .pairing.auth import ShowPin as AuthShowPin
 from .pairing.auth_device import DeviceAuth
 from .transport import AgentConnection, ConnectionHandler
 from .wire import (
-    AuthCapabilities,
-    AuthSpake2Confirmation,
-    AuthSpake2Handshake,
-    AuthStatus,
+    AuthMessage,
     CloseCode,
     DataChannelOpenRequest,
     DataChannelOpenResponse,
@@ -75,7 +72,6 @@ made bench/channels.py (a) slower and less steady; 32 KiB keeps half a stalled s
 PUMP_BYTES = 16 * 1024
 DATAGRAM_SIZE_ESTIMATE = 256
 """Room asked of the congestion window before an input frame is handed to aioquic."""
-AUTH_TYPES = (AuthCapabilities, AuthSpake2Handshake, AuthSpake2Confirmation, AuthStatus)
 
 
 class SessionHub:
@@ -184,7 +180,7 @@ class DeviceSession(ConnectionHandler):
     # -- auth --------------------------------------------------------------------------------------
 
     def control_message(self, conn: AgentConnection, msg: Message) -> None:
-        if not isinstance(msg, AUTH_TYPES):
+        if not isinstance(msg, AuthMessage):
             return  # agent-info-event from a controller: nothing to do
         if self.auth is None or conn.authenticated:
             log.debug("ignoring %s from an authenticated peer", type(msg).__name__)

@@ -15,12 +15,13 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from zeroconf.asyncio import AsyncZeroconf
 
+from ._controller_pairing import PairingAttempt, PinCallback
 from .config import ControllerConfig
 from .device_connection import DeviceConnection
 from .discovery import Browser, DiscoveredDevice
@@ -28,42 +29,28 @@ from .errors import (
     AmbiguousDevice,
     ConnectionClosed,
     DeviceNotFound,
-    InvalidSetupCode,
     NotPaired,
-    PairingAborted,
     PairingError,
     PairingTimeout,
     TransportError,
 )
 from .identity import AgentIdentity, agent_hostname, fingerprint_from_text, fingerprint_text
-from .pairing.auth import Authenticated, AuthFailed, NeedPin, SendMessage, failure_to_error
-from .pairing.auth_controller import ControllerAuth
-from .pairing.display_pin import parse_display_pin
 from .pairing.setup_code import parse_setup_code
 from .pairing.trust import ControllerPinStore, PinnedDevice
 from .reconnect import ReconnectPolicy, connections
 from .statefile import ensure_dir
-from .transport import AgentConnection, ConnectionHandler, Credentials, connect
+from .transport import AgentConnection, Credentials, connect
 from .wire import (
     CAP_DATA_CHANNELS,
     AgentInfo,
-    AuthCapabilities,
-    AuthSpake2Confirmation,
-    AuthSpake2Handshake,
-    AuthStatus,
-    CloseCode,
-    Message,
 )
 
 log = logging.getLogger(__name__)
 
 PINS_FILE = "devices.json"
 CONTROLLER_MODEL = "device_sdk controller"
-PEER_CLOSE_GRACE_S = 2.0
-"""After the device reports a failed pairing, wait this long for its close before closing ourselves."""
 DISCOVERY_SETTLE_S = 1.0
 """How long after the browser starts :meth:`Controller.find` waits for other matching devices to answer."""
-AUTH_TYPES = (AuthCapabilities, AuthSpake2Handshake, AuthSpake2Confirmation, AuthStatus)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,10 +94,6 @@ class DeviceTarget:
     @property
     def server_name(self) -> str:
         return agent_hostname(self.sn, self.name)
-
-
-PinCallback = Callable[[], Awaitable[str]]
-"""Asks the user for the code a display-mode device shows."""
 
 
 class Controller:
@@ -224,7 +207,7 @@ class Controller:
 
     # -- connecting -----------------------------------------------------------------------------
 
-    async def _open(self, target: DeviceTarget, *, pairing: _Pairing | None = None) -> DeviceConnection:
+    async def _open(self, target: DeviceTarget, *, pairing: PairingAttempt | None = None) -> DeviceConnection:
         """Dial the device at each of its addresses in turn; the connection's handler is a
         :class:`DeviceConnection` (with ``pairing`` taking the auth messages while it runs)."""
 
@@ -276,7 +259,14 @@ class Controller:
             passcode = code
         else:
             passcode = parse_setup_code(code).passcode if code.strip() != "0" else 0
-        pairing = _Pairing(self, target, passcode, ask_pin)
+        pairing = PairingAttempt(
+            controller_fp=self.identity.fingerprint,
+            device_fp=target.fingerprint,
+            token=target.token,
+            passcode=passcode,
+            ask_pin=ask_pin,
+            clock=self.clock,
+        )
         # pA is computed while the dial waits (for the address lookup or the device's first flight);
         # if the handshake completes first, start() computes it then.
         asyncio.get_running_loop().call_soon(pairing.auth.prepare)
@@ -375,139 +365,3 @@ class Controller:
         pinned = self.pins.find(query)
         self.pins.remove(pinned.fingerprint)
         return pinned
-
-
-class _Pairing(ConnectionHandler):
-    """Drives a :class:`ControllerAuth` over one connection until it ends."""
-
-    def __init__(
-        self, controller: Controller, target: DeviceTarget, passcode: int | None, ask_pin: PinCallback | None
-    ) -> None:
-        self.controller = controller
-        self.target = target
-        self.auth = ControllerAuth(
-            controller_fp=controller.identity.fingerprint,
-            device_fp=target.fingerprint,
-            token=target.token,
-            passcode=passcode,
-        )
-        self.ask_pin = ask_pin
-        self.agent: AgentConnection | None = None
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.failure: AuthFailed | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._ask_task: asyncio.Task[None] | None = None
-        self.confirmed: asyncio.Future[Message] | None = None
-        self._early: list[AuthCapabilities | AuthSpake2Handshake | AuthSpake2Confirmation | AuthStatus] = []
-
-    def connection_ready(self, conn: AgentConnection) -> None:
-        """The device's fingerprint matched: start, so that our capabilities and pA leave in the
-        same flight as the TLS Finished. Messages that came earlier are handled now."""
-        if self.agent is not None:
-            return
-        self.agent = conn
-        now = self.controller.clock()
-        self.auth.start(now)
-        early, self._early = self._early, []
-        for msg in early:
-            self.auth.receive(msg, now)
-        self._drain()
-
-    async def run(self, agent: AgentConnection) -> None:
-        """Wait until the exchange on ``agent`` (started by :meth:`connection_ready`) has ended."""
-        self.connection_ready(agent)
-        await self.done
-
-    def control_message(self, conn: AgentConnection, msg: Message) -> None:
-        if not isinstance(msg, AUTH_TYPES):
-            return
-        if self.agent is None:
-            self._early.append(msg)  # before connect() has checked the device fingerprint
-            return
-        self.auth.receive(msg, self.controller.clock())
-        self._drain()
-
-    def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
-        if self.done.done() or self.agent is None:
-            return
-        if self.failure is None:
-            self.auth.connection_lost(self.controller.clock())
-            self._drain()
-        failure = self.failure
-        if failure is None:
-            self.done.set_exception(PairingError(f"the device closed the connection: {error}"))
-        else:
-            self.done.set_exception(failure_to_error(failure, close_code=error.code, close_reason=error.reason))
-
-    def _drain(self) -> None:
-        agent = self.agent
-        assert agent is not None
-        while (event := self.auth.next_event()) is not None:
-            if isinstance(event, SendMessage):
-                agent.send_control(event.message)
-            elif isinstance(event, NeedPin):
-                self._ask_task = asyncio.get_running_loop().create_task(self._ask())
-            elif isinstance(event, Authenticated):
-                # Asked in the same flight as our auth-status: answered once the device has committed.
-                self.confirmed = agent.send_agent_status_request()
-                if not self.done.done():
-                    self.done.set_result(None)
-            elif isinstance(event, AuthFailed):
-                self.failure = event
-                if event.close_code is not None:
-                    agent.close_after_flush(event.close_code, event.reason)
-                    if not self.done.done():
-                        self.done.set_exception(failure_to_error(event))
-                else:
-                    # The device reported the failure and should close (its close code says why);
-                    # a peer that never does must not keep the user waiting.
-                    asyncio.get_running_loop().call_later(PEER_CLOSE_GRACE_S, self._peer_did_not_close)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        when = self.auth.next_timer()
-        if when is not None and not self.auth.finished:
-            delay = max(0.0, when - self.controller.clock())
-            self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
-
-    def _peer_did_not_close(self) -> None:
-        if self.done.done() or self.failure is None or self.agent is None:
-            return
-        self.done.set_exception(failure_to_error(self.failure))
-        self.agent.close(CloseCode.UNAUTHORIZED, self.failure.reason)
-
-    def _tick(self) -> None:
-        self._timer = None
-        self.auth.handle_timer(self.controller.clock())
-        self._drain()
-
-    async def _ask(self) -> None:
-        if self.ask_pin is None:
-            self.auth.cancel(self.controller.clock())
-            self._drain()
-            return
-        try:
-            pin = parse_display_pin(await self.ask_pin())
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # A PIN that cannot be read or parsed ends the attempt now, not at the 60 s timeout.
-            if not self.done.done():
-                error = exc if isinstance(exc, InvalidSetupCode) else PairingAborted(f"no PIN was given: {exc}")
-                self.done.set_exception(error)
-            self.auth.cancel(self.controller.clock())
-            self._drain()
-            return
-        self.auth.provide_pin(pin, self.controller.clock())
-        self._drain()
-
-    def stop(self) -> None:
-        """The pairing is over: stop asking for a PIN and stop the response timer."""
-        if self._ask_task is not None:
-            self._ask_task.cancel()
-            self._ask_task = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self.done.done() and not self.done.cancelled():
-            self.done.exception()  # retrieved: nobody awaits it when the dial itself failed
