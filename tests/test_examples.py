@@ -125,6 +125,25 @@ async def run_controller(example: str, tmp_path: Path, *args: str | Path, timeou
     return script.output
 
 
+def at_plug(tmp_path: Path) -> tuple[str, ...]:
+    """CLI options that reach the example device as the example controller (its state, the ready file)."""
+    return ("--state-dir", str(tmp_path / "controller"), "--ready-file", str(tmp_path / "ready.json"))
+
+
+async def cli(*args: str, timeout: float = 20) -> str:
+    """Run ``device-sdk ARGS`` to its end; its standard output (it must exit 0)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "device_sdk", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
 def number_after(pattern: str, text: str) -> float:
     found = re.search(pattern + r"\s*(-?[0-9.]+)", text)
     assert found is not None, f"{pattern!r} not in:\n{text}"
@@ -143,6 +162,13 @@ async def test_smart_plug_sticker_button_pair_and_switch(tmp_path: Path) -> None
         assert "relay set: True" in out and "relay set: False" in out
         await dev.wait_line(lambda line: line == "relay OFF")
         assert "relay ON" in dev.output and "paired with" in dev.output
+        # the CLI drives the paired plug with the controller's state: an action, and its answer
+        for expected in (True, False):
+            done = await cli("do", "plug", "relay", "toggle", "--json", *at_plug(tmp_path))
+            assert json.loads(done) == {"channel": "relay", "action": "toggle", "v": expected}
+        async with asyncio.timeout(10):  # the device's own report of the first toggle
+            while dev.output.count("relay ON") < 2:
+                await asyncio.sleep(0.02)
         assert await dev.stop(signal.SIGTERM) == 0
         assert dev.lines[-1] == "stopped"
 

@@ -49,13 +49,18 @@ class SmartPlug:
         self.device = device
         self.on = False
         self.power = device.sensor("power", type="float", unit="W", min=0, rate_hz=2)
-        self.relay = device.actuator("relay", type="bool", initial=False, handler=self.set_relay)
+        self.relay = device.actuator(
+            "relay", type="bool", initial=False, handler=self.set_relay, actions={"toggle": self.toggle}
+        )
 
     def set_relay(self, value: Any) -> bool:
         self.on = bool(value)
         print(f"relay {'ON' if self.on else 'OFF'}", flush=True)
         self.publish_power()
         return self.on
+
+    def toggle(self) -> bool:
+        return self.set_relay(not self.on)
 
     def measure(self) -> float:
         if not self.on:
