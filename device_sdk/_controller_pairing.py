@@ -25,20 +25,11 @@ PinCallback = Callable[[], Awaitable[str]]
 
 
 class PairingAttempt(ConnectionHandler):
-    """Drives a :class:`ControllerAuth` over one connection until it ends."""
+    """Drives ``auth`` over one connection until it ends."""
 
-    def __init__(
-        self,
-        *,
-        controller_fp: bytes,
-        device_fp: bytes,
-        token: str | None,
-        passcode: int | None,
-        ask_pin: PinCallback | None,
-        clock: Callable[[], float],
-    ) -> None:
+    def __init__(self, auth: ControllerAuth, *, ask_pin: PinCallback | None, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self.auth = ControllerAuth(controller_fp=controller_fp, device_fp=device_fp, token=token, passcode=passcode)
+        self.auth = auth
         self.ask_pin = ask_pin
         self.agent: AgentConnection | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -35,6 +35,7 @@ from .errors import (
     TransportError,
 )
 from .identity import AgentIdentity, agent_hostname, fingerprint_from_text, fingerprint_text
+from .pairing.auth_controller import ControllerAuth
 from .pairing.setup_code import parse_setup_code
 from .pairing.trust import ControllerPinStore, PinnedDevice
 from .reconnect import ReconnectPolicy, connections
@@ -259,14 +260,10 @@ class Controller:
             passcode = code
         else:
             passcode = parse_setup_code(code).passcode if code.strip() != "0" else 0
-        pairing = PairingAttempt(
-            controller_fp=self.identity.fingerprint,
-            device_fp=target.fingerprint,
-            token=target.token,
-            passcode=passcode,
-            ask_pin=ask_pin,
-            clock=self.clock,
+        auth = ControllerAuth(
+            controller_fp=self.identity.fingerprint, device_fp=target.fingerprint, token=target.token, passcode=passcode
         )
+        pairing = PairingAttempt(auth, ask_pin=ask_pin, clock=self.clock)
         # pA is computed while the dial waits (for the address lookup or the device's first flight);
         # if the handshake completes first, start() computes it then.
         asyncio.get_running_loop().call_soon(pairing.auth.prepare)
