@@ -30,6 +30,7 @@ from .channels import (
     STREAM_PROTOCOL,
     ActuatorAnswer,
     ActuatorClient,
+    ActuatorState,
     AdminClient,
     Catalog,
     FrameError,
@@ -82,19 +83,30 @@ class _Channel:
         self.dropped = 0
         self._wakeup = asyncio.Event()
         self.ended: str | None = None
+        self.sink: Callable[[Any], None] | None = None
+        """When set, takes each frame as it arrives instead of the queue (request/answer channels)."""
+        self.on_end: Callable[[str], None] | None = None
+        """Called once when the channel ends, with why."""
 
     def push(self, frame: Any) -> None:
+        if self.sink is not None:
+            self.sink(frame)
+            return
         if len(self.frames) == self.frames.maxlen:
             self.dropped += 1
         self.frames.append(frame)
         self._wakeup.set()
 
     def end(self, why: str) -> None:
+        if self.ended is not None:
+            return
         self.ended = why
         if not self.opened.done():
             self.opened.set_exception(ChannelError(f"channel {self.label!r}: {why}"))
             self.opened.exception()
         self._wakeup.set()
+        if self.on_end is not None:
+            self.on_end(why)
 
     async def next_frame(self) -> Any:
         while not self.frames:
@@ -112,6 +124,95 @@ class _Channel:
         self.conn._by_channel_id.pop(self.channel_id, None)
         if not self.conn.agent.is_closed:
             self.conn.agent.end_stream(self.stream_id)
+
+
+class _StateWatcher:
+    """One caller of :meth:`DeviceConnection.actuator_states`: the states it has not read yet."""
+
+    def __init__(self, first: ActuatorState | None) -> None:
+        self.states: deque[ActuatorState] = deque(maxlen=MAX_QUEUED_FRAMES)
+        if first is not None:
+            self.states.append(first)
+        self.ended: str | None = None
+        self._wakeup = asyncio.Event()
+
+    def push(self, state: ActuatorState) -> None:
+        self.states.append(state)
+        self._wakeup.set()
+
+    def end(self, why: str) -> None:
+        self.ended = why
+        self._wakeup.set()
+
+    async def next_state(self) -> ActuatorState:
+        while not self.states:
+            if self.ended is not None:
+                raise ChannelError(self.ended)
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self.states.popleft()
+
+
+class _RequestChannel:
+    """An actuator or admin channel, controller side: each answer goes to the request waiting for it,
+    and the actuator's confirmed states (answers with a state, state frames) to its watchers."""
+
+    def __init__(self, channel: _Channel, client: ActuatorClient | AdminClient) -> None:
+        self.channel = channel
+        self.client = client
+        self._waiting: dict[int, asyncio.Future[ActuatorAnswer]] = {}
+        self._watchers: list[_StateWatcher] = []
+        for frame in channel.frames:  # arrived with the open answer, before this took over
+            self._receive(frame)
+        channel.frames.clear()
+        channel.sink = self._receive
+        channel.on_end = self._ended
+
+    def _receive(self, frame: Any) -> None:
+        item = self.client.receive(frame)
+        if isinstance(item, ActuatorAnswer):
+            waiting = self._waiting.pop(item.id, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(item)
+            if item.ok and item.has_value and isinstance(self.client, ActuatorClient):
+                item = self.client.state
+        if isinstance(item, ActuatorState):
+            for watcher in self._watchers:
+                watcher.push(item)
+
+    def _ended(self, why: str) -> None:
+        error = ChannelError(f"channel {self.channel.label!r} ended: {why}")
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(error)
+        for watcher in self._watchers:
+            watcher.end(str(error))
+
+    async def call(self, request: PendingRequest, timeout: float) -> Any:
+        """Send ``request`` and wait for its answer: the new value, or :class:`ActuatorError`."""
+        if self.channel.ended is not None:
+            raise ChannelError(f"channel {self.channel.label!r} ended: {self.channel.ended}")
+        answer: asyncio.Future[ActuatorAnswer] = asyncio.get_running_loop().create_future()
+        self._waiting[request.id] = answer
+        try:
+            self.channel.send(request.frame)
+            async with asyncio.timeout(timeout):
+                return (await answer).result()
+        finally:
+            self._waiting.pop(request.id, None)
+
+    def watch(self) -> _StateWatcher:
+        state = self.client.state if isinstance(self.client, ActuatorClient) else None
+        watcher = _StateWatcher(state)
+        if self.channel.ended is not None:
+            watcher.end(f"channel {self.channel.label!r} ended: {self.channel.ended}")
+        self._watchers.append(watcher)
+        return watcher
+
+    def unwatch(self, watcher: _StateWatcher) -> None:
+        if watcher in self._watchers:
+            self._watchers.remove(watcher)
 
 
 async def _readings(channel: _Channel) -> AsyncGenerator[Reading, None]:
@@ -141,8 +242,8 @@ class DeviceConnection(ConnectionHandler):
         self._by_channel_id: dict[int, _Channel] = {}
         self._next_channel_id = 0
         self._next_request_id = 1
-        self._actuators: dict[str, tuple[_Channel, ActuatorClient]] = {}
-        self._admin: tuple[_Channel, AdminClient] | None = None
+        self._actuators: dict[str, _RequestChannel] = {}
+        self._admin: _RequestChannel | None = None
         self._formats: dict[str, StreamFormat] = {}
         self._input_datagrams = 0
         self.auth_handler: ConnectionHandler | None = None
@@ -251,41 +352,49 @@ class DeviceConnection(ConnectionHandler):
 
     async def set(self, name: str, value: Any, *, timeout: float = 5.0) -> Any:
         """Set actuator ``name``: the new state, or :class:`~device_sdk.errors.ActuatorError`."""
-        channel, client = await self._actuator(name)
-        return await self._call(channel, client, client.set(value), timeout)
+        link = await self._actuator(name)
+        assert isinstance(link.client, ActuatorClient)
+        return await link.call(link.client.set(value), timeout)
 
     async def do(self, name: str, action: str, *, timeout: float = 5.0) -> Any:
         """Run ``action`` on actuator ``name``."""
-        channel, client = await self._actuator(name)
-        return await self._call(channel, client, client.do(action), timeout)
+        link = await self._actuator(name)
+        assert isinstance(link.client, ActuatorClient)
+        return await link.call(link.client.do(action), timeout)
 
-    async def _actuator(self, name: str) -> tuple[_Channel, ActuatorClient]:
-        entry = self._actuators.get(name)
-        if entry is None or entry[0].ended is not None:
-            channel = await self.open_channel(name, ACTUATOR_PROTOCOL)
-            entry = self._actuators[name] = (channel, ActuatorClient())
-        return entry
+    async def actuator_states(self, name: str) -> AsyncGenerator[ActuatorState, None]:
+        """The state of actuator ``name`` as the device confirms it: the current state first, then every
+        change, whoever made it (a set from this or another controller, a physical switch).
 
-    async def _call(
-        self, channel: _Channel, client: ActuatorClient | AdminClient, request: PendingRequest, timeout: float
-    ) -> Any:
-        """Send ``request`` and wait for its answer: the new value, or :class:`ActuatorError`."""
-        channel.send(request.frame)
-        async with asyncio.timeout(timeout):
+        The state of a set that the device refused never appears. A caller that does not keep up gets the
+        newest states (at most :data:`MAX_QUEUED_FRAMES` wait). Ends with :class:`ChannelError` when the
+        channel ends (the connection was lost, the actuator was removed).
+        """
+        link = await self._actuator(name)
+        watcher = link.watch()
+        try:
             while True:
-                answer = client.receive(await channel.next_frame())
-                if isinstance(answer, ActuatorAnswer) and answer.id == request.id:
-                    return answer.result()
+                yield await watcher.next_state()
+        finally:
+            link.unwatch(watcher)
+
+    async def _actuator(self, name: str) -> _RequestChannel:
+        link = self._actuators.get(name)
+        if link is None or link.channel.ended is not None:
+            link = self._actuators[name] = _RequestChannel(
+                await self.open_channel(name, ACTUATOR_PROTOCOL), ActuatorClient()
+            )
+        return link
 
     # -- admin --------------------------------------------------------------------------------------
 
     async def _admin_call(self, build: Callable[[AdminClient], PendingRequest], timeout: float = 5.0) -> Any:
         """Open the admin channel once (admin peers only) and run the request ``build`` makes."""
-        if self._admin is None or self._admin[0].ended is not None:
-            channel = await self.open_channel(ADMIN_LABEL, ADMIN_PROTOCOL)
-            self._admin = (channel, AdminClient())
-        channel, client = self._admin
-        return await self._call(channel, client, build(client), timeout)
+        if self._admin is None or self._admin.channel.ended is not None:
+            self._admin = _RequestChannel(await self.open_channel(ADMIN_LABEL, ADMIN_PROTOCOL), AdminClient())
+        client = self._admin.client
+        assert isinstance(client, AdminClient)
+        return await self._admin.call(build(client), timeout)
 
     async def admin(self, op: str, **params: Any) -> Any:
         """Run any admin operation by name."""

@@ -167,6 +167,31 @@ async def test_actuator_change_reaches_another_controller_as_a_state_frame(
     await other.close()
 
 
+async def test_actuator_states_shows_every_confirmed_state_whoever_changed_it(
+    device: Device, tmp_path: Path, conn: DeviceConnection
+) -> None:
+    other = await pair(device, tmp_path, "Phone")
+    mine = conn.actuator_states("dimmer")
+    theirs = other.actuator_states("dimmer")
+    assert (await next_within(mine)).value == 0  # the current state first
+    assert (await next_within(theirs)).value == 0
+    assert await conn.set("dimmer", 42) == 42  # my own set, confirmed by the device
+    assert (await next_within(mine)).value == 42
+    assert (await next_within(theirs)).value == 42
+    with pytest.raises(ActuatorError):
+        await other.set("dimmer", 101)  # refused: no state appears for it
+    device.channels["dimmer"].report(9)  # type: ignore[union-attr]  # a physical switch
+    assert (await next_within(mine)).value == 9
+    assert (await next_within(theirs)).value == 9
+    late = conn.actuator_states("dimmer")  # a second watcher on the same channel starts at the last state
+    assert (await next_within(late)).value == 9
+    await late.aclose()
+    await other.close()
+    with pytest.raises(ChannelError):
+        await next_within(theirs)  # the connection is gone: the iteration ends
+    await mine.aclose()
+
+
 async def test_byte_stream_sends_the_format_then_chunks_whose_bytes_match(
     device: Device, conn: DeviceConnection
 ) -> None:
