@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pairing.py
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/channels.py
+	$(BIN)/python bench/peers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
