@@ -1,6 +1,6 @@
-"""What the child processes of bench/peers.py share: the JSON-lines command loop, a pacer and a burst
-publisher, and a free port. Standard library only, so that neither stack's child loads the other's
-packages (their import time and memory are among the figures).
+"""How bench/peers.py talks to its child processes, and what they share: the JSON-lines command loop,
+a pacer and a burst publisher, and a free port. Standard library only, so that neither stack's child
+loads the other's packages (their import time and memory are among the figures).
 
 A child answers ``{"ready": ...}`` once serving, then one JSON answer line per JSON command line on
 stdin, until ``{"cmd": "quit"}`` or the end of stdin. Every answer carries ``cpu`` (this process's CPU
@@ -17,7 +17,8 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TextIO
 
 HOST = "127.0.0.1"
@@ -94,35 +95,22 @@ async def burst(seconds: float, per_turn: int, tick: Callable[[int], object]) ->
     return count
 
 
+def device_main(
+    usage: str,
+    child: Callable[[Path], Coroutine[Any, Any, None]],
+    serve: Callable[[Path, int], Coroutine[Any, Any, None]],
+) -> None:
+    """The command line of a device child: ``child STATE_DIR`` (driven by commands) or ``serve STATE_DIR
+    PORT`` (serving until SIGTERM); ``usage`` is printed for anything else."""
+    if len(sys.argv) < 3 or sys.argv[1] not in ("child", "serve") or (sys.argv[1] == "serve") != (len(sys.argv) == 4):
+        raise SystemExit(usage)
+    state = Path(sys.argv[2])
+    state.mkdir(parents=True, exist_ok=True)
+    asyncio.run(child(state) if sys.argv[1] == "child" else serve(state, int(sys.argv[3])))
+
+
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
     """A port free on 127.0.0.1 right now (for servers that cannot report the port they bound)."""
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
-
-
-class Arrivals:
-    """What a controller child records while listening: values ``>= base`` (older ones are the current
-    value or a previous run's), how many, when the first and the last came, and, with ``keep``, each
-    value's arrival time (``time.perf_counter``, comparable with the device child's)."""
-
-    def __init__(self, base: float, keep: bool) -> None:
-        self.base = base
-        self.keep = keep
-        self.count = 0
-        self.first = self.last = 0.0
-        self.arrivals: list[tuple[float, float]] = []
-
-    def hit(self, value: float) -> None:
-        if value < self.base:
-            return
-        now = time.perf_counter()
-        if not self.count:
-            self.first = now
-        self.last = now
-        self.count += 1
-        if self.keep:
-            self.arrivals.append((value - self.base, now))
-
-    def result(self) -> dict[str, Any]:
-        return {"count": self.count, "first": self.first, "last": self.last, "arrivals": self.arrivals}

@@ -1,31 +1,27 @@
 """The HAP-python accessory of bench/peers.py, in its own process; the peer that device_sdk's device
 is compared with. Nothing of device_sdk is imported here.
 
-Usage: python _peers_hap_accessory.py child STATE_DIR   (driven by JSON lines, see _peers_child.py)
-       python _peers_hap_accessory.py serve STATE_DIR PORT   (serve until SIGTERM: the spawn measurement)
+Usage: python _peers_hap_accessory.py child STATE_DIR   (answers the device commands of _peers_sides.py)
+       python _peers_hap_accessory.py serve STATE_DIR PORT   (serves until SIGTERM: the spawn measurement)
 
 The accessory (no mDNS, 127.0.0.1, setup code 031-45-154, its state file in STATE_DIR) has what the
 device of _peers_device.py has: a temperature sensor (CurrentTemperature 21.5), a light bulb (On, a
 synchronous setter) and a second temperature sensor, "fast", that the benchmark publishes on (its
 range widened and its step set to 1 with ``override_properties`` so that it carries a counter).
 Events are published with ``immediate=True``: HAP-python otherwise holds them up to 0.5 s to
-coalesce them. A target is ``{"port", "id", "name", "aid", "iids": {"temperature", "on", "fast"}}``.
-
-Commands (child mode), as for _peers_device.py: ``fresh`` / ``drop`` (a second, unpaired accessory
-with a fresh state file, for a pairing sample), ``burst`` and ``paced``. A burst publishes one event
-per event-loop turn: the events queued for one characteristic within a turn go out as one (the
-newest value), so more per turn would not deliver more.
+coalesce them. A burst publishes one event per event-loop turn: the events queued for one
+characteristic within a turn go out as one (the newest value), so more per turn would not deliver
+more. A target is ``{"port", "id", "name", "aid", "iids": {"temperature", "on", "fast"}}``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from _peers_child import HOST, burst, command_loop, free_port, paced, until_terminated
+from _peers_child import HOST, device_main, free_port, until_terminated
+from _peers_sides import DeviceSide
 from pyhap.accessory import Accessory
 from pyhap.accessory_driver import AccessoryDriver
 from pyhap.const import CATEGORY_SENSOR
@@ -108,51 +104,28 @@ async def started(state_file: Path, name: str, port: int | None = None) -> Bench
     raise RuntimeError("no free TCP port found")
 
 
-class Child:
+class Side(DeviceSide[BenchDriver]):
     def __init__(self, state: Path, main: BenchDriver) -> None:
-        self.state = state
+        super().__init__(state)
         self.main = main
-        self.fresh: BenchDriver | None = None
-        self.count = 0
 
-    async def handle(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        name = cmd["cmd"]
-        if name == "fresh":
-            await self._drop()
-            self.count += 1
-            self.fresh = await started(self.state / f"fresh{self.count}.state", f"Fresh {self.count}")
-            return {"target": self.fresh.target()}
-        if name == "drop":
-            await self._drop()
-            return {}
-        base = float(cmd.get("base", 0))
-        acc = self.main.accessory
-        if name == "burst":
-            return {"published": await burst(float(cmd["seconds"]), 1, lambda i: acc.publish_fast(base + i))}
-        if name == "paced":
-            times: list[float] = []
+    async def start_fresh(self, state: Path, name: str) -> tuple[BenchDriver, dict[str, Any]]:
+        driver = await started(state.with_suffix(".state"), name)
+        return driver, driver.target()
 
-            def tick(i: int) -> None:
-                times.append(time.perf_counter())
-                acc.publish_fast(base + i)
+    async def stop_fresh(self, device: BenchDriver) -> None:
+        await device.stop()
 
-            count = await paced(float(cmd["seconds"]), float(cmd["rate"]), tick)
-            return {"published": count, "times": times}
-        raise ValueError(f"unknown command {name!r}")
+    async def stop_main(self) -> None:
+        await self.main.stop()
 
-    async def _drop(self) -> None:
-        if self.fresh is not None:
-            await self.fresh.stop()
-            self.fresh = None
+    def publish(self, value: float) -> None:
+        self.main.accessory.publish_fast(value)
 
 
 async def child(state: Path) -> None:
-    c = Child(state, await started(state / "main.state", "Bench"))
-    try:
-        await command_loop(c.main.target(), c.handle)
-    finally:
-        await c._drop()
-        await c.main.stop()
+    main = await started(state / "main.state", "Bench")
+    await Side(state, main).serve(main.target())
 
 
 async def serve(state: Path, port: int) -> None:
@@ -163,16 +136,5 @@ async def serve(state: Path, port: int) -> None:
         await driver.stop()
 
 
-def main() -> None:
-    mode, state = sys.argv[1], Path(sys.argv[2])
-    state.mkdir(parents=True, exist_ok=True)
-    if mode == "child":
-        asyncio.run(child(state))
-    elif mode == "serve":
-        asyncio.run(serve(state, int(sys.argv[3])))
-    else:
-        raise SystemExit(__doc__)
-
-
 if __name__ == "__main__":
-    main()
+    device_main(__doc__ or "", child, serve)

@@ -1,7 +1,7 @@
 """The aiohomekit controller of bench/peers.py (the library Home Assistant uses), in its own process;
 the peer that device_sdk's controller is compared with. Nothing of device_sdk is imported here.
 
-Usage: python _peers_hap_controller.py child STATE_DIR   (driven by JSON lines, see _peers_child.py)
+Usage: python _peers_hap_controller.py child STATE_DIR   (answers the controller commands of _peers_sides.py)
 
 Targets are what _peers_hap_accessory.py answers. Without mDNS (off on both sides), the discovery
 record aiohomekit's zeroconf browser would have made is built from the target
@@ -11,26 +11,23 @@ pair-setup with the setup code, ``IpController.load_pairing`` (what Home Assista
 accessory database is fetched once after pairing and then comes from aiohomekit's characteristic
 cache, as in Home Assistant, so a reconnect is pair-verify and a read, no ``/accessories``.
 
-Commands, as for _peers_controller.py:
-
-* ``pair_main``; ``pair`` (answer ``seconds``: pair-setup M1 to M6 with a fresh accessory, connect
-  included);
-* ``reconnect``: ``close`` is ``IpPairing.close()``; ``connect`` a new pairing object from the stored
-  pairing data, connected (pair-verify) and a first read of the temperature; ``first`` the read alone;
-* ``sets``: ``put_characteristics`` of the light bulb's On, true, false, ...;
-* ``listen`` (subscribe to the "fast" characteristic; ready when the subscription is acknowledged) and
-  ``collect``.
+A pairing is pair-setup M1 to M6 (``async_start_pairing`` + ``finish_pairing``, connecting included);
+closing is ``IpPairing.close()``; a reconnect is a new pairing object from the stored pairing data
+(``load_pairing``) connected with pair-verify (``connection.ensure_connection()``); the first reading
+a ``get_characteristics`` read of the temperature; a set a ``put_characteristics`` of the light bulb's
+On; listening ``subscribe`` + ``dispatcher_connect`` on the "fast" characteristic (in place once the
+subscription is acknowledged).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
-from _peers_child import HOST, Arrivals, command_loop
+from _peers_child import HOST
+from _peers_sides import Arrivals, ControllerSide
 from aiohomekit.characteristic_cache import CharacteristicCacheMemory
 from aiohomekit.controller.ip.controller import IpController
 from aiohomekit.controller.ip.discovery import IpDiscovery
@@ -63,16 +60,17 @@ def description(target: dict[str, Any]) -> HomeKitService:
     )
 
 
-async def pair(ctl: IpController, target: dict[str, Any], alias: str) -> IpPairing:
-    discovery = IpDiscovery(ctl, description(target))
+async def pair(discovery: IpDiscovery, alias: str) -> IpPairing:
+    """Pair-setup M1 to M6 (connecting included) with the setup code."""
     finish = await discovery.async_start_pairing(alias)
     pairing = await finish(PINCODE)
     assert isinstance(pairing, IpPairing)
     return pairing
 
 
-class Child:
+class Side(ControllerSide):
     def __init__(self) -> None:
+        super().__init__()
         # no mDNS: the controller is never started, so it has no browser and needs no zeroconf
         self.ctl = IpController(char_cache=CharacteristicCacheMemory(), zeroconf_instance=None)  # type: ignore[arg-type]
         self.pairing: IpPairing | None = None
@@ -80,91 +78,60 @@ class Child:
         self.aid = 1
         self.iids: dict[str, int] = {}
         self.count = 0
-        self.arrivals = Arrivals(0.0, False)
         self.unlisten: Callable[[], None] | None = None
-
-    async def handle(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        name = cmd["cmd"]
-        if name == "pair_main":
-            target = cmd["target"]
-            self.aid, self.iids = int(target["aid"]), {k: int(v) for k, v in target["iids"].items()}
-            self.pairing = await pair(self.ctl, target, ALIAS)
-            self.data = self.pairing.pairing_data
-            await self.pairing.list_accessories_and_characteristics()  # fills the characteristic cache
-            return {}
-        if name == "pair":
-            return {"seconds": await self._pair_fresh(cmd["target"])}
-        if name == "reconnect":
-            return await self._reconnect(int(cmd["count"]), float(cmd["settle"]))
-        if name == "sets":
-            return await self._sets(float(cmd["seconds"]))
-        if name == "listen":
-            await self._listen(float(cmd["base"]), bool(cmd["keep"]))
-            return {}
-        if name == "collect":
-            await self._stop_listening()
-            return self.arrivals.result()
-        raise ValueError(f"unknown command {name!r}")
 
     @property
     def connection(self) -> IpPairing:
         assert self.pairing is not None, "pair_main first"
         return self.pairing
 
-    async def _pair_fresh(self, target: dict[str, Any]) -> float:
+    def key(self, name: str) -> tuple[int, int]:
+        return self.aid, self.iids[name]
+
+    async def pair_main(self, target: Any) -> None:
+        self.aid, self.iids = int(target["aid"]), {k: int(v) for k, v in target["iids"].items()}
+        self.pairing = await pair(IpDiscovery(self.ctl, description(target)), ALIAS)
+        self.data = self.pairing.pairing_data
+        await self.pairing.list_accessories_and_characteristics()  # fills the characteristic cache
+
+    async def prepare_pairing(self, target: Any) -> tuple[IpDiscovery, str]:
         self.count += 1
-        alias = f"fresh{self.count}"
-        start = time.perf_counter()
-        pairing = await pair(self.ctl, target, alias)
-        elapsed = time.perf_counter() - start
+        return IpDiscovery(self.ctl, description(target)), f"fresh{self.count}"
+
+    async def pair(self, prepared: tuple[IpDiscovery, str]) -> tuple[IpPairing, str]:
+        discovery, alias = prepared
+        return await pair(discovery, alias), alias
+
+    async def after_pairing(self, paired: tuple[IpPairing, str]) -> None:
+        pairing, alias = paired
         self.ctl.pairings.pop(alias, None)
         await pairing.close()
-        return elapsed
 
-    async def _reconnect(self, count: int, settle: float) -> dict[str, Any]:
-        close: list[float] = []
-        connect: list[float] = []
-        first: list[float] = []
-        key = (self.aid, self.iids["temperature"])
-        for _ in range(count):
-            start = time.perf_counter()
-            await self.connection.close()
-            close.append(time.perf_counter() - start)
-            await asyncio.sleep(settle)
-            start = time.perf_counter()
-            pairing = self.ctl.load_pairing(ALIAS, self.data)
-            assert pairing is not None
-            self.pairing = pairing
-            await pairing.connection.ensure_connection()
-            connected = time.perf_counter()
-            values = await pairing.get_characteristics([key])
-            done = time.perf_counter()
-            if "value" not in values.get(key, {}):
-                raise RuntimeError(f"reading the temperature failed: {values}")
-            connect.append(done - start)
-            first.append(done - connected)
-            await asyncio.sleep(settle)
-        return {"close": close, "connect": connect, "first": first}
+    async def close(self) -> None:
+        await self.connection.close()
 
-    async def _sets(self, seconds: float) -> dict[str, Any]:
-        pairing = self.connection
-        on = self.iids["on"]
-        rtts: list[float] = []
-        value = True
-        begin = time.perf_counter()
-        end = begin + seconds
-        while (start := time.perf_counter()) < end:
-            status = await pairing.put_characteristics([(self.aid, on, value)])
-            rtts.append(time.perf_counter() - start)
-            if status:
-                raise RuntimeError(f"the write failed: {status}")
-            value = not value
-        return {"rtts": rtts, "count": len(rtts), "elapsed": time.perf_counter() - begin}
+    async def connect(self) -> None:
+        pairing = self.ctl.load_pairing(ALIAS, self.data)
+        assert pairing is not None
+        self.pairing = pairing
+        await pairing.connection.ensure_connection()
 
-    async def _listen(self, base: float, keep: bool) -> None:
-        await self._stop_listening()
-        arrivals = self.arrivals = Arrivals(base, keep)
-        key = (self.aid, self.iids["fast"])
+    async def first_reading(self) -> None:
+        key = self.key("temperature")
+        values = await self.connection.get_characteristics([key])
+        if "value" not in values.get(key, {}):
+            raise RuntimeError(f"reading the temperature failed: {values}")
+
+    async def end_reading(self) -> None:
+        """A read leaves nothing open."""
+
+    async def set(self, on: bool) -> None:
+        status = await self.connection.put_characteristics([(*self.key("on"), on)])
+        if status:
+            raise RuntimeError(f"the write failed: {status}")
+
+    async def listen(self, arrivals: Arrivals) -> None:
+        key = self.key("fast")
 
         def on_event(event: dict[tuple[int, int], dict[str, Any]]) -> None:
             change = event.get(key)
@@ -174,23 +141,19 @@ class Child:
         self.unlisten = self.connection.dispatcher_connect(on_event)
         await self.connection.subscribe([key])  # type: ignore[no-untyped-call]
 
-    async def _stop_listening(self) -> None:
+    async def stop_listening(self) -> None:
         if self.unlisten is not None:
             self.unlisten()
             self.unlisten = None
-            await self.connection.unsubscribe([(self.aid, self.iids["fast"])])  # type: ignore[no-untyped-call]
+            await self.connection.unsubscribe([self.key("fast")])  # type: ignore[no-untyped-call]
 
-    async def close(self) -> None:
+    async def shutdown(self) -> None:
         if self.pairing is not None:
             await self.pairing.close()
 
 
 async def child() -> None:
-    c = Child()
-    try:
-        await command_loop(None, c.handle)
-    finally:
-        await c.close()
+    await Side().serve(None)
 
 
 def main() -> None:
