@@ -29,7 +29,7 @@ ISSUE_FIGURES = {
     "cpu_controller": "CPU at 1 kHz, controller",
     "rss_script": "idle RSS, device script (no board)",
     "import_device": "import time, device package",
-    "start_cli": "process start to serving, device-sdk run --board sim",
+    "start_cli": "start to serving, device-sdk run --board sim",
 }
 GOALS = {"pairing", "reconnect", "set_p50", "set_rate", "packets_per_set", "events", "latency_p50", "rss_script",
          "import_device", "start_cli"}  # fmt: skip
