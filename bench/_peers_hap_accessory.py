@@ -27,7 +27,7 @@ from pyhap.accessory_driver import AccessoryDriver
 from pyhap.const import CATEGORY_SENSOR
 
 PINCODE = "031-45-154"
-FAST_RANGE = {"minValue": 0, "maxValue": 2**31, "minStep": 1}
+FAST_RANGE = {"minValue": 0, "maxValue": 2**52, "minStep": 1}  # whole numbers, exact in a float
 
 
 class BenchAccessory(Accessory):  # type: ignore[misc]  # pyhap is untyped

@@ -11,9 +11,10 @@ Device commands (``base`` offsets the values published, so that a run's values a
   answers ``{"target"}``; ``{"cmd": "drop"}`` stops it.
 * ``{"cmd": "burst", "seconds", "base"}`` publishes ``base + i`` on the ``fast`` value as fast as the
   device can (``per_turn`` values per event-loop turn). Answer ``{"published"}``.
-* ``{"cmd": "paced", "seconds", "rate", "base"}`` publishes ``base + i`` at ``rate`` Hz. Answer
-  ``{"published", "times"}``: ``time.perf_counter()`` at each publication (CLOCK_MONOTONIC, one clock
-  for every process on Linux).
+* ``{"cmd": "paced", "seconds", "rate", "base", "out"}`` publishes ``base + i`` at ``rate`` Hz. Answer
+  ``{"published"}``; the file ``out`` gets the JSON list of ``time.perf_counter()`` at each publication
+  (CLOCK_MONOTONIC, one clock for every process on Linux). Long lists go through files: the pipes
+  carry one line per answer, and a reader's line has a limit.
 
 Controller commands:
 
@@ -24,16 +25,18 @@ Controller commands:
 * ``{"cmd": "reconnect", "count", "settle"}``: ``count`` times, close the connection (``close``: until
   it returned), pause ``settle`` seconds, connect again and read the temperature once (``connect``:
   both; ``first``: the reading alone), pause again. Answer the three lists of seconds.
-* ``{"cmd": "sets", "seconds"}`` switches the switch on, off, ... one set after the other. Answer
-  ``rtts`` (seconds each), ``count``, ``elapsed``, and where the stack counts them ``packets_out`` /
-  ``packets_in`` meanwhile.
-* ``{"cmd": "listen", "base", "keep"}`` subscribes to the ``fast`` value and answers once the
-  subscription is in place; ``{"cmd": "collect"}`` ends it and answers what :class:`Arrivals` recorded.
+* ``{"cmd": "sets", "seconds", "out"}`` switches the switch on, off, ... one set after the other. Answer
+  ``count``, ``elapsed``, and where the stack counts them ``packets_out`` / ``packets_in`` meanwhile;
+  the file ``out`` gets the JSON list of the round trips (seconds).
+* ``{"cmd": "listen", "base", "out"}`` subscribes to the ``fast`` value and answers once the
+  subscription is in place; ``{"cmd": "collect"}`` ends it and answers what :class:`Arrivals` recorded
+  (with ``out``, each arrival goes to that file).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -46,12 +49,14 @@ D = TypeVar("D")
 
 class Arrivals:
     """What a controller records while listening: values ``>= base`` (older ones are a current value or
-    a previous run's), how many, when the first and the last came, and, with ``keep``, each value's
-    offset from ``base`` and its arrival time (``time.perf_counter``, comparable with the device's)."""
+    a previous run's), how many, when the first and the last came, and, with ``out``, each value's
+    offset from ``base`` and its arrival time (``time.perf_counter``, comparable with the device's),
+    written to the file ``out`` as a JSON list of pairs by :meth:`result`."""
 
-    def __init__(self, base: float, keep: bool) -> None:
+    def __init__(self, base: float, out: str | None) -> None:
         self.base = base
-        self.keep = keep
+        self.out = out
+        self.keep = out is not None
         self.count = 0
         self.first = self.last = 0.0
         self.arrivals: list[tuple[float, float]] = []
@@ -68,7 +73,13 @@ class Arrivals:
             self.arrivals.append((value - self.base, now))
 
     def result(self) -> dict[str, Any]:
-        return {"count": self.count, "first": self.first, "last": self.last, "arrivals": self.arrivals}
+        if self.out is not None:
+            dump(self.out, self.arrivals)
+        return {"count": self.count, "first": self.first, "last": self.last}
+
+
+def dump(path: str, value: Any) -> None:
+    Path(path).write_text(json.dumps(value))
 
 
 class Side(ABC):
@@ -144,13 +155,15 @@ class DeviceSide(Side, Generic[D]):
                 times.append(time.perf_counter())
                 self.publish(base + i)
 
-            return {"published": await paced(float(cmd["seconds"]), float(cmd["rate"]), tick), "times": times}
+            published = await paced(float(cmd["seconds"]), float(cmd["rate"]), tick)
+            dump(cmd["out"], times)
+            return {"published": published}
         raise ValueError(f"unknown command {name!r}")
 
 
 class ControllerSide(Side):
     def __init__(self) -> None:
-        self.arrivals = Arrivals(0.0, False)
+        self.arrivals = Arrivals(0.0, None)
 
     @abstractmethod
     async def pair_main(self, target: Any) -> None:
@@ -213,10 +226,10 @@ class ControllerSide(Side):
         if name == "reconnect":
             return await self._reconnect(int(cmd["count"]), float(cmd["settle"]))
         if name == "sets":
-            return await self._sets(float(cmd["seconds"]))
+            return await self._sets(float(cmd["seconds"]), cmd["out"])
         if name == "listen":
             await self.stop_listening()
-            self.arrivals = Arrivals(float(cmd["base"]), bool(cmd["keep"]))
+            self.arrivals = Arrivals(float(cmd["base"]), cmd.get("out"))
             await self.listen(self.arrivals)
             return {}
         if name == "collect":
@@ -244,7 +257,7 @@ class ControllerSide(Side):
             await asyncio.sleep(settle)
         return {"close": close, "connect": connect, "first": first}
 
-    async def _sets(self, seconds: float) -> dict[str, Any]:
+    async def _sets(self, seconds: float, out: str) -> dict[str, Any]:
         rtts: list[float] = []
         before = self.packets()
         on = True
@@ -254,8 +267,9 @@ class ControllerSide(Side):
             await self.set(on)
             rtts.append(time.perf_counter() - start)
             on = not on
-        result: dict[str, Any] = {"rtts": rtts, "count": len(rtts), "elapsed": time.perf_counter() - begin}
+        result: dict[str, Any] = {"count": len(rtts), "elapsed": time.perf_counter() - begin}
         after = self.packets()
+        dump(out, rtts)
         if before is not None and after is not None:
             result.update(packets_out=after[0] - before[0], packets_in=after[1] - before[1])
         return result

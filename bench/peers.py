@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -75,6 +76,8 @@ LATENCY_HZ = 1000
 BASE_STEP = 10_000_000
 """Each publishing run's values start at a new multiple of this, so a run's values are told from older ones."""
 DRAIN_S = 0.5
+BUSY_LOAD = 1.0
+"""A 1-minute load average from which the run is called busy (a note says so)."""
 COMMAND_TIMEOUT_S = 120.0
 
 
@@ -144,7 +147,12 @@ class Bench:
         self.base = base
         self.results = Results()
         self.runs = 0
+        self.files = itertools.count()
         self.probe = QuicProbe(base / "probe")
+
+    def scratch(self, name: str) -> Path:
+        """A new file for the long lists a child hands over."""
+        return self.base / f"{name}{next(self.files)}.json"
 
     def next_base(self) -> int:
         self.runs += 1
@@ -178,13 +186,15 @@ class Bench:
         return {"close": median(r["close"]), "reconnect": median(r["connect"]), "first_reading": median(r["first"])}
 
     async def sets(self, stack: Stack) -> dict[str, float]:
+        out = self.scratch("rtts")
         before = snmp()
-        r = await stack.ask_controller(cmd="sets", seconds=self.plan.sets_s)
+        r = await stack.ask_controller(cmd="sets", seconds=self.plan.sets_s, out=str(out))
         after = snmp()
+        rtts = load(out)
         count = max(1, r["count"])
         udp = (after["Udp"]["OutDatagrams"] - before["Udp"]["OutDatagrams"]) / count
         tcp = (after["Tcp"]["OutSegs"] - before["Tcp"]["OutSegs"]) / count
-        self.results.detail("set_rtt_p90_s", stack.name, percentile(r["rtts"], 90))
+        self.results.detail("set_rtt_p90_s", stack.name, percentile(rtts, 90))
         self.results.detail("namespace_udp_datagrams_per_set", stack.name, udp)
         self.results.detail("namespace_tcp_segments_per_set", stack.name, tcp)
         if stack.name == SDK:
@@ -193,11 +203,11 @@ class Bench:
                                                                                r["packets_in"] / count])  # fmt: skip
         else:
             counted = tcp
-        return {"set_p50": percentile(r["rtts"], 50), "set_rate": r["count"] / r["elapsed"], "packets_per_set": counted}
+        return {"set_p50": percentile(rtts, 50), "set_rate": r["count"] / r["elapsed"], "packets_per_set": counted}
 
     async def events(self, stack: Stack) -> dict[str, float]:
         base = self.next_base()
-        await stack.ask_controller(cmd="listen", base=base, keep=False)
+        await stack.ask_controller(cmd="listen", base=base, out=None)
         sent = await stack.ask_device(cmd="burst", seconds=self.plan.events_s, base=base)
         await asyncio.sleep(DRAIN_S)
         got = await stack.ask_controller(cmd="collect")
@@ -208,15 +218,17 @@ class Bench:
 
     async def latency(self, stack: Stack) -> dict[str, float]:
         base = self.next_base()
-        await stack.ask_controller(cmd="listen", base=base, keep=True)
+        published, arrived = self.scratch("published"), self.scratch("arrived")
+        await stack.ask_controller(cmd="listen", base=base, out=str(arrived))
         pids = (stack.device.pid, stack.controller.pid)
         cpu0, wall0 = [cpu_seconds(p) for p in pids], time.perf_counter()
-        sent = await stack.ask_device(cmd="paced", seconds=self.plan.latency_s, rate=LATENCY_HZ, base=base)
+        sent = await stack.ask_device(
+            cmd="paced", seconds=self.plan.latency_s, rate=LATENCY_HZ, base=base, out=str(published)
+        )
         cpu1, wall = [cpu_seconds(p) for p in pids], time.perf_counter() - wall0
         await asyncio.sleep(DRAIN_S)
-        got = await stack.ask_controller(cmd="collect")
-        times = sent["times"]
-        latencies = [t - times[int(i)] for i, t in got["arrivals"] if 0 <= int(i) < len(times)]
+        await stack.ask_controller(cmd="collect")
+        latencies = one_way(published, arrived)
         if not latencies:
             raise RuntimeError(f"{stack.name}: no value published at {LATENCY_HZ} Hz arrived")
         return {
@@ -281,6 +293,16 @@ class Bench:
             self.results.add(name, {key: median(samples[key][name]) for key in IMPORTS})
 
 
+def load(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def one_way(published: Path, arrived: Path) -> list[float]:
+    """Each arrived value's latency: its arrival time minus its publication time (both files JSON)."""
+    times = load(published)
+    return [t - times[int(i)] for i, t in load(arrived) if 0 <= int(i) < len(times)]
+
+
 def snmp() -> dict[str, dict[str, int]]:
     """This network namespace's protocol counters (/proc/net/snmp), by protocol and name."""
     lines = Path("/proc/net/snmp").read_text().splitlines()
@@ -318,6 +340,9 @@ def print_machine(info: dict[str, Any]) -> None:
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['python']}, {info['system']}")
     print(f"load average (1, 5, 15 min) before: {info['load_before']}, after: {info.get('load_after')}")
     print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
+    if max(info["load_before"][0], info.get("load_after", [0])[0]) >= BUSY_LOAD:
+        print(f"note: the machine was busy (load average >= {BUSY_LOAD:g}): other processes took turns on its cores, "
+              "so the figures are noisy (see the ranges); run it again when the machine is quiet")  # fmt: skip
     print()
 
 
