@@ -6,8 +6,11 @@ Each stack runs as two processes, its device and its controller, both driven by 
 JSON lines (_peers_child.py): _peers_device.py + _peers_controller.py, _peers_hap_accessory.py +
 _peers_hap_controller.py. Both devices have a temperature sensor, a switch (device_sdk's ``led``
 actuator, HAP's light bulb On) and a ``fast`` value that the benchmark publishes; neither side uses
-mDNS. Every round measures each figure for device_sdk and then for HAP (A B A B ...); a figure's value
-is the median of its per-round values, printed with their range.
+mDNS. Every round measures each figure for device_sdk and for HAP, A B A B: the samples of the short
+exchanges (pairing, reconnect) alternate one by one, the runs of a second or two (sets, events, 1 kHz)
+one stack after the other, then the fresh processes. A figure's value is the median of its per-round
+values, printed with their range: many short rounds, so that a burst of other work on the machine
+spoils a round or two, not the median.
 
 * pairing: a fresh, unpaired device (started beforehand in the device process) and a new controller
   identity; ``Controller.pair()`` until it returns (the device has committed) against aiohomekit's
@@ -35,7 +38,7 @@ is the median of its per-round values, printed with their range.
   device_sdk is measured as ``device-sdk run --board sim`` and as a script with one Device (the
   channels above, no board, as _peers_device.py serves them); HAP as its accessory script.
 
-Usage: .venv/bin/python bench/peers.py [--rounds N] [--quick] [--json FILE]   (~3 min; --quick ~30 s)
+Usage: .venv/bin/python bench/peers.py [--rounds N] [--quick] [--json FILE]   (~3.5 min; --quick ~35 s)
 Needs the ``bench`` extra (HAP-python, aiohomekit): pip install -e '.[bench]' (part of ``dev``).
 """
 
@@ -83,23 +86,23 @@ COMMAND_TIMEOUT_S = 120.0
 
 @dataclass(frozen=True, kw_only=True)
 class Plan:
-    rounds: int = 5
-    pairings: int = 5
+    rounds: int = 10
+    pairings: int = 3
     """Pairing samples per stack and round (a fresh device each)."""
-    reconnects: int = 10
+    reconnects: int = 5
     """Close + reconnect + first reading samples per stack and round."""
-    sets_s: float = 2.0
-    events_s: float = 2.0
-    latency_s: float = 3.0
-    imports: int = 3
+    sets_s: float = 1.0
+    events_s: float = 1.0
+    latency_s: float = 2.0
+    imports: int = 2
     """Import-time samples per package and round."""
-    idle_s: float = 1.0
+    idle_s: float = 0.5
     """How long a freshly started device serves before its RSS is read."""
     settle_s: float = 0.1
     """A pause before each measurement, so that none starts while the last one's background work runs."""
 
 
-QUICK = Plan(rounds=2, pairings=2, reconnects=3, sets_s=0.3, events_s=0.3, latency_s=0.5, imports=1, idle_s=0.3,
+QUICK = Plan(rounds=2, pairings=2, reconnects=2, sets_s=0.3, events_s=0.3, latency_s=0.5, imports=1, idle_s=0.3,
              settle_s=0.05)  # fmt: skip
 
 
@@ -162,28 +165,43 @@ class Bench:
         await asyncio.sleep(self.plan.settle_s)
 
     async def round(self) -> None:
-        for measure in (self.pairing, self.reconnect, self.sets, self.events, self.latency):
+        """Every figure for both stacks: samples of the short exchanges alternate one by one, the runs
+        of the longer ones (a few seconds each) one stack after the other."""
+        pairings: dict[str, list[float]] = {name: [] for name in STACKS}
+        reconnects: dict[str, dict[str, list[float]]] = {name: {} for name in STACKS}
+        for _ in range(self.plan.pairings):
+            for name in STACKS:
+                pairings[name].append(await self.pair_once(self.stacks[name]))
+        for _ in range(self.plan.reconnects):
+            for name in STACKS:
+                for key, values in (await self.reconnect_once(self.stacks[name])).items():
+                    reconnects[name].setdefault(key, []).extend(values)
+        for name in STACKS:
+            r = reconnects[name]
+            self.results.add(name, {"pairing": median(pairings[name]), "close": median(r["close"]),
+                                    "reconnect": median(r["connect"]),
+                                    "first_reading": median(r["first"])})  # fmt: skip
+            self.results.detail("pairing_s", name, *pairings[name])
+            for key, values in r.items():
+                self.results.detail(f"reconnect_{key}_s", name, *values)
+        for measure in (self.sets, self.events, self.latency):
             for name in STACKS:
                 await self.settle()
                 self.results.add(name, await measure(self.stacks[name]))
         await self.spawns()
         await self.imports()
 
-    async def pairing(self, stack: Stack) -> dict[str, float]:
-        samples: list[float] = []
-        for _ in range(self.plan.pairings):
-            target = (await stack.ask_device(cmd="fresh"))["target"]
-            await self.settle()
-            samples.append((await stack.ask_controller(cmd="pair", target=target))["seconds"])
-            await stack.ask_device(cmd="drop")
-        self.results.detail("pairing_s", stack.name, *samples)
-        return {"pairing": median(samples)}
+    async def pair_once(self, stack: Stack) -> float:
+        target = (await stack.ask_device(cmd="fresh"))["target"]
+        await self.settle()
+        seconds = float((await stack.ask_controller(cmd="pair", target=target))["seconds"])
+        await stack.ask_device(cmd="drop")
+        return seconds
 
-    async def reconnect(self, stack: Stack) -> dict[str, float]:
-        r = await stack.ask_controller(cmd="reconnect", count=self.plan.reconnects, settle=self.plan.settle_s)
-        for key in ("close", "connect", "first"):
-            self.results.detail(f"reconnect_{key}_s", stack.name, *r[key])
-        return {"close": median(r["close"]), "reconnect": median(r["connect"]), "first_reading": median(r["first"])}
+    async def reconnect_once(self, stack: Stack) -> dict[str, list[float]]:
+        """One close, reconnect and first reading (the controller pauses before and after the reconnect)."""
+        r = await stack.ask_controller(cmd="reconnect", count=1, settle=self.plan.settle_s)
+        return {key: r[key] for key in ("close", "connect", "first")}
 
     async def sets(self, stack: Stack) -> dict[str, float]:
         out = self.scratch("rtts")
@@ -377,7 +395,7 @@ async def run(plan: Plan) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="two short rounds (a smoke test)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5; --quick 2)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 10; --quick 2)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
     missing = [m for m in ("pyhap", "aiohomekit") if importlib.util.find_spec(m) is None]
