@@ -79,8 +79,8 @@ LATENCY_HZ = 1000
 BASE_STEP = 10_000_000
 """Each publishing run's values start at a new multiple of this, so a run's values are told from older ones."""
 DRAIN_S = 0.5
-BUSY_LOAD = 1.0
-"""A 1-minute load average from which the run is called busy (a note says so)."""
+BUSY_CORES = 0.2
+"""CPU of other processes (cores, on average over the run) from which a note says that the run was disturbed."""
 COMMAND_TIMEOUT_S = 120.0
 
 
@@ -331,6 +331,43 @@ def snmp() -> dict[str, dict[str, int]]:
     return out
 
 
+@dataclass(frozen=True)
+class CpuClock:
+    """CPU seconds, machine-wide and this benchmark's own, at one moment (from /proc/stat and os.times)."""
+
+    busy: float
+    """The machine's CPU seconds running anything (all cores)."""
+    steal: float
+    """Seconds the hypervisor ran something else instead of this machine."""
+    ours: float
+    """This process and its children that have ended (all of them, by the end of the run)."""
+    wall: float
+
+    @classmethod
+    def now(cls) -> CpuClock:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (
+            int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+        )
+        tick = os.sysconf("SC_CLK_TCK")
+        t = os.times()
+        return cls(
+            busy=(user + nice + system + irq + softirq) / tick,
+            steal=steal / tick,
+            ours=t.user + t.system + t.children_user + t.children_system,
+            wall=time.perf_counter(),
+        )
+
+    def since(self, start: CpuClock) -> dict[str, float]:
+        """Cores used on average since ``start``: by this benchmark, by other processes, stolen."""
+        wall = self.wall - start.wall
+        ours = (self.ours - start.ours) / wall
+        return {
+            "benchmark_cores": round(ours, 3),
+            "other_cores": round(max(0.0, (self.busy - start.busy) / wall - ours), 3),
+            "steal_cores": round((self.steal - start.steal) / wall, 3),
+        }
+
+
 def machine() -> dict[str, Any]:
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -356,18 +393,21 @@ def machine() -> dict[str, Any]:
 def print_machine(info: dict[str, Any]) -> None:
     print(f"device_sdk vs {HAP_NAME} on loopback, separate processes, no mDNS (bench/peers.py)")
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['python']}, {info['system']}")
-    print(f"load average (1, 5, 15 min) before: {info['load_before']}, after: {info.get('load_after')}")
     print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
-    if max(info["load_before"][0], info.get("load_after", [0])[0]) >= BUSY_LOAD:
-        print(f"note: the machine was busy (load average >= {BUSY_LOAD:g}): other processes took turns on its cores, "
-              "so the figures are noisy (see the ranges); run it again when the machine is quiet")  # fmt: skip
+    cpu = info["cpu_during_run"]
+    print(f"during the run: this benchmark used {cpu['benchmark_cores']:.2f} core on average, other processes "
+          f"{cpu['other_cores']:.2f}, the hypervisor stole {cpu['steal_cores']:.2f}; load average before "
+          f"{info['load_before']}, after {info['load_after']}")  # fmt: skip
+    if cpu["other_cores"] + cpu["steal_cores"] >= BUSY_CORES:
+        print("note: other work ran beside the benchmark and took turns on its cores, so the figures are noisier "
+              "(see the ranges); run it again when the machine is quiet")  # fmt: skip
     print()
 
 
 async def run(plan: Plan) -> dict[str, Any]:
     """Measure, print the table, and return the results as a JSON document."""
     info = machine()
-    started = time.perf_counter()
+    clock = CpuClock.now()
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
         base = Path(tmp)
         stacks: dict[str, Stack] = {}
@@ -382,8 +422,10 @@ async def run(plan: Plan) -> dict[str, Any]:
         finally:
             for stack in stacks.values():
                 await stack.close()
+    end = CpuClock.now()  # every child has ended: their CPU time is in os.times()
+    info["cpu_during_run"] = end.since(clock)
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    info["duration_s"] = round(time.perf_counter() - started, 1)
+    info["duration_s"] = round(end.wall - clock.wall, 1)
     print_machine(info)
     figures = print_report(bench.results, plan.rounds)
     print(f"{plan.rounds} rounds in {info['duration_s']:g} s; packets per set: device_sdk's UDP datagrams counted in "
