@@ -147,8 +147,8 @@ class _Store:
         self._persisted_seen: dict[bytes, float] = {}
         self._writer = StateWriter(self.path, background=background_writes)
 
-    def _save_entries(self, key: str, entries: list[dict[str, Any]]) -> None:
-        self._writer.write_json({"version": STORE_VERSION, key: entries})
+    def _save_entries(self, key: str, entries: list[dict[str, Any]], *, sync: bool = False) -> None:
+        self._writer.write_json({"version": STORE_VERSION, key: entries}, sync=sync)
 
     def flush(self) -> None:
         """Return once every change is on disk (with background writes, they land a little later)."""
@@ -175,7 +175,9 @@ class DeviceTrustStore(_Store):
     The file is read when the store is created; every change is written through at once, except
     ``touch`` (last-seen times), which writes at most once a minute per controller. With
     ``background_writes`` the writes (and their fsyncs) happen on a thread, so that an event loop
-    serving other controllers never waits for the disk; :meth:`flush` waits for them.
+    serving other controllers never waits for the disk; :meth:`flush` waits for them. Revocations
+    (:meth:`remove`, :meth:`clear`, :meth:`set_role`) are always on disk when the call returns: they
+    are acknowledged right after, and a power cut must not bring a removed controller back.
     """
 
     _KEY = "controllers"
@@ -202,7 +204,7 @@ class DeviceTrustStore(_Store):
             self._entries[entry.fingerprint] = entry
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
-    def _save(self) -> None:
+    def _save(self, *, sync: bool = False) -> None:
         self._save_entries(
             self._KEY,
             [
@@ -215,6 +217,7 @@ class DeviceTrustStore(_Store):
                 }
                 for e in self._entries.values()
             ],
+            sync=sync,
         )
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
@@ -270,7 +273,7 @@ class DeviceTrustStore(_Store):
         """Stop trusting a controller; ``False`` when it was not trusted."""
         if self._entries.pop(fingerprint, None) is None:
             return False
-        self._save()
+        self._save(sync=True)
         return True
 
     def set_role(self, fingerprint: bytes, role: Role) -> TrustedController:
@@ -282,7 +285,7 @@ class DeviceTrustStore(_Store):
             raise NotPaired("this controller is not trusted by the device")
         entry = replace(existing, role=role)
         self._entries[fingerprint] = entry
-        self._save()
+        self._save(sync=True)
         return entry
 
     def list(self) -> list[TrustedController]:
@@ -290,9 +293,9 @@ class DeviceTrustStore(_Store):
         return sorted(self._entries.values(), key=lambda e: (e.paired_at, e.fingerprint))
 
     def clear(self) -> None:
-        """Forget every controller (factory reset)."""
+        """Forget every controller (factory reset); on disk when this returns."""
         self._entries.clear()
-        self._save()
+        self._save(sync=True)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -342,7 +345,7 @@ class ControllerPinStore(_Store):
             last_seen=_number(raw, "last_seen"),
         )
 
-    def _save(self) -> None:
+    def _save(self, *, sync: bool = False) -> None:
         self._save_entries(
             self._KEY,
             [
@@ -357,6 +360,7 @@ class ControllerPinStore(_Store):
                 }
                 for e in self._entries.values()
             ],
+            sync=sync,
         )
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
@@ -450,10 +454,10 @@ class ControllerPinStore(_Store):
         return self._entries.get(fingerprint)
 
     def remove(self, fingerprint: bytes) -> bool:
-        """Unpin a device; ``False`` when it was not pinned."""
+        """Unpin a device (on disk when this returns); ``False`` when it was not pinned."""
         if self._entries.pop(fingerprint, None) is None:
             return False
-        self._save()
+        self._save(sync=True)
         return True
 
     def list(self) -> list[PinnedDevice]:
