@@ -16,9 +16,10 @@ import contextlib
 import logging
 import math
 import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..errors import AmbiguousDevice, DeviceNotFound, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
@@ -47,6 +48,7 @@ MIN_FINGERPRINT_PREFIX = 4
 
 Role = Literal["admin", "user"]
 _ROLES: tuple[Role, ...] = ("admin", "user")
+_T = TypeVar("_T")
 
 
 def _check_fingerprint(fingerprint: bytes) -> None:
@@ -90,6 +92,32 @@ class PinnedDevice:
     @property
     def fingerprint_text(self) -> str:
         return fingerprint_text(self.fingerprint)
+
+
+def named_by(
+    query: str,
+    items: Sequence[_T],
+    *,
+    name: Callable[[_T], str],
+    fingerprint: Callable[[_T], str],
+    also: Callable[[_T], bool] | None = None,
+) -> list[_T]:
+    """What ``query`` names among ``items`` (paired devices, a device's controllers).
+
+    Tried in order, the first step with matches deciding: the exact name; the name ignoring case;
+    then together a fingerprint-text prefix (at least 4 characters) and ``also``. Returns that step's
+    matches (several: the query is ambiguous), or an empty list.
+    """
+    query = query.strip()
+    loose = [i for i in items if len(query) >= MIN_FINGERPRINT_PREFIX and fingerprint(i).startswith(query)]
+    if also is not None:
+        loose += [i for i in items if also(i) and i not in loose]
+    steps = (
+        [i for i in items if name(i) == query],
+        [i for i in items if name(i).casefold() == query.casefold()],
+        loose,
+    )
+    return next((matches for matches in steps if matches), [])
 
 
 # -- file handling shared by both stores ----------------------------------------------------------
@@ -472,26 +500,22 @@ class ControllerPinStore(_Store):
         (decimal). Several matches in the deciding step raise :class:`AmbiguousDevice` listing them;
         none at all raises :class:`DeviceNotFound`.
         """
-        devices = self.list()
         query = query.strip()
-        steps: list[list[PinnedDevice]] = [
-            [d for d in devices if d.name == query],
-            [d for d in devices if d.name.casefold() == query.casefold()],
-        ]
-        loose = []
-        if len(query) >= MIN_FINGERPRINT_PREFIX:
-            loose = [d for d in devices if d.fingerprint_text.startswith(query)]
-        if query.isascii() and query.isdigit() and len(query) <= 4:
-            loose += [d for d in devices if d.discriminator == int(query) and d not in loose]
-        steps.append(loose)
-        for matches in steps:
-            if len(matches) == 1:
-                return matches[0]
-            if matches:
-                listing = ", ".join(f"{d.name!r} ({fingerprint_text(d.fingerprint)[:8]}…)" for d in matches)
-                raise AmbiguousDevice(
-                    f"{query!r} matches {len(matches)} devices: {listing}; be more specific", tuple(matches)
-                )
+        by_discriminator = query.isascii() and query.isdigit() and len(query) <= 4
+        matches = named_by(
+            query,
+            self.list(),
+            name=lambda d: d.name,
+            fingerprint=lambda d: d.fingerprint_text,
+            also=lambda d: by_discriminator and d.discriminator == int(query),
+        )
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            listing = ", ".join(f"{d.name!r} ({fingerprint_text(d.fingerprint)[:8]}…)" for d in matches)
+            raise AmbiguousDevice(
+                f"{query!r} matches {len(matches)} devices: {listing}; be more specific", tuple(matches)
+            )
         raise DeviceNotFound(
             f"no paired device matches {query!r} (by name, fingerprint prefix of 4+ characters, or discriminator)"
         )
