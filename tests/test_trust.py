@@ -220,7 +220,10 @@ def test_store_survives_sigkill_during_writes(tmp_path: Path) -> None:
             first = int(child.stdout.readline())  # at least one write per round, even on slow disks
             time.sleep(rng.uniform(0.0, 0.03))
             child.send_signal(signal.SIGKILL)
-            rest = child.communicate(timeout=10)[0]
+            # read() and not communicate(timeout=...): the latter reads the pipe itself and loses the
+            # lines readline() already buffered (a flaky "on disk is two generations ahead").
+            rest = child.stdout.read()
+            child.wait(timeout=10)
         finally:
             if child.poll() is None:
                 child.kill()
