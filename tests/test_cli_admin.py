@@ -60,6 +60,7 @@ def test_controllers_window_rename_and_unpair(device: DeviceProcess) -> None:
     name = device.name
     laptop, phone = as_controller(device, "Laptop"), as_controller(device, "Phone")
     assert cli("pair", name, CODE, *laptop).json()["paired"] is True
+    assert cli("pair", name, CODE, *laptop).json()["paired"] is True  # again: safe to repeat
 
     rows = cli("controllers", name, *laptop).json()
     assert [set(r) for r in rows] == [ROW_KEYS]

@@ -371,10 +371,14 @@ def test_one_live_attempt_at_a_time_in_sticker_and_button_modes(tmp_path: Path) 
         assert window.live_attempts == 0 and isinstance(rig.admit(T0 + 0.4), Admission)
 
 
-def test_display_mode_admits_attempts_side_by_side(tmp_path: Path) -> None:
+def test_display_mode_admits_attempts_side_by_side_within_the_window_budget(tmp_path: Path) -> None:
     rig = Rig(tmp_path, PairingMode.DISPLAY)
     rig(rig.window.open(T0, "button"))
     assert isinstance(rig.admit(T0, FP1), Admission) and isinstance(rig.admit(T0, FP2), Admission)
+    rig.fail(3, T0)
+    admitted = [rig.admit(T0, bytes([i]) * 32) for i in range(3, 40)]
+    assert sum(isinstance(v, Admission) for v in admitted) == MAX_FAILURES_PER_WINDOW - 3 - 2
+    assert admitted[-1] == Refusal(429, 1, 1.0, "retry after 1")  # never more guesses than 20 a window
 
 
 def test_a_stuck_attempt_frees_its_slot_after_its_lease(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ What it decides:
   403, a lockout (n >= 5 consecutive failures: 2^(n-5) s, at most 60 s, after the last failure)
   with 429 and the reason ``retry after <seconds>``; 403 wins over 429. In sticker and button modes
   one attempt is live at a time: a handshake that arrives meanwhile is refused like a lockout (429,
-  ``retry after 1``), so parallel connections cannot outrun the backoff. A refusal is not a failure.
+  ``retry after 1``), so parallel connections cannot outrun the backoff; display mode admits
+  several, but never more than the window's remaining failures. A refusal is not a failure.
 - pairing again (profile v1.1): a controller the device already trusts (``trusted=True``) is not
   refused for a closed window, and its success leaves the window as it is; the backoff, the one live
   attempt and the counting apply to it as to anyone.
@@ -508,6 +509,9 @@ class PairingWindow:
                 self._close("conflict")
                 return Refusal(401, AUTH_UNKNOWN_ERROR, None, "pairing aborted: another controller is pairing")
         if self._mode is not PairingMode.DISPLAY and self._live_now(now):
+            return _retry_after(LIVE_RETRY_AFTER_S)
+        if self._open and self._failures_in_window + len(self._live) >= MAX_FAILURES_PER_WINDOW:
+            # Display mode admits attempts side by side: never more than the window's 20 guesses.
             return _retry_after(LIVE_RETRY_AFTER_S)
         return None
 
