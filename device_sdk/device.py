@@ -85,8 +85,8 @@ class Device:
             )
         self.factory = stored.for_this_run(passcode=config.setup_code, discriminator=config.discriminator)
         # The stores write on threads: a pairing's fsyncs (tens of ms on an SD card) must not stall
-        # the event loop that serves every other controller. Failures are still written at once.
-        # Revocations and failures are still written at once.
+        # the event loop that serves every other controller. Failures and revocations are still
+        # written at once.
         self.trust = DeviceTrustStore(state_dir / TRUST_FILE, background_writes=True)
         self.window_store = WindowStore(state_dir / WINDOW_FILE, background_writes=True)
         self.window = PairingWindow(
