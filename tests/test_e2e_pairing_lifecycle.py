@@ -26,10 +26,10 @@ from device_sdk.errors import (
     PairingWindowClosed,
     WrongSetupCode,
 )
-from device_sdk.events import DeviceEvent, Paired, PairingFailed, PairingStarted
+from device_sdk.events import DeviceEvent, Paired, PairingFailed, PairingStarted, ShowPin
 from device_sdk.hardware import LedPattern
 from device_sdk.pairing.trust import DeviceTrustStore
-from device_sdk.pairing.window import BOOT_BUDGET_REFILL_S, MAX_FAILURES_PER_WINDOW
+from device_sdk.pairing.window import BOOT_BUDGET_REFILL_S, MAX_FAILURES_PER_WINDOW, PairingMode
 from device_sdk.transport import AgentConnection, ConnectionHandler, Credentials, TransportConfig, connect
 from device_sdk.wire import AgentInfo, AuthCapabilities, AuthResult, AuthSpake2Handshake, AuthStatus, Message, PskStatus
 
@@ -139,6 +139,25 @@ async def test_pairing_again_with_a_wrong_code_counts_and_keeps_the_trust(tmp_pa
     conn = await ctl.connect(target(device))
     assert await conn.agent_info()
     await conn.close()
+
+
+async def test_pairing_again_in_button_and_display_modes(tmp_path: Path) -> None:
+    shown: asyncio.Queue[str] = asyncio.Queue()
+    for mode in (PairingMode.BUTTON, PairingMode.DISPLAY):
+        dev = Device(config(tmp_path / mode.value, pairing_mode=mode, setup_code=None))
+        dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, ShowPin) else None)
+        await dev.start()
+        try:
+            dev.open_pairing_window("button")
+            ctl = controller(tmp_path / mode.value, "Laptop")
+            code, ask = (0, None) if mode is PairingMode.BUTTON else (None, shown.get)
+            await (await ctl.pair(target(dev), code, ask_pin=ask)).close()
+            assert not dev.window.is_open
+            async with asyncio.timeout(5):  # no window, no conflict with itself: answered at once
+                await (await ctl.pair(target(dev), code, ask_pin=ask)).close()
+            assert len(dev.trust) == 1 and not dev.window.is_open
+        finally:
+            await dev.stop()
 
 
 # -- leaving and unpairing ------------------------------------------------------------------------
