@@ -94,6 +94,9 @@ class _Hub:
     def call_done(self, call: ActuatorCall) -> None:
         self.dispatcher.finished(call)
 
+    def session_closed(self, session: ChannelSession) -> None:
+        self._registry._sessions.pop(session, None)
+
 
 def _check_positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -144,7 +147,8 @@ class ChannelRegistry:
         self._version = 0
         self._catalog = CatalogPublisher(hub=self._hub)
         self._admin: AdminChannel | None = None
-        self._sessions: list[ChannelSession] = []
+        self._sessions: dict[ChannelSession, None] = {}
+        """The open sessions, in the order opened (a session leaves as it closes)."""
         if admin is not None:
             self.set_admin_backend(admin)
 
@@ -422,7 +426,6 @@ class ChannelRegistry:
             _log.info("refused channel %r (%s) for %s: %s", label, protocol, peer.fp_text[:8], reason)
             return OpenRefused(label=label, protocol=protocol, reason=reason)
 
-        self._sessions = [s for s in self._sessions if not s.closed]
         session: ChannelSession
         if label == CATALOG_LABEL:
             if protocol != CATALOG_PROTOCOL:
@@ -443,13 +446,14 @@ class ChannelRegistry:
             if protocol != channel.descriptor.protocol:
                 return refuse(f"channel {label!r} speaks {channel.descriptor.protocol}")
             session = channel._open_session(label=label, protocol=protocol, peer=peer)
-        self._sessions.append(session)
+        if not session.closed:
+            self._sessions[session] = None
         return session
 
     @property
     def sessions(self) -> tuple[ChannelSession, ...]:
         """The open sessions."""
-        return tuple(s for s in self._sessions if not s.closed)
+        return tuple(self._sessions)
 
     def take_calls(self) -> list[ActuatorCall]:
         """The actuator and admin calls that may run now (each returned once); run each with
