@@ -352,6 +352,11 @@ def test_release_drops_a_terminated_connections_buffers(
             break
         pair.now += 0.5
     assert is_terminated(pair.server)
+    handlers = getattr(pair.server, "_QuicConnection__frame_handlers", None)
+    assert isinstance(handlers, dict) and handlers, f"{AIOQUIC}: QuicConnection lost its frame handlers table"
     release(pair.server)
     assert not pair.server._streams and not pair.server._streams_queue
+    assert not pair.server._crypto_buffers and not pair.server._cryptos and not pair.server._spaces
+    assert not handlers
     assert pair.server.tls.update_traffic_key_cb is None
+    assert pair.server.get_timer() is None and pair.server.datagrams_to_send(now=pair.now) == []

@@ -230,8 +230,18 @@ def release(connection: QuicConnection) -> None:
     connection._crypto_streams.clear()
     connection._datagrams_pending.clear()
     connection._events.clear()
+    connection._crypto_buffers.clear()
+    connection._cryptos.clear()
+    connection._spaces.clear()
+    # the frame handlers are bound methods of the connection: a cycle through every frame type
+    handlers = getattr(connection, "_QuicConnection__frame_handlers", None)
+    if isinstance(handlers, dict):
+        handlers.clear()
     tls = getattr(connection, "tls", None)
     if tls is not None:
         for name in ("alpn_cb", "get_session_ticket_cb", "new_session_ticket_cb", "update_traffic_key_cb"):
+            if hasattr(tls, name):
+                setattr(tls, name, None)
+        for name in ("key_schedule", "_key_schedule_psk", "_key_schedule_proxy", "_peer_certificate_chain"):
             if hasattr(tls, name):
                 setattr(tls, name, None)
