@@ -12,6 +12,9 @@ attack's effect):
   first, outside the timing), --pairings times; the median. Goal: under attack <= 2x idle.
 * the device's peak RSS (VmHWM of its process, over its whole life) and its RSS once the attackers have
   left. Goal: peak <= 120 MB.
+* hostile 1 MiB messages (``tests/_abuse.py``): the time the message decoder takes to decode each, or to
+  refuse it (every CBOR tag is a 400 before cbor2 sees it), as a multiple of an ordinary 1 MiB message
+  (one byte string). The cost is linear in the size; shown so that a regression shows.
 * the device's CPU (its process's user + system time over wall time) with nobody but the attackers,
   beside the same with nobody at all: what the attack costs the device, less sensitive than the ratios
   above to whatever else the machine runs.
@@ -32,10 +35,13 @@ import asyncio
 import contextlib
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _channels_parts import Peer, Tally, consuming, count_readings
 from _util import ms, print_table, rate, verdict
@@ -43,7 +49,10 @@ from _util import ms, print_table, rate, verdict
 from device_sdk.config import ControllerConfig
 from device_sdk.controller import Controller, DeviceTarget
 from device_sdk.device_connection import DeviceConnection
+from device_sdk.errors import RemoteProtocolError
 from device_sdk.transport.limits import ResourceLimits
+from device_sdk.wire import MessageDecoder
+from tests._abuse import hostile_messages
 
 HOST = "127.0.0.1"
 SETUP_CODE = 20202021
@@ -71,6 +80,37 @@ def rss_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of process ``pid`` in MB, from /proc."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def decode_time(data: bytes, repeat: int) -> tuple[float, str]:
+    """The best of ``repeat`` decodes of ``data`` fed in 1200-byte packets, and the outcome."""
+    best = float("inf")
+    outcome = ""
+    for _ in range(repeat):
+        dec = MessageDecoder()
+        start = time.perf_counter()
+        try:
+            for i in range(0, len(data), 1200):
+                dec.feed(data[i : i + 1200])
+            outcome = "decoded"
+        except RemoteProtocolError as exc:
+            outcome = f"refused ({exc.code})"
+        best = min(best, time.perf_counter() - start)
+    return best, outcome
+
+
+def hostile_decoding(repeat: int) -> float:
+    """Print the decoding table; return the worst multiple of the baseline."""
+    rows: list[list[object]] = []
+    baseline = 0.0
+    worst = 0.0
+    for name, data in hostile_messages().items():
+        seconds, outcome = decode_time(data, repeat)
+        baseline = baseline or seconds
+        worst = max(worst, seconds / baseline)
+        rows.append([name, f"{len(data):,}", outcome, ms(seconds), f"{seconds / baseline:.1f}x"])
+    print_table(("message", "bytes", "outcome", "best time", "ratio"), rows, title="hostile messages, decoded")
+    return worst
 
 
 async def readings_per_second(conn: DeviceConnection, device: Peer, seconds: float) -> float:
@@ -103,6 +143,7 @@ async def sample_rss(pid: int, peaks: list[float], stop: asyncio.Event) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     limits = ResourceLimits()
+    worst_decode = hostile_decoding(1 if args.quick else 3)
     print(
         f"{os.cpu_count()} CPUs, 1-minute load average before the run {os.getloadavg()[0]:.2f}; device limits: "
         f"{limits.max_unauthenticated_connections} unauthenticated connections, pairing deadline "
@@ -195,6 +236,7 @@ async def run(args: argparse.Namespace) -> None:
             ["pairing time under attack / idle", f"{pair_ratio:.2f}x", f"<= {PAIRING_GOAL:g}x",
              verdict(pair_ratio <= PAIRING_GOAL)],
             ["device peak RSS", f"{attack_peak:.1f} MB", f"<= {RSS_GOAL_MB:g} MB", verdict(attack_peak <= RSS_GOAL_MB)],
+            ["slowest hostile 1 MiB message / a plain one", f"{worst_decode:.1f}x", "", ""],
         ],
         title="summary",
     )  # fmt: skip

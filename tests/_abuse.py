@@ -154,3 +154,30 @@ class _Upstream(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.relay.back(data)
+
+
+def hostile_messages(size: int = (1 << 20) - 64) -> dict[str, bytes]:
+    """Messages of about ``size`` bytes (under the 1 MiB limit) built to cost a decoder the most: an
+    agent-info-request ``{0: 1, 99: <payload>}`` whose ignored key 99 holds the payload. The first is
+    an ordinary one (a byte string), the baseline; the tagged ones must be refused (400) unread."""
+    n = size - 16
+    head = bytes.fromhex("0a a2 0001 1863".replace(" ", ""))
+
+    def array(count: int) -> bytes:
+        return b"\x9a" + count.to_bytes(4, "big")
+
+    return {
+        "a 1 MiB byte string (baseline)": head + b"\x5a" + n.to_bytes(4, "big") + b"\x00" * n,
+        "an array of a million zeros": head + array(n) + b"\x00" * n,
+        "a map of 170,000 integer keys": head
+        + b"\xba"
+        + (n // 6).to_bytes(4, "big")
+        + b"".join(b"\x1a" + i.to_bytes(4, "big") + b"\x00" for i in range(n // 6)),
+        "arrays nested 30 deep, 30,000 times": head + b"\x9f" + (b"\x81" * 30 + b"\x00") * (n // 31) + b"\xff",
+        "a byte string in 1-byte chunks": head + b"\x5f" + b"\x41a" * (n // 2) + b"\xff",
+        "half a million simple values": head + array(n // 2) + b"\xf8\xff" * (n // 2),
+        "half-precision floats": head + array(n // 3) + b"\xf9\x3c\x00" * (n // 3),
+        "tag 4, a decimal fraction with a huge exponent": head + b"\xc4\x82\x1a\x00\x0f\x42\x40" + b"\x01",
+        "tag 35, a regular expression": head + b"\xd8\x23\x7a" + n.to_bytes(4, "big") + b"a" * n,
+        "tag 2, a 1 MiB bignum": head + b"\xc2\x5a" + n.to_bytes(4, "big") + b"\xff" * n,
+    }

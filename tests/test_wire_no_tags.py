@@ -28,6 +28,9 @@ from device_sdk.wire import (
     unencodable,
 )
 from device_sdk.wire import codec as codec_module
+from device_sdk.wire.codec import DEFAULT_MAX_MESSAGE_SIZE
+
+from ._abuse import hostile_messages
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -196,3 +199,17 @@ def test_a_message_that_would_need_a_tag_is_a_local_error() -> None:
     with pytest.raises(LocalProtocolError):
         encode_message(DataFrame(b"", 2**70))
     assert encode_message(AgentInfoRequest(WIRE_INT_MAX))
+
+
+def test_hostile_one_mib_messages_decode_or_are_refused() -> None:
+    """What bench/abuse.py times: each decodes (the tag-free ones) or is a 400 (the tagged ones).
+    Correctness only here; the time is measured by the benchmark, not asserted."""
+    for name, data in hostile_messages().items():
+        assert len(data) <= DEFAULT_MAX_MESSAGE_SIZE, name
+        dec = MessageDecoder()
+        if "tag" in name:
+            with pytest.raises(RemoteProtocolError) as info:
+                dec.feed(data)
+            assert info.value.code == 400, name
+        else:
+            assert dec.feed(data) == [AgentInfoRequest(1)], name
