@@ -33,9 +33,11 @@ def _load(instrument: bool) -> dict[str, Any]:
 
         with atheris.instrument_imports(include=["device_sdk"]):
             from device_sdk import channels, errors, wire
+            from tests._every_channel import EveryChannel
     else:
         from device_sdk import channels, errors, wire
-    return {"channels": channels, "errors": errors, "wire": wire}
+        from tests._every_channel import EveryChannel
+    return {"channels": channels, "errors": errors, "wire": wire, "EveryChannel": EveryChannel}
 
 
 def make_one_input(mods: dict[str, Any]) -> Any:
@@ -50,31 +52,6 @@ def make_one_input(mods: dict[str, Any]) -> Any:
         channels.parse_catalog,
         channels.parse_peers,
     ]
-
-    def registry_and_sessions() -> tuple[Any, list[Any]]:
-        registry = channels.ChannelRegistry(device_name="Fuzz", model="m", clock=lambda: 1.0)
-        temp = registry.sensor("temp")
-        registry.actuator("led", type="bool", initial=False, handler=lambda v: None, actions={"x": lambda: None})
-        registry.actuator("level", type="int", min=0, max=10, initial=0, handler=lambda v: None)
-        registry.actuator("gain", type="float", initial=0.0, handler=lambda v: None)
-        registry.actuator("cfg", type="map", initial={}, handler=lambda v: v)
-        registry.stream("audio", format={"codec": "raw"})
-        registry.input("pad")
-        temp.publish(1.0)
-        peer = channels.PeerInfo(fp=bytes(32), role="admin")
-        sessions = []
-        for label, protocol in (
-            ("catalog", channels.CATALOG_PROTOCOL),
-            ("temp", channels.SENSOR_PROTOCOL),
-            ("led", channels.ACTUATOR_PROTOCOL),
-            ("level", channels.ACTUATOR_PROTOCOL),
-            ("gain", channels.ACTUATOR_PROTOCOL),
-            ("cfg", channels.ACTUATOR_PROTOCOL),
-            ("audio", channels.STREAM_PROTOCOL),
-            ("pad", channels.INPUT_PROTOCOL),
-        ):
-            sessions.append(registry.open_session(label, protocol, peer=peer, now=0.0))
-        return registry, sessions
 
     def decoder(data: bytes) -> None:
         step = 1 + (data[0] if data else 0) % 64
@@ -105,13 +82,9 @@ def make_one_input(mods: dict[str, Any]) -> Any:
         )
         for receive in receivers:
             receive(value)
-        registry, sessions = registry_and_sessions()
-        for request in (value, {"id": 1, "set": value}):
-            for session in sessions:
-                session.receive_frame(request, now=1.0)
-        for call in registry.take_calls():
-            channels.run_call_sync(call, 1.0)
-        for session in sessions:
+        device = mods["EveryChannel"]()
+        device.receive(value)
+        for session in device.sessions:
             for out in session.next_frames():
                 channels.dumps_frame(out)
 

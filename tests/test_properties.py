@@ -16,20 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device_sdk.channels import (
-    ACTUATOR_PROTOCOL,
-    ADMIN_PROTOCOL,
-    CATALOG_PROTOCOL,
-    INPUT_PROTOCOL,
-    SENSOR_PROTOCOL,
-    STREAM_PROTOCOL,
     ActuatorClient,
     AdminClient,
-    ChannelRegistry,
-    ChannelSession,
     FrameError,
-    PeerInfo,
     ReadingFilter,
-    Role,
     StreamReceiver,
     dumps_frame,
     loads_frame,
@@ -42,11 +32,11 @@ from device_sdk.channels import (
     parse_reading,
     parse_state,
     parse_subscription,
-    run_call_sync,
 )
 from device_sdk.errors import RemoteProtocolError
 from device_sdk.wire import CborScanner, Message, MessageDecoder, dumps_item, encode_message, loads_item
 
+from ._every_channel import EveryChannel
 from ._strategies import frames, messages, values
 
 pytestmark = pytest.mark.timeout(60)
@@ -199,67 +189,15 @@ def test_controller_side_receivers_never_raise(batch: list[Any]) -> None:
         admin.receive(frame)
 
 
-class _Backend:
-    def open_window(self, seconds: int | None) -> None:
-        return None
-
-    def list_peers(self) -> list[dict[str, Any]]:
-        return [{"fp": "AAAA", "name": "x", "role": "admin", "paired_at": 1.0}]
-
-    def remove_peer(self, fp: str) -> bool:
-        return False
-
-    def set_role(self, fp: str, role: Role) -> bool:
-        return False
-
-    def rename(self, name: str) -> str | None:
-        return name
-
-
-def _sessions() -> tuple[ChannelRegistry, list[ChannelSession]]:
-    registry = ChannelRegistry(device_name="Lab", model="m", clock=lambda: 1.0, admin=_Backend())
-    temp = registry.sensor("temp")
-    registry.actuator("led", type="bool", initial=False, handler=lambda v: None, actions={"blink": lambda: None})
-    registry.actuator("level", type="int", min=0, max=10, initial=0, handler=lambda v: None)
-    registry.actuator("gain", type="float", initial=0.0, handler=lambda v: None)
-    registry.actuator("cfg", type="map", initial={}, handler=lambda v: v)
-    registry.stream("audio", format={"codec": "raw"})
-    pad = registry.input("pad")
-    temp.publish(1.0)
-    pad.publish({"x": 1})
-    admin = PeerInfo(fp=bytes(32), role="admin")
-    sessions = []
-    for label, protocol in (
-        ("catalog", CATALOG_PROTOCOL),
-        ("temp", SENSOR_PROTOCOL),
-        ("led", ACTUATOR_PROTOCOL),
-        ("level", ACTUATOR_PROTOCOL),
-        ("gain", ACTUATOR_PROTOCOL),
-        ("cfg", ACTUATOR_PROTOCOL),
-        ("audio", STREAM_PROTOCOL),
-        ("pad", INPUT_PROTOCOL),
-        ("admin", ADMIN_PROTOCOL),
-    ):
-        session = registry.open_session(label, protocol, peer=admin, now=0.0)
-        assert isinstance(session, ChannelSession)
-        sessions.append(session)
-    return registry, sessions
-
-
 @settings(FAST, max_examples=budget(60))
 @given(st.lists(frames, min_size=1, max_size=6), st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=3))
 def test_device_sessions_take_any_frame_and_send_only_tag_free_frames(batch: list[Any], readings: list[float]) -> None:
-    registry, sessions = _sessions()
+    device = EveryChannel()
     for frame in batch:
-        for request in (frame, {"id": 1, "set": frame}, {"id": 2, "op": "rename", "name": frame}):
-            for session in sessions:
-                session.receive_frame(request, now=1.0)
-        for call in registry.take_calls():
-            run_call_sync(call, 1.0)
-    sensor = registry._channels["temp"]
+        device.receive(frame)
     for value in readings:
-        sensor.publish(value)  # type: ignore[union-attr]
-    for session in sessions:
+        device.temp.publish(value)
+    for session in device.sessions:
         assert not session.closed
         for out in session.next_frames():
             dumps_frame(out)  # raises if the device were about to send a tag
