@@ -298,10 +298,14 @@ def test_bounded_windows_slide_after_authentication(
     limits = ResourceLimits()
     pair = Pair(device_identity, controller_identity, bounded=True)
     pair.pump()
-    lift_limits(pair.server, limits)
-    assert stream_counts(pair.server) == (limits.streams, limits.streams)
+    for _ in range(3):  # three unidirectional streams opened and finished before authentication
+        pair.client.send_stream_data(pair.client.get_next_available_stream_id(is_unidirectional=True), b"x", True)
     pair.pump()
-    assert pair.client._remote_max_streams_uni == limits.streams
+    lift_limits(pair.server, limits)
+    # 128 more may be open at once: three were opened and finished already
+    assert stream_counts(pair.server) == (limits.streams + 3, limits.streams)
+    pair.pump()
+    assert pair.client._remote_max_streams_uni == limits.streams + 3
     assert pair.client._remote_max_data >= limits.connection_window
     # in order: 12 MiB on one stream, far beyond every window, all delivered
     sid = pair.client.get_next_available_stream_id()

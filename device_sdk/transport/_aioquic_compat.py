@@ -136,9 +136,12 @@ def lift_limits(connection: QuicConnection, limits: ResourceLimits) -> None:
     if isinstance(windows, ReceiveWindows):
         windows.sliding = True
         windows._checked_used = -1
-    for limit in (connection._local_max_streams_uni, connection._local_max_streams_bidi):
-        opened_or_closed = limit.value - limit.sent  # raised by aioquic as peer streams finished
-        limit.value = max(limit.value, limits.streams + opened_or_closed)
+    for limit, initial in (
+        (connection._local_max_streams_uni, limits.unauthenticated_uni_streams),
+        (connection._local_max_streams_bidi, limits.unauthenticated_bidi_streams),
+    ):
+        finished = limit.value - initial  # aioquic raises the limit by one as each peer stream finishes
+        limit.value = max(limit.value, finished + limits.streams)
     max_data = connection._local_max_data
     if isinstance(windows, ReceiveWindows):
         held = held_by_streams(connection) + windows.app_held()
