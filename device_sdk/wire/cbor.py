@@ -109,7 +109,12 @@ class CborScanner:
                 if major == 7 and info == 24 and arg < 32:
                     raise _Malformed("two-byte simple value below 32")
                 pos += head
-                if not stack or self._item_done(stack):
+                if not stack:
+                    return pos
+                top = stack[-1]
+                if top[0] > 1:  # the common case, inline: a definite container with more items to come
+                    top[0] -= 1
+                elif self._item_done(stack):
                     return pos
                 continue
             if major in (2, 3):
@@ -122,7 +127,12 @@ class CborScanner:
                     self._pos = pos
                     return None
                 pos = end
-                if not stack or self._item_done(stack):
+                if not stack:
+                    return pos
+                top = stack[-1]
+                if top[0] > 1:
+                    top[0] -= 1
+                elif self._item_done(stack):
                     return pos
                 continue
             if major in (4, 5):
@@ -132,8 +142,10 @@ class CborScanner:
                         return pos
                     continue
                 count = arg if arg == _INDEFINITE or major == 4 else arg * 2
+                if len(stack) >= self._max_nesting:
+                    raise _Malformed(f"nesting deeper than {self._max_nesting}")
                 # An indefinite map tracks whether a key waits for its value (-2: at a key, -3: at a value).
-                self._push(stack, [count, -2 if arg == _INDEFINITE and major == 5 else -1])
+                stack.append([count, -2 if arg == _INDEFINITE and major == 5 else -1])
                 pos += head
                 continue
             if major == 6:  # a tag: one item follows
