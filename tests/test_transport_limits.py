@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aioquic.quic.configuration import QuicConfiguration
 
-from device_sdk.errors import ConnectionClosed
+from device_sdk.errors import ConfigError, ConnectionClosed
 from device_sdk.identity import AgentIdentity
 from device_sdk.transport import AgentConnection, ConnectionHandler, Server, TransportConfig, connect, serve
 from device_sdk.transport._aioquic_compat import held_by_streams
@@ -137,11 +137,11 @@ def test_idlest_and_unread_answers() -> None:
 
 
 def test_limits_are_checked() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         ResourceLimits(stream_window=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         ResourceLimits(pairing_deadline=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         TransportConfig(liveness_timeout=0)
 
 

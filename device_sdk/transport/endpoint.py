@@ -22,7 +22,7 @@ from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic import events as qe
 from aioquic.quic.configuration import QuicConfiguration
 
-from ..errors import ConnectionClosed, ConnectionLost, ConnectTimeout
+from ..errors import ConfigError, ConnectionClosed, ConnectionLost, ConnectTimeout
 from ..identity import AgentIdentity
 from ..wire import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -86,9 +86,13 @@ class TransportConfig:
 
     def __post_init__(self) -> None:
         if self.liveness_timeout is not None and not self.liveness_timeout > 0:
-            raise ValueError(f"liveness_timeout must be positive or None, not {self.liveness_timeout!r}")
+            raise ConfigError(
+                f"liveness_timeout must be a positive number of seconds or None, not {self.liveness_timeout!r}"
+            )
         if not self.keepalive_interval > 0:
-            raise ValueError(f"keepalive_interval must be positive, not {self.keepalive_interval!r}")
+            raise ConfigError(
+                f"keepalive_interval must be a positive number of seconds, not {self.keepalive_interval!r}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

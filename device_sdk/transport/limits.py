@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from ..errors import ConfigError
+
 KIB = 1024
 MIB = 1024 * KIB
 
@@ -67,9 +69,9 @@ class ResourceLimits:
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
         if not self.pairing_deadline > 0:
-            raise ValueError(f"pairing_deadline must be positive, not {self.pairing_deadline!r}")
+            raise ConfigError(f"pairing_deadline must be a positive number of seconds, not {self.pairing_deadline!r}")
 
 
 def slid_limit(*, consumed: int, limit: int, window: int) -> int | None:
