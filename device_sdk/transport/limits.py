@@ -42,7 +42,7 @@ class ResourceLimits:
     unauthenticated_bidi_streams: int = 1
     """Bidirectional streams a peer that is not authenticated may have open at once (one, so that a
     channel opened too early gets its 401 rather than a QUIC stream-limit error)."""
-    max_unauthenticated_connections: int = 64
+    max_unauthenticated_connections: int = 256
     """Device side: connections not (yet) authenticated, handshakes included. A new one beyond this
     closes the one that has been idle longest (error 429)."""
     pairing_deadline: float = 10.0
