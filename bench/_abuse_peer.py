@@ -4,7 +4,8 @@ Usage: python _abuse_peer.py READY_FILE STATE_DIR
 
 READY_FILE is the device's ready file (its port); STATE_DIR holds the attackers' own identity (they
 present a certificate, as a controller would, but are never paired). Driven by one JSON command per
-line on stdin, one JSON answer per line on stdout (the first line is ``{"ready": ...}``):
+line on stdin, one JSON answer per line on stdout (the first line is ``{"ready": ...}``). It runs at the
+lowest CPU priority (``nice 19``), standing in for other machines:
 
 * ``{"cmd": "start", "connections": N, "gap": true, "reconnect_after": S}``: open N connections that
   never pair, and (with ``gap``) one more that runs the gap filler of ``tests/_abuse.py`` (one byte just
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -179,6 +181,9 @@ async def main(port: int, identity: AgentIdentity) -> None:
 
 
 if __name__ == "__main__":
+    # On a real network the attackers are other machines; here they share the benchmark's cores, so
+    # they run at the lowest priority: what they cost the device is measured, not what they cost the CPU.
+    os.nice(19)
     _ready_file, _state = Path(sys.argv[1]), Path(sys.argv[2])
     _port = int(json.loads(_ready_file.read_text())["port"])
     asyncio.run(main(_port, AgentIdentity.load_or_create(_state, model_name="attacker", instance_name="Stranger")))
