@@ -38,4 +38,5 @@ def test_liveness_bench_quick_runs_and_prints_the_summary() -> None:
     out = run_quick("liveness.py")
     assert "lost contact with Bench" in out
     summary = out[out.index("summary") :]
-    assert "liveness_timeout 5 s (default)" in summary and "liveness_timeout 2 s" in summary
+    for case in ("5 s (default), watching", "2 s, watching", "5 s (default), idle", "2 s, idle"):
+        assert f"liveness_timeout {case}" in summary
