@@ -26,6 +26,7 @@ from device_sdk.channels import (
     parse_subscription,
     run_call_sync,
 )
+from device_sdk.errors import ConfigError
 from device_sdk.wire import WIRE_INT_MAX, WIRE_INT_MIN
 
 HUGE = 2**1024
@@ -217,3 +218,14 @@ def test_nothing_keeps_a_closed_session_alive() -> None:
         assert [r() for r in refs] == [None, None]
     finally:
         gc.enable()
+
+
+def test_declarations_that_would_need_a_tag_are_refused() -> None:
+    """The catalog and the stream format frame carry what the application declares."""
+    registry = make()
+    with pytest.raises(ConfigError):
+        registry.sensor("big", type="int", max=2**70)
+    with pytest.raises(ConfigError):
+        registry.stream("odd", format={"codec": "raw", "channels": {1, 2}})
+    registry.sensor("fine", type="int", min=WIRE_INT_MIN, max=WIRE_INT_MAX)
+    dumps_frame(registry.catalog_frame())

@@ -41,6 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from device_sdk.errors import ConfigError
+from device_sdk.wire.cbor import unencodable
 
 from .actuator import ActionHandler, Actuator, SetHandler
 from .admin import AdminBackend, AdminChannel
@@ -254,6 +255,9 @@ class ChannelRegistry:
             raise ConfigError(f"stream {name!r}: format needs a text 'codec'")
         if not all(isinstance(k, str) for k in format):
             raise ConfigError(f"stream {name!r}: format keys must be text")
+        why = unencodable(dict(format))
+        if why is not None:  # it is sent in the catalog and on every open
+            raise ConfigError(f"stream {name!r}: the format holds {why}")
         fmt = StreamFormat(codec, {k: v for k, v in format.items() if k != "codec"})
         chunk = self._stream_chunk if chunk_bytes is None else _check_positive("chunk_bytes", chunk_bytes)
         buffer = self._stream_buffer if buffer_bytes is None else _check_positive("buffer_bytes", buffer_bytes)

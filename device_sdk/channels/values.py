@@ -65,6 +65,8 @@ class ValueSpec:
         for bound in (self.min, self.max):
             if bound is not None and (isinstance(bound, bool) or not _is_number(bound)):
                 raise ValueError(f"min/max must be numbers, not {bound!r}")
+            if bound is not None and unencodable(bound) is not None:  # the catalog carries them
+                raise ValueError(f"min/max must fit in 64 bits, not {bound!r}")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is larger than max {self.max}")
         if self.type == "enum":
