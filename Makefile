@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/pairing.py
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/channels.py
+
+# The long fuzz tier: atheris (coverage-guided) on the decoders for FUZZ_SECONDS, or hypothesis with a
+# large budget where atheris is not installed. `make test` runs the same targets briefly.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz_targets.py --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

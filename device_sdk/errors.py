@@ -67,6 +67,24 @@ class ConnectionClosed(TransportError):
         self.by_peer = by_peer
 
 
+class ConnectionLost(ConnectionClosed):
+    """Nothing was heard from the peer for ``silent_for`` seconds, keep-alives unanswered: it lost
+    power, crashed, or left the network. Nobody closed the connection; ``peer`` names the other side
+    (its name when known, else its address)."""
+
+    def __init__(self, peer: str, silent_for: float, *, code: int = 0, reason: str = "") -> None:
+        TransportError.__init__(
+            self,
+            f"lost contact with {peer}: nothing heard for {silent_for:.1f} s; "
+            "check that it is powered and on the network",
+        )
+        self.code = code
+        self.reason = reason
+        self.by_peer = False
+        self.peer = peer
+        self.silent_for = silent_for
+
+
 class ConnectTimeout(TransportError):
     """The device did not answer in time."""
 
