@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from .errors import ConfigError
 from .events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
@@ -57,7 +56,7 @@ from .pairing.window import (
 )
 from .pairing.window_store import WindowStore
 from .transport import AgentConnection
-from .wire import AgentInfo, AuthMessage, AuthSpake2Handshake, CloseCode
+from .wire import AgentInfoResponse, AuthMessage, AuthSpake2Handshake, CloseCode, Message
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class _Exchange:
     auth: DeviceAuth
     trusted: bool
     timer: asyncio.TimerHandle | None = None
-    name: asyncio.Task[AgentInfo] | None = field(default=None, repr=False)
+    name: asyncio.Future[Message] | None = field(default=None, repr=False)
     """The controller's agent-info, asked for when its confirmation verified."""
 
 
@@ -122,7 +121,6 @@ class PairingRunner:
         self._exchanges: dict[AgentConnection, _Exchange] = {}
         self._window_timer: asyncio.TimerHandle | None = None
         self._timers: set[asyncio.TimerHandle] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._running = False
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -148,8 +146,9 @@ class PairingRunner:
                 handle.cancel()
         self._window_timer = None
         self._timers.clear()
-        for task in list(self._tasks):
-            task.cancel()
+        for exchange in self._exchanges.values():
+            if exchange.name is not None:
+                exchange.name.cancel()
 
     def prepare_share(self) -> None:
         """Compute the next attempt's SPAKE2 share now, so that an attempt does not wait for it
@@ -245,7 +244,10 @@ class PairingRunner:
         elif isinstance(event, AuthShowPin):
             self._emit(ShowPin(event.text, event.qr_text, max(0.0, event.expires_at - self.clock())))
         elif isinstance(event, ProofVerified):
-            ex.name = self._spawn(ex.conn.agent_info(timeout=LEARN_NAME_TIMEOUT_S))
+            # Asked now, so that the request leaves with cB and the answer comes back with the
+            # controller's auth-status; a controller that never answers is announced without it.
+            name = ex.name = ex.conn.send_agent_info_request()
+            self._later(LEARN_NAME_TIMEOUT_S, name.cancel)
         elif isinstance(event, Authenticated):
             self._commit(ex, event.peer_fp)
         elif isinstance(event, AuthFailed):
@@ -292,7 +294,7 @@ class PairingRunner:
         else:
             task.add_done_callback(lambda done: self._announce(fp, done))
 
-    def _announce(self, fp: bytes, task: asyncio.Task[AgentInfo] | None) -> None:
+    def _announce(self, fp: bytes, task: asyncio.Future[Message] | None) -> None:
         """Report :class:`Paired` once the controller's name is known (or will not come)."""
         if not self._running:
             return
@@ -368,7 +370,7 @@ class PairingRunner:
         ex.auth.handle_timer(self.clock())
         self._drain(ex)
 
-    def _later(self, delay: float, callback: Callable[[], None]) -> None:
+    def _later(self, delay: float, callback: Callable[[], object]) -> None:
         def run() -> None:
             self._timers.discard(handle)
             callback()
@@ -376,20 +378,12 @@ class PairingRunner:
         handle = asyncio.get_running_loop().call_later(delay, run)
         self._timers.add(handle)
 
-    def _spawn(self, coro: Coroutine[Any, Any, AgentInfo]) -> asyncio.Task[AgentInfo]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: a controller that never answers is not an error here
-
-
-def _learned(task: asyncio.Task[AgentInfo] | None) -> str | None:
-    """The display name in a finished agent-info request, or None."""
-    if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+def _learned(request: asyncio.Future[Message] | None) -> str | None:
+    """The display name in an answered agent-info request, or None."""
+    if request is None or not request.done() or request.cancelled() or request.exception() is not None:
         return None
-    return task.result().display_name.strip() or None
+    answer = request.result()
+    if not isinstance(answer, AgentInfoResponse):
+        return None
+    return answer.agent_info.display_name.strip() or None

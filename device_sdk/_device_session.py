@@ -12,14 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import cbor2
-
 from .channels import (
-    ADMIN_LABEL,
-    ADMIN_PROTOCOL,
     CallsReady,
     ChannelSession,
     FrameError,
@@ -28,6 +23,7 @@ from .channels import (
     PeerInfo,
     SensorSession,
     SessionReady,
+    dumps_frame,
     encode_input_datagram,
     loads_frame,
     run_call,
@@ -191,7 +187,7 @@ class DeviceSession(ConnectionHandler):
             )
             return
         peer = PeerInfo(fp=fp, role=entry.role, name=entry.name)
-        result = self._open_session(req, peer)
+        result = self.device.channels.open_session(req.label, req.protocol, peer=peer, now=self.device.clock())
         if isinstance(result, OpenRefused):
             self.conn.send_stream(stream_id, DataChannelOpenResponse(req.request_id, result.result), end_stream=True)
             return
@@ -202,18 +198,6 @@ class DeviceSession(ConnectionHandler):
             result.use_datagrams(True)
         self.conn.send_stream(stream_id, DataChannelOpenResponse(req.request_id, OpenResult.SUCCESS))
         self.schedule_pump()
-
-    def _open_session(self, req: DataChannelOpenRequest, peer: PeerInfo) -> ChannelSession | OpenRefused:
-        registry, now = self.device.channels, self.device.clock()
-        if req.label == ADMIN_LABEL and req.protocol == ADMIN_PROTOCOL and not peer.is_admin:
-            # Profile v1.1 6.5: every paired peer opens the admin channel (a user may only "leave";
-            # the channel answers "forbidden" to anything else). The registry still lets only admins
-            # open it, so the session is opened as an admin's and handed the user's role at once.
-            result = registry.open_session(req.label, req.protocol, peer=replace(peer, role="admin"), now=now)
-            if not isinstance(result, OpenRefused):
-                result.peer = peer
-            return result
-        return registry.open_session(req.label, req.protocol, peer=peer, now=now)
 
     def _reset(self, stream_id: int, why: str) -> None:
         log.info("resetting channel stream %d: %s", stream_id, why)
@@ -277,7 +261,7 @@ class DeviceSession(ConnectionHandler):
             return
         frame = session.take_latest_input()
         if frame is not None:
-            self.conn.send_datagram(encode_input_datagram(self._channel_ids[stream_id], cbor2.dumps(frame)))
+            self.conn.send_datagram(encode_input_datagram(self._channel_ids[stream_id], dumps_frame(frame)))
 
     def _datagram_retry(self) -> None:
         self._datagram_timer = None
@@ -285,4 +269,4 @@ class DeviceSession(ConnectionHandler):
 
 
 def _encode_frame(frame: Any) -> bytes:
-    return encode_message(DataFrame(cbor2.dumps(frame)))
+    return encode_message(DataFrame(dumps_frame(frame)))

@@ -221,6 +221,7 @@ class Controller:
         :class:`DeviceConnection` (with ``pairing`` taking the auth messages while it runs)."""
 
         def handler(agent: AgentConnection) -> DeviceConnection:
+            agent.peer_name = target.name  # named in errors (lost contact) before its agent-info arrives
             conn = DeviceConnection(agent, name=target.name, fingerprint=target.fingerprint)
             conn.auth_handler = pairing
             conn.on_agent_info = lambda info: self._device_renamed(target.fingerprint, info)

