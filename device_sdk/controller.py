@@ -222,9 +222,13 @@ class Controller:
 
         def handler(agent: AgentConnection) -> DeviceConnection:
             agent.peer_name = target.name  # named in errors (lost contact) before its agent-info arrives
-            conn = DeviceConnection(agent, name=target.name, fingerprint=target.fingerprint)
+            conn = DeviceConnection(
+                agent,
+                name=target.name,
+                fingerprint=target.fingerprint,
+                on_device_info=lambda info: self._device_renamed(target.fingerprint, info),
+            )
             conn.auth_handler = pairing
-            conn.on_agent_info = lambda info: self._device_renamed(target.fingerprint, info)
             return conn
 
         last: Exception | None = None
@@ -263,7 +267,7 @@ class Controller:
         Raises :class:`~device_sdk.errors.WrongSetupCode`, :class:`~device_sdk.errors.PairingWindowClosed`,
         :class:`~device_sdk.errors.LockedOut`, :class:`~device_sdk.errors.PairingTimeout`, ...
         """
-        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(device)
+        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self._freshest(device))
         passcode: int | None
         if code is None:
             passcode = None
@@ -352,6 +356,26 @@ class Controller:
         """Connections to a paired device, a new one whenever the last was lost: the device is found
         again by its pinned fingerprint and dialled with backoff (:mod:`device_sdk.reconnect`)."""
         return connections(self, device, policy or ReconnectPolicy())
+
+    def _freshest(self, device: DiscoveredDevice) -> DiscoveredDevice:
+        """The browser's current record of ``device``: its ``at`` rotates with every window opening
+        and failed attempt, and pairing with an old one would cost an attempt (secret-unknown)."""
+        if self._browser is not None:
+            for record in self._browser.devices.values():
+                if record.txt.fp == device.txt.fp:
+                    return record
+        return device
+
+    async def probe(self, device: DiscoveredDevice | DeviceTarget) -> AgentInfo:
+        """The agent-info of a device, paired or not (the profile lets any peer ask): its full name and
+        model, before pairing. The device is checked against its advertised fingerprint; the
+        connection is closed at once."""
+        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self._freshest(device))
+        conn = await self._open(target)
+        try:
+            return await conn.agent_info()
+        finally:
+            await conn.close()
 
     def _device_renamed(self, fingerprint: bytes, info: AgentInfo) -> None:
         """A paired device announced new agent-info: keep its pinned name current."""

@@ -243,7 +243,14 @@ async def _readings(channel: _Channel) -> AsyncGenerator[Reading, None]:
 class DeviceConnection(ConnectionHandler):
     """An authenticated connection to a device (see the module docstring)."""
 
-    def __init__(self, agent: AgentConnection, *, name: str, fingerprint: bytes) -> None:
+    def __init__(
+        self,
+        agent: AgentConnection,
+        *,
+        name: str,
+        fingerprint: bytes,
+        on_device_info: Callable[[AgentInfo], None] | None = None,
+    ) -> None:
         self.agent = agent
         self.name = name
         self.fingerprint = fingerprint
@@ -251,6 +258,7 @@ class DeviceConnection(ConnectionHandler):
         """The device's agent-info, as last announced in an agent-info-event (None before one)."""
         self.on_agent_info: Callable[[AgentInfo], None] | None = None
         """Called with the device's agent-info when it announces a change (a rename, ...)."""
+        self._on_device_info = on_device_info  # the controller's own hook (its pinned name), before on_agent_info
         self._channels: dict[int, _Channel] = {}
         self._by_channel_id: dict[int, _Channel] = {}
         self._next_channel_id = 0
@@ -280,6 +288,11 @@ class DeviceConnection(ConnectionHandler):
     @property
     def closed(self) -> bool:
         return self.agent.is_closed
+
+    async def wait_closed(self) -> ConnectionClosed:
+        """Wait until the connection has ended, whoever ended it; the error says how
+        (:class:`~device_sdk.errors.ConnectionLost` when the device vanished)."""
+        return await self.agent.wait_closed()
 
     @property
     def datagrams_enabled(self) -> bool:
@@ -449,6 +462,8 @@ class DeviceConnection(ConnectionHandler):
     def control_message(self, conn: AgentConnection, msg: Message) -> None:
         if isinstance(msg, AgentInfoEvent):
             self.device_info = msg.agent_info
+            if self._on_device_info is not None:
+                self._on_device_info(msg.agent_info)
             if self.on_agent_info is not None:
                 self.on_agent_info(msg.agent_info)
         if self.auth_handler is not None:
