@@ -16,11 +16,13 @@ from typing import Any
 
 import gpiozero
 from gpiozero.exc import PWMSoftwareFallback
+from gpiozero.pins.mock import MockFactory
 
 from device_sdk.errors import ActuatorError, ConfigError, HardwareError
 from device_sdk.hardware.plugins import load_driver
 from device_sdk.hardware.profile import PartConfig
 from device_sdk.hardware.signals import SimulatedSensor
+from device_sdk.hardware.sim_chips import SimulatedAdcInput, SimulatedEcho, simulated_adc, simulated_echo
 from device_sdk.hardware.spec import (
     ChannelSpec,
     EventSource,
@@ -80,13 +82,36 @@ class DigitalInputPart:
 
 
 class AnalogInputPart:
-    """An MCP3008 input: a sampled source of ``fraction * scale + offset`` (fraction of Vref, 0..1)."""
+    """An MCP3008 input: a sampled source of ``fraction * scale + offset`` (fraction of Vref, 0..1).
 
-    def __init__(self, *, spec: ChannelSpec, device: Any, scale: float, offset: float) -> None:
+    On mock pins, ``simulated`` is the simulated chip's input that :meth:`force` drives.
+    """
+
+    def __init__(
+        self,
+        *,
+        spec: ChannelSpec,
+        device: Any,
+        scale: float,
+        offset: float,
+        simulated: SimulatedAdcInput | None = None,
+    ) -> None:
         self.spec = spec
         self.device = device
         self.scale = scale
         self.offset = offset
+        self.simulated = simulated
+
+    @property
+    def forced(self) -> float | None:
+        """The value the simulated input is forced to (None: not forced, or not simulated)."""
+        return self.simulated.forced if self.simulated is not None else None
+
+    def force(self, value: float | None) -> None:
+        """Drive the simulated chip's input so that it reads ``value`` (None: back to 0 V)."""
+        if self.simulated is None:
+            raise HardwareError(f"{self.spec.name!r} is a real ADC input: only a simulated one can be forced")
+        self.simulated.force(value)
 
     def read(self) -> float:
         """One conversion (code / 1023, so 0.0..1.0 of Vref), scaled."""
@@ -99,11 +124,27 @@ class AnalogInputPart:
 
 
 class DistancePart:
-    """An HC-SR04 ultrasonic sensor: a sampled source of metres (0 until the first echo)."""
+    """An HC-SR04 ultrasonic sensor: a sampled source of metres (0 until the first echo).
 
-    def __init__(self, *, spec: ChannelSpec, device: Any) -> None:
+    On mock pins, ``simulated`` is the simulated sensor that answers the trigger: :meth:`force` sets
+    the distance it echoes.
+    """
+
+    def __init__(self, *, spec: ChannelSpec, device: Any, simulated: SimulatedEcho | None = None) -> None:
         self.spec = spec
         self.device = device
+        self.simulated = simulated
+
+    @property
+    def forced(self) -> float | None:
+        """The distance the simulated sensor is forced to (None: nothing in range, or not simulated)."""
+        return self.simulated.forced if self.simulated is not None else None
+
+    def force(self, value: float | None) -> None:
+        """Echo as from an object ``value`` metres away (None: nothing in range)."""
+        if self.simulated is None:
+            raise HardwareError(f"{self.spec.name!r} is a real distance sensor: only a simulated one can be forced")
+        self.simulated.force(value)
 
     def read(self) -> float:
         """The latest distance in metres (never blocks)."""
@@ -112,6 +153,8 @@ class DistancePart:
     def close(self) -> None:
         """Stop the sampling thread and release the pins."""
         self.device.close()
+        if self.simulated is not None:
+            self.simulated.close()
 
 
 class DigitalOutputPart:
@@ -217,9 +260,29 @@ def _build(part: PartConfig, pin_factory: Any) -> Part:
         return PwmOutputPart(spec=spec, device=dev)
     if t == "mcp3008":
         _ensure_default_factory(pin_factory)
+        scale, offset = float(opts["scale"]), float(opts["offset"])
+        adc = None
+        if isinstance(pin_factory, MockFactory):  # the chip at the other end of the mock SPI pins
+            try:
+                chip = simulated_adc(pin_factory, opts["device"])
+            except HardwareError as exc:
+                _log.debug("%s: not simulated: %s", part.where, exc)
+            else:
+                adc = SimulatedAdcInput(chip, opts["adc_channel"], scale=scale, offset=offset)
         dev = gpiozero.MCP3008(channel=opts["adc_channel"], device=opts["device"], pin_factory=pin_factory)
-        return AnalogInputPart(spec=spec, device=dev, scale=float(opts["scale"]), offset=float(opts["offset"]))
+        return AnalogInputPart(spec=spec, device=dev, scale=scale, offset=offset, simulated=adc)
     if t == "distance_sensor":
+        echo = None
+        if isinstance(pin_factory, MockFactory):  # the sensor at the other end of the mock pins
+            try:
+                echo = simulated_echo(
+                    pin_factory,
+                    trigger=part.pins["trigger"],
+                    echo=part.pins["echo"],
+                    max_distance=float(opts["max_distance"]),
+                )
+            except HardwareError as exc:
+                _log.debug("%s: not simulated: %s", part.where, exc)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PWMSoftwareFallback)  # advice to use pigpio; lgpio is fine
             dev = gpiozero.DistanceSensor(
@@ -229,7 +292,7 @@ def _build(part: PartConfig, pin_factory: Any) -> Part:
                 partial=True,
                 pin_factory=pin_factory,
             )
-        return DistancePart(spec=spec, device=dev)
+        return DistancePart(spec=spec, device=dev, simulated=echo)
     if t == "simulated":
         return SimulatedSensor.from_part(part)
     raise ConfigError(f"{part.where}: unknown part type {t!r}")
