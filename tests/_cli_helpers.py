@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -14,7 +15,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DeviceProcess", "Result", "cli", "error_lines", "unique_name"]
+__all__ = ["INTERNALS", "DeviceProcess", "Result", "assert_for_people", "cli", "error_lines", "unique_name"]
+
+INTERNALS: tuple[tuple[str, str], ...] = (
+    (r"\bresult \d+", "a protocol result number"),
+    (r"\btype \d{3,}", "a message type key"),
+    (r"(?<![\w/+.=-])(400|401|403|404|413|429|5139)(?![\w/+.=-])", "a close code"),
+    (r"\b\w+=(True|False|None)\b|\bPass \w+=", "a Python parameter"),
+    (r"\b(min_interval_ms|override|allow_name_change|ask_pin|pairable_only)\b", "a Python parameter name"),
+    (r"Errno|No such file or directory|Not a directory|File exists|Permission denied|Is a directory", "errno text"),
+    (r"Broken pipe|Connection refused|Address already in use|Read-only file system", "errno text"),
+    (r"Traceback|\b[A-Z]\w*(Error|Exception)\b|NoneType|object has no attribute", "a Python exception"),
+    (r"could not convert|invalid literal|not supported between", "a Python exception's text"),
+    (r"\b(bad-type|out-of-range|unknown-op|forbidden|failed|busy):", "an error code prefix"),
+    (r"Idle timeout|closed by (peer|local side)|before authentication", "transport internals"),
+)
+"""What a person must never read in a message of the CLI (pattern, what it is): written once, checked by
+:func:`error_lines` for every error any CLI test sees."""
+
+
+def assert_for_people(message: str) -> None:
+    """``message`` is one sentence with no internals (see :data:`INTERNALS`)."""
+    for pattern, what in INTERNALS:
+        found = re.search(pattern, message)
+        assert found is None, f"{what} ({found.group(0)!r}) in: {message}"
+    assert "\n" not in message.strip(), f"more than one line: {message!r}"
+    assert re.search(r"[.!?]\s+[A-Z]", message) is None, f"more than one sentence: {message}"
 
 
 def unique_name(base: str) -> str:
@@ -50,9 +76,13 @@ def cli(*args: str, timeout: float = 20) -> Result:
 
 
 def error_lines(result: Result) -> list[str]:
-    """The error lines of a failed command (log warnings about other devices on the network aside)."""
+    """The error lines of a failed command (log warnings about other devices on the network aside),
+    each checked to be for people (:func:`assert_for_people`)."""
     assert "Traceback" not in result.err, result.err
-    return [line for line in result.err.splitlines() if line.startswith("device-sdk: error:")]
+    lines = [line for line in result.err.splitlines() if line.startswith("device-sdk: error:")]
+    for line in lines:
+        assert_for_people(line.removeprefix("device-sdk: error:"))
+    return lines
 
 
 @dataclass
