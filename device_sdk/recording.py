@@ -37,7 +37,9 @@ def format_from_catalog(channel: ChannelDescriptor) -> StreamFormat | None:
     raw = channel.extra.get("format")
     if not isinstance(raw, Mapping) or not isinstance(raw.get("codec"), str):
         return None
-    return StreamFormat(codec=raw["codec"], params={k: v for k, v in raw.items() if isinstance(k, str)})
+    return StreamFormat(
+        codec=raw["codec"], params={k: v for k, v in raw.items() if isinstance(k, str) and k != "codec"}
+    )
 
 
 def _positive_int(params: Mapping[str, Any], key: str, default: int) -> int:
@@ -61,6 +63,8 @@ class StreamRecorder:
         self._out = out
         self._owns = owns
         self._wave: wave.Wave_write | None = None
+        self.is_wav = False
+        """Whether the bytes are written as a WAV file."""
         self._frame_bytes = 0
         self._rate = 0
         self._pending = b""
@@ -78,6 +82,7 @@ class StreamRecorder:
                 if not self._rate:
                     raise ConfigError("the stream's format has no sample rate: save it with raw bytes instead")
                 self._wave = wave.open(out, "wb")  # noqa: SIM115 - closed by close()
+                self.is_wav = True
                 self._wave.setnchannels(channels)
                 self._wave.setsampwidth(_SAMPLE_BYTES)
                 self._wave.setframerate(self._rate)
@@ -103,10 +108,6 @@ class StreamRecorder:
     def to_stream(cls, out: IO[bytes], fmt: StreamFormat | None, *, seconds: float | None = None) -> StreamRecorder:
         """Write the raw bytes to ``out`` (a pipe into a player, say); ``out`` is flushed, not closed."""
         return cls(out, fmt, seconds=seconds, wav=False, owns=False)
-
-    @property
-    def is_wav(self) -> bool:
-        return self._wave is not None
 
     @property
     def seconds(self) -> float | None:

@@ -67,10 +67,15 @@ class Result:
         return [json.loads(line) for line in self.out.splitlines() if line.strip()]
 
 
-def cli(*args: str, timeout: float = 20) -> Result:
-    """Run ``device-sdk args...`` (as ``python -m device_sdk``) to completion."""
+def cli(*args: str, timeout: float = 20, env: dict[str, str] | None = None) -> Result:
+    """Run ``device-sdk args...`` (as ``python -m device_sdk``) to completion (in ``env`` if given)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "device_sdk", *args], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "device_sdk", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

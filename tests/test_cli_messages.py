@@ -8,6 +8,7 @@ The module's device is paired with one controller; a second controller ("strange
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pty
@@ -23,6 +24,19 @@ from typing import Any
 
 import pytest
 
+from device_sdk.cli.messages import ErrorContext, describe, did_you_mean
+from device_sdk.errors import (
+    ActuatorError,
+    ChannelOpenFailed,
+    ConnectionClosed,
+    ConnectTimeout,
+    FingerprintMismatch,
+    InvalidSetupCode,
+    LockedOut,
+    PairingTimeout,
+    RemoteProtocolError,
+    TransportError,
+)
 from tests._cli_helpers import DeviceProcess, Result, assert_for_people, cli, error_lines, unique_name
 
 pytestmark = pytest.mark.timeout(60)
@@ -321,3 +335,54 @@ def test_a_device_that_is_gone(bench: Bench) -> None:
     bench.device.stop(signal.SIGTERM)
     one_error(cli("info", bench.name, *bench.ctl()), "was not found on the network", "switched on")
     bench.ready = bench.device.start()
+
+
+# -- the sentences themselves, for errors no loopback run provokes (pure functions) ---------------------
+
+
+def test_did_you_mean_ignores_case_and_the_word_itself() -> None:
+    assert did_you_mean("Thrmo", ["Thermo", "Lamp"]) == "; did you mean 'Thermo'?"
+    assert did_you_mean("THERMO 2", ["Thermo (2)", "Thermo (3)"]) == "; did you mean 'Thermo (2)' or 'Thermo (3)'?"
+    assert did_you_mean("thermo", ["Thermo"]) == ""  # the same name: nothing to suggest
+    assert did_you_mean("zzz", ["Thermo"]) == ""
+
+
+@pytest.mark.parametrize("code", [0, 1, 400, 401, 403, 404, 413, 429, 5139, 6000])
+@pytest.mark.parametrize("by_peer", [True, False])
+def test_every_closed_connection_is_told_for_people(code: int, by_peer: bool) -> None:
+    error = ConnectionClosed(code, "type 1101 before authentication", by_peer=by_peer)
+    assert_for_people(str(error))
+    message = describe(error, ErrorContext(device="Thermo"))
+    assert_for_people(message)
+    assert "Thermo" in message
+
+
+@pytest.mark.parametrize("result", [100, 101, 102, 103, 199])
+def test_every_refused_channel_is_told_for_people(result: int) -> None:
+    error = ChannelOpenFailed("temprature", result)
+    assert_for_people(str(error))
+    assert_for_people(describe(error, ErrorContext(device="Thermo")))
+
+
+@pytest.mark.parametrize("code", ["out-of-range", "bad-type", "busy", "forbidden", "failed", "unknown-op", "new"])
+def test_every_actuator_refusal_is_told_for_people(code: str) -> None:
+    for error in (ActuatorError(code), ActuatorError(code, "the pump is dry")):
+        assert_for_people(str(error))
+        assert_for_people(describe(error, ErrorContext(device="Thermo", channel="pump")))
+
+
+def test_other_library_errors_are_told_for_people() -> None:
+    ctx = ErrorContext(device="Thermo", code="MT:xyz")
+    for error in (
+        LockedOut(31.6),
+        FingerprintMismatch("A" * 44, "B" * 44),
+        ConnectTimeout("no QUIC handshake with 127.0.0.1:4433 in 5 s"),
+        TransportError("cannot connect to 127.0.0.1:4433: [Errno 111] Connection refused"),
+        RemoteProtocolError(400, "type 1101 before authentication"),
+        InvalidSetupCode("bad prefix"),
+        PairingTimeout("x"),
+        OSError(errno.EACCES, "Permission denied", "/var/lib/x"),
+        OSError(errno.ENOSPC, "No space left on device", "/var/lib/x"),
+    ):
+        assert_for_people(describe(error, ctx))
+    assert "Thermo refuses pairing for 32 s" in describe(LockedOut(31.6), ctx)
