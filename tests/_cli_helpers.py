@@ -102,11 +102,20 @@ class DeviceProcess:
 
     def start(self, *more: str, timeout: float = 15) -> dict[str, Any]:
         """Start the device and return its ready file once it serves."""
+        self.start_in_background(*more)
+        return self.wait_ready(timeout)
+
+    def start_in_background(self, *more: str) -> None:
+        """Start the device; :meth:`wait_ready` waits until it serves."""
         self.ready_file.unlink(missing_ok=True)
         argv = [sys.executable, "-m", "device_sdk", "run", "--board", "sim", "--interface", "lo"]
         argv += ["--name", self.name, "--state-dir", str(self.state_dir), "--ready-file", str(self.ready_file)]
         argv += ["--json", *self.extra, *more]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_ready(self, timeout: float = 15) -> dict[str, Any]:
+        """The ready file, once the device started by :meth:`start_in_background` serves."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while not self.ready_file.exists():
             if self.proc.poll() is not None:
