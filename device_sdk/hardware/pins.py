@@ -20,7 +20,8 @@ _log = logging.getLogger(__name__)
 
 ENV_VAR = "GPIOZERO_PIN_FACTORY"
 FIX_HINT = (
-    "install python3-lgpio (apt) or `pip install device_sdk[pi]`, or set GPIOZERO_PIN_FACTORY=mock to simulate the pins"
+    "install python3-lgpio (apt) or `pip install lgpio` (device_sdk's pi extra), "
+    "or set GPIOZERO_PIN_FACTORY=mock to simulate the pins"
 )
 _FACTORIES: Mapping[str, tuple[str, str]] = {
     "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
