@@ -413,11 +413,17 @@ async def cmd_watch(ctl: Controller, args: argparse.Namespace) -> int:
         try:
             if await _watch(conn, args, seen):
                 break
-        except (ChannelError, TransportError):
+        except TransportError:
+            pass  # the connection failed (lost contact, closed by the device, no answer): wait for it
+        except ChannelError:
             if not conn.closed:
-                raise  # the channel ended on a live connection: not a loss of contact
-            lost = True
-            note(f"lost contact with {name}; waiting for it to come back")
+                raise  # the channel ended on a live connection (the channel was removed): no loss of contact
+        else:
+            continue  # the channel ended with the connection still up: open it again
+        lost = True
+        note(f"lost contact with {name}; waiting for it to come back")
+        if not conn.closed:
+            await conn.close()
     return 0
 
 
