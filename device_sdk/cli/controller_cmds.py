@@ -35,7 +35,7 @@ from ..pairing.trust import PinnedDevice
 from ..recording import StreamRecorder, format_from_catalog
 from ..wire import CloseCode
 from .common import non_negative, positive_count, seconds, usable_state_dir
-from .messages import ErrorContext, channel_misuse, did_you_mean
+from .messages import ErrorContext, channel_misuse, unknown
 from .render import emit_json, emit_json_line, is_terminal, note, say
 
 
@@ -73,22 +73,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser(
         "watch", parents=[common], help="show a sensor's or input's readings, or an actuator's state as it changes"
     )
-    p.add_argument("device")
-    p.add_argument("channel")
+    _device_and_channel(p)
     p.add_argument("--count", type=positive_count, help="stop after this many readings")
     p.add_argument("--min-interval-ms", type=non_negative, help="at most one reading per this many ms")
     p.add_argument("--follow", action="store_true", help="when the device goes away, wait for it and go on watching")
     p.set_defaults(func=_wrap(cmd_watch, on_stop=0))
 
     p = sub.add_parser("set", parents=[common], help='set an actuator (VALUE is JSON: true, 0.5, "text")')
-    p.add_argument("device")
-    p.add_argument("channel")
+    _device_and_channel(p)
     p.add_argument("value")
     p.set_defaults(func=_wrap(cmd_set))
 
     p = sub.add_parser("do", parents=[common], help="run an actuator action")
-    p.add_argument("device")
-    p.add_argument("channel")
+    _device_and_channel(p)
     p.add_argument("action")
     p.set_defaults(func=_wrap(cmd_do))
 
@@ -97,12 +94,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         parents=[common],
         help="save a byte stream (WAV for PCM audio, raw bytes otherwise) to a file or to stdout",
     )
-    p.add_argument("device")
-    p.add_argument("channel")
+    _device_and_channel(p)
     p.add_argument("--out", type=Path, help="write here (default: stdout, e.g. piped into a player)")
     p.add_argument("--seconds", type=seconds, help="stop after this much of the stream (default: until Ctrl-C)")
     p.add_argument("--raw", action="store_true", help="write the bytes as they come, even for PCM audio")
     p.set_defaults(func=_wrap(cmd_listen, on_stop=0))
+
+
+def _device_and_channel(p: argparse.ArgumentParser) -> None:
+    p.add_argument("device", help="name, fingerprint prefix or discriminator of a paired device")
+    p.add_argument("channel", help="a channel of its catalog (`device-sdk info DEVICE` lists them)")
 
 
 INTERRUPTED = 130
@@ -205,10 +206,13 @@ async def _target(ctl: Controller, args: argparse.Namespace, code: str | None = 
                 "no device with an open pairing window matches this setup code on the network: "
                 "check that it is switched on and its window is open (press its pairing button)"
             ) from None
-        hint = did_you_mean(args.device, ctx.devices)
         raise DeviceNotFound(
-            f"no device called {args.device!r} answered on the network"
-            + (hint or ": `device-sdk discover` lists the devices it can see")
+            unknown(
+                f"no device called {args.device!r} answered on the network",
+                args.device,
+                ctx.devices,
+                ": `device-sdk discover` lists the devices it can see",
+            )
         ) from None
     ctx.device = found.display_name
     return found
@@ -312,10 +316,13 @@ def _pinned(ctl: Controller, args: argparse.Namespace) -> PinnedDevice:
     try:
         pinned = ctl.pins.find(args.device)
     except DeviceNotFound:
-        hint = did_you_mean(args.device, ctx.devices)
         raise DeviceNotFound(
-            f"no paired device is called {args.device!r}"
-            + (hint or ": `device-sdk peers` lists the paired ones, `device-sdk pair` adds one")
+            unknown(
+                f"no paired device is called {args.device!r}",
+                args.device,
+                ctx.devices,
+                ": `device-sdk peers` lists the paired ones, `device-sdk pair` adds one",
+            )
         ) from None
     ctx.device = pinned.name
     return pinned
@@ -508,10 +515,10 @@ async def cmd_do(ctl: Controller, args: argparse.Namespace) -> int:
                 raise
             channel = await _channel(conn, args, ("actuator",))
             actions = channel.actions
-            hint = did_you_mean(args.action, actions) or (
-                f"; its actions are {', '.join(repr(a) for a in actions)}" if actions else "; it has no actions"
-            )
-            raise ChannelError(f"{conn.name}'s {args.channel!r} has no action {args.action!r}{hint}") from None
+            listed = f"; its actions are {', '.join(repr(a) for a in actions)}" if actions else "; it has no actions"
+            raise ChannelError(
+                unknown(f"{conn.name}'s {args.channel!r} has no action {args.action!r}", args.action, actions, listed)
+            ) from None
     finally:
         await conn.close()
     if args.json:

@@ -32,7 +32,7 @@ from ..errors import (
     WrongSetupCode,
 )
 
-__all__ = ["ErrorContext", "describe", "describe_os_error", "did_you_mean", "quoted"]
+__all__ = ["ErrorContext", "channel_misuse", "describe", "describe_os_error", "did_you_mean", "quoted", "unknown"]
 
 
 @dataclass
@@ -70,6 +70,12 @@ def did_you_mean(word: str, names: Iterable[str]) -> str:
     options = [repr(by_folded[c]) for c in close]
     listed = options[0] if len(options) == 1 else ", ".join(options[:-1]) + " or " + options[-1]
     return f"; did you mean {listed}?"
+
+
+def unknown(sentence: str, word: str, names: Iterable[str], otherwise: str) -> str:
+    """``sentence`` (that ``word`` names nothing) with "did you mean" from ``names``, else ``otherwise``
+    (what to do, starting with its separator: ``": `device-sdk peers` lists them"``)."""
+    return sentence + (did_you_mean(word, names) or otherwise)
 
 
 _PERMANENT_ERROR = 102
@@ -176,10 +182,8 @@ def channel_misuse(dev: str, name: str, catalog: Catalog) -> str:
     found = catalog.get(name)
     if found is None:
         names = [c.name for c in catalog.channels]
-        hint = did_you_mean(name, names)
-        if not hint:
-            hint = f"; its channels are {', '.join(repr(n) for n in names)}" if names else "; it has no channels"
-        return f"{dev} has no channel {name!r}{hint}"
+        listed = f"; its channels are {', '.join(repr(n) for n in names)}" if names else "; it has no channels"
+        return unknown(f"{dev} has no channel {name!r}", name, names, listed)
     use = _USE_BY_KIND.get(found.kind, "see `device-sdk info {dev}`").format(dev=quoted(dev), ch=quoted(name))
     return f"{dev}'s {name!r} is {'an' if found.kind[0] in 'aeiou' else 'a'} {found.kind}: {use}"
 

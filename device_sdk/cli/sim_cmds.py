@@ -13,7 +13,7 @@ from ..hardware.sim import PAIRING_BUTTON
 from ..hardware.sim_control import sim_request
 from ..hardware.sim_protocol import DEFAULT_HOLD_S, Force, Press, SetInput, SimRequest, Status
 from .common import default_state_dir, seconds
-from .messages import did_you_mean
+from .messages import unknown
 from .render import emit_json, say
 
 
@@ -71,8 +71,8 @@ def _call(args: argparse.Namespace, request: SimRequest) -> dict[str, Any]:
         if name is None or names is None or name in names:
             raise
     what = "sensor that can be forced" if isinstance(request, Force) else "button or motion sensor"
-    hint = did_you_mean(name, names) or (f"; it has: {', '.join(names)}" if names else "")
-    raise HardwareError(f"the simulated device has no {what} {name!r}{hint}")
+    listed = f"; it has: {', '.join(names)}" if names else ""
+    raise HardwareError(unknown(f"the simulated device has no {what} {name!r}", name, names, listed))
 
 
 def _names_for(request: SimRequest, status: dict[str, Any]) -> list[str] | None:

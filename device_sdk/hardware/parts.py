@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import gpiozero
 from gpiozero.exc import PWMSoftwareFallback
@@ -81,11 +81,34 @@ class DigitalInputPart:
         self.device.close()
 
 
-class AnalogInputPart:
+class _ChipPart:
+    """A part read through a chip that a simulation can stand in for at the other end of mock pins:
+    ``simulated`` is that stand-in (None on real hardware), driven by :meth:`force`."""
+
+    spec: ChannelSpec
+    simulated: SimulatedAdcInput | SimulatedEcho | None
+    what: ClassVar[str] = "part"
+    """What the part is, for messages."""
+
+    @property
+    def forced(self) -> float | None:
+        """The value the simulation is forced to (None: not forced, or not simulated)."""
+        return self.simulated.forced if self.simulated is not None else None
+
+    def force(self, value: float | None) -> None:
+        """Make the simulated chip answer so that the part reads ``value`` (None: its unforced level)."""
+        if self.simulated is None:
+            raise HardwareError(f"{self.spec.name!r} is a real {self.what}: only a simulated one can be forced")
+        self.simulated.force(value)
+
+
+class AnalogInputPart(_ChipPart):
     """An MCP3008 input: a sampled source of ``fraction * scale + offset`` (fraction of Vref, 0..1).
 
-    On mock pins, ``simulated`` is the simulated chip's input that :meth:`force` drives.
+    On mock pins, ``simulated`` is the simulated MCP3008's input (0 V until forced).
     """
+
+    what = "ADC input"
 
     def __init__(
         self,
@@ -100,18 +123,7 @@ class AnalogInputPart:
         self.device = device
         self.scale = scale
         self.offset = offset
-        self.simulated = simulated
-
-    @property
-    def forced(self) -> float | None:
-        """The value the simulated input is forced to (None: not forced, or not simulated)."""
-        return self.simulated.forced if self.simulated is not None else None
-
-    def force(self, value: float | None) -> None:
-        """Drive the simulated chip's input so that it reads ``value`` (None: back to 0 V)."""
-        if self.simulated is None:
-            raise HardwareError(f"{self.spec.name!r} is a real ADC input: only a simulated one can be forced")
-        self.simulated.force(value)
+        self.simulated: SimulatedAdcInput | SimulatedEcho | None = simulated
 
     def read(self) -> float:
         """One conversion (code / 1023, so 0.0..1.0 of Vref), scaled."""
@@ -121,30 +133,23 @@ class AnalogInputPart:
     def close(self) -> None:
         """Release the SPI pins."""
         self.device.close()
+        if self.simulated is not None:
+            self.simulated.close()
 
 
-class DistancePart:
+class DistancePart(_ChipPart):
     """An HC-SR04 ultrasonic sensor: a sampled source of metres (0 until the first echo).
 
-    On mock pins, ``simulated`` is the simulated sensor that answers the trigger: :meth:`force` sets
-    the distance it echoes.
+    On mock pins, ``simulated`` is the simulated sensor that echoes each trigger (from an object at the
+    forced distance; nothing in range until forced).
     """
+
+    what = "distance sensor"
 
     def __init__(self, *, spec: ChannelSpec, device: Any, simulated: SimulatedEcho | None = None) -> None:
         self.spec = spec
         self.device = device
         self.simulated = simulated
-
-    @property
-    def forced(self) -> float | None:
-        """The distance the simulated sensor is forced to (None: nothing in range, or not simulated)."""
-        return self.simulated.forced if self.simulated is not None else None
-
-    def force(self, value: float | None) -> None:
-        """Echo as from an object ``value`` metres away (None: nothing in range)."""
-        if self.simulated is None:
-            raise HardwareError(f"{self.spec.name!r} is a real distance sensor: only a simulated one can be forced")
-        self.simulated.force(value)
 
     def read(self) -> float:
         """The latest distance in metres (never blocks)."""

@@ -183,6 +183,10 @@ class SimulatedAdcInput:
         self.chip.levels[self.channel] = (value - self.offset) / self.scale
         self.forced = float(value)
 
+    def close(self) -> None:
+        """Put the input back to 0 V (the chip stays: its other inputs may be in use)."""
+        self.force(None)
+
 
 class SimulatedEcho:
     """An HC-SR04 on mock pins: each trigger pulse gets an echo as long as the forced distance needs
