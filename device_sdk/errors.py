@@ -138,6 +138,20 @@ class NotPaired(PairingError):
     """The device does not know this controller (or the controller has not pinned the device)."""
 
 
+class DeviceUnreachable(PairingError):
+    """Unpairing asks the device to forget this controller, and the device could not be reached (or
+    did not answer): nothing was forgotten. ``device`` names it; unpairing with ``local_only`` (the
+    CLI's ``--local-only``) forgets it on this side only, and the device keeps trusting this
+    controller until an admin removes it."""
+
+    def __init__(self, device: str) -> None:
+        super().__init__(
+            f"could not reach {device} to remove this controller from it; "
+            "to forget it on this side only, unpair with --local-only"
+        )
+        self.device = device
+
+
 # -- discovery and channels -----------------------------------------------------------------------
 
 

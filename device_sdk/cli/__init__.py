@@ -9,7 +9,7 @@ import sys
 
 from .. import __version__
 from ..errors import DeviceSDKError
-from . import code_cmds, controller_cmds, device_cmds, doctor, sim_cmds
+from . import admin_cmds, code_cmds, controller_cmds, device_cmds, doctor, sim_cmds
 from .messages import ErrorContext, describe
 from .render import error
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     device_cmds.add_parsers(sub)
     controller_cmds.add_parsers(sub)
+    admin_cmds.add_parsers(sub)
     code_cmds.add_parsers(sub)
     doctor.add_parsers(sub)
     sim_cmds.add_parsers(sub)

@@ -62,10 +62,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("peers", parents=[common], help="list paired devices")
     p.set_defaults(func=_wrap(cmd_peers))
 
-    p = sub.add_parser("unpair", parents=[common], help="forget a paired device")
-    p.add_argument("device")
-    p.set_defaults(func=_wrap(cmd_unpair))
-
     p = sub.add_parser("info", parents=[common], help="agent-info and channel catalog of a paired device")
     p.add_argument("device")
     p.set_defaults(func=_wrap(cmd_info))
@@ -298,15 +294,6 @@ async def cmd_peers(ctl: Controller, args: argparse.Namespace) -> int:
         for r in rows:
             d = r["discriminator"] if r["discriminator"] is not None else "-"
             say(f"{r['name']!s:30} fp {str(r['fp'])[:12]}…  d={d}")
-    return 0
-
-
-async def cmd_unpair(ctl: Controller, args: argparse.Namespace) -> int:
-    removed = ctl.unpair(args.device)
-    if args.json:
-        emit_json({"unpaired": removed.name, "fp": fingerprint_text(removed.fingerprint)})
-    else:
-        say(f"forgot {removed.name}")
     return 0
 
 
