@@ -38,6 +38,7 @@ bench: $(STAMP)
 FUZZ_SECONDS ?= 600
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_targets.py --seconds $(FUZZ_SECONDS)
+
 # A wheel and an sdist in dist/, to install on a Pi (docs/deploy.md): the package is not on PyPI.
 dist: $(STAMP)
 	rm -rf dist build

@@ -9,6 +9,8 @@ sockets) plus one real loopback handshake through :func:`serve` / :func:`connect
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
 from collections import deque
 
 import aioquic
@@ -17,6 +19,7 @@ from aioquic import tls
 from aioquic.quic import events as qe
 from aioquic.quic.connection import QuicConnection, QuicConnectionState
 
+from device_sdk.errors import ConnectTimeout
 from device_sdk.identity import AgentIdentity, spki_fingerprint
 from device_sdk.transport import AgentConnection, ConnectionHandler, TransportConfig, connect, serve
 from device_sdk.transport._aioquic_compat import (
@@ -235,6 +238,36 @@ async def test_peer_certificate_over_real_loopback(
         assert conn._protocol._quic._state is QuicConnectionState.DRAINING
     finally:
         server.close()
+
+
+async def test_a_dial_that_times_out_leaves_no_unread_error(controller_identity: AgentIdentity) -> None:
+    """aioquic's handshake waiter (``_connected_waiter``, behind a shield) fails later with ConnectionError;
+    a dial that gave up must not leave it for asyncio to report as never retrieved."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes the Initial, never answers
+    silent.bind(("127.0.0.1", 0))
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        with pytest.raises(ConnectTimeout):
+            await connect(
+                "127.0.0.1",
+                silent.getsockname()[1],
+                credentials=credentials(controller_identity),
+                expected_fingerprint=bytes(32),
+                server_name="x.local",
+                local_info=lambda: INFO,
+                config=TransportConfig(handshake_timeout=0.3),
+            )
+        await asyncio.sleep(0.2)
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+        silent.close()
+    assert not [c for c in reported if "never retrieved" in str(c.get("message"))], (
+        f"{AIOQUIC}: QuicConnectionProtocol._connected_waiter changed; see abandon_connected_waiter"
+    )
 
 
 # -- receive windows (profile v1.1 section 3) --------------------------------------------------------

@@ -18,6 +18,9 @@ aioquic has no public API for these things the profile needs:
   transport parameters are sent (``_local_max_streams_uni`` / ``_bidi``);
 - the idle-timeout ending, which aioquic reports like a close with an error code
   (:func:`is_idle_timeout`);
+- a dial given up before its handshake completed: the protocol's private handshake waiter
+  (``_connected_waiter``, awaited through a shield) later fails with ``ConnectionError`` that nobody
+  reads, and asyncio reports "Future exception was never retrieved" (:func:`abandon_connected_waiter`);
 - letting go of a finished connection's streams and TLS state at once (:func:`release`): aioquic's
   objects refer to each other (TLS callbacks, delivery handlers), so without this they wait for the
   cyclic garbage collector with every buffer they hold.
@@ -27,9 +30,11 @@ aioquic has no public API for these things the profile needs:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic import events as qe
 from aioquic.quic.connection import QuicConnection, QuicConnectionState
 from aioquic.quic.packet import QuicErrorCode, QuicFrameType
@@ -214,6 +219,19 @@ def is_idle_timeout(event: qe.ConnectionTerminated) -> bool:
         and event.frame_type == QuicFrameType.PADDING
         and event.reason_phrase == "Idle timeout"
     )
+
+
+def abandon_connected_waiter(protocol: QuicConnectionProtocol) -> None:
+    """Nobody waits for ``protocol``'s handshake any more (the dial timed out or was cancelled): the
+    error its waiter gets when the connection is closed is marked as read."""
+    waiter = getattr(protocol, "_connected_waiter", None)
+    if isinstance(waiter, asyncio.Future):
+        waiter.add_done_callback(_read_outcome)
+
+
+def _read_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def is_terminated(connection: QuicConnection) -> bool:

@@ -37,6 +37,7 @@ from ..wire import (
 )
 from ._aioquic_compat import (
     ReceiveWindows,
+    abandon_connected_waiter,
     bound_receive_windows,
     datagram_can_leave_now,
     is_terminated,
@@ -569,6 +570,13 @@ class _Protocol(QuicConnectionProtocol):
             self._loop.call_soon(self.conn._released)
 
     _batching = False
+
+    async def wait_connected(self) -> None:
+        try:
+            await super().wait_connected()
+        except BaseException:
+            abandon_connected_waiter(self)  # the dial gave up: its waiter's later error is nobody's
+            raise
 
     def transmit(self) -> None:
         # While a received datagram is processed, whatever the handlers send leaves in one go at the end.
