@@ -1,6 +1,6 @@
 """The message codec (profile section 3): round trips, splitting, leniency and the ordered errors.
 
-Malformed-CBOR cases come from RFC 8949 appendix F; schema cases from ``osp-messages.cddl``.
+Malformed-CBOR cases come from RFC 8949 appendix F; schema cases from ``docs/osp-messages.cddl``.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class TransportConfig:
     """Controller side: give up connecting after this many seconds."""
     limits: ResourceLimits = field(default_factory=ResourceLimits)
     """What a peer may make this agent hold (receive windows, streams, unauthenticated connections,
-    unread answers); see ``docs/security.md``."""
+    unread answers); see ``docs/protocol.md`` section 3, "Resource bounds"."""
 
     def __post_init__(self) -> None:
         if self.liveness_timeout is not None and not self.liveness_timeout > 0:

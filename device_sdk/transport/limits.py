@@ -5,7 +5,7 @@ the rest of this module is the pure arithmetic the transport applies with it: re
 slide by what was delivered instead of doubling (aioquic's own rule, which lets a peer that fills gaps
 make the receiver allocate without bound), which unauthenticated connection goes first when there are
 too many, and when a peer that does not read its answers is over its bound. The aioquic side of the
-windows is in ``_aioquic_compat``. ``docs/security.md`` ("Resource bounds") lists every limit.
+windows is in ``_aioquic_compat``. ``docs/protocol.md`` (section 3, "Resource bounds") lists every limit.
 """
 
 from __future__ import annotations
