@@ -1,9 +1,9 @@
-"""Per-connection glue of the device: auth state machine and channel sessions on one connection.
+"""Per-connection glue of the device: authentication and channel sessions on one connection.
 
 :class:`DeviceSession` is the :class:`~device_sdk.transport.ConnectionHandler` of each connection.
-It feeds auth messages to a :class:`~device_sdk.pairing.auth_device.DeviceAuth` (untrusted peers),
-data channels to :class:`~device_sdk.channels.ChannelSession` objects, and pumps frames out as the
-QUIC stream buffers drain (flow control: a slow controller's frames wait in its own bounded queue).
+It hands auth messages to the device's pairing runner (:mod:`device_sdk._device_pairing`), data
+channels to :class:`~device_sdk.channels.ChannelSession` objects, and pumps frames out as the QUIC
+stream buffers drain (flow control: a slow controller's frames wait in its own bounded queue).
 :class:`SessionHub` is what the connections share: the registry's events and actuator calls.
 """
 
@@ -12,10 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
-
-import cbor2
 
 from .channels import (
     CallsReady,
@@ -26,16 +23,12 @@ from .channels import (
     PeerInfo,
     SensorSession,
     SessionReady,
+    dumps_frame,
     encode_input_datagram,
     loads_frame,
     run_call,
 )
-from .errors import ConnectionClosed, TransportError
-from .events import Paired, PairingFailed, PairingStarted, ShowPin
-from .identity import fingerprint_text
-from .pairing.auth import AttemptStarted, Authenticated, AuthFailed, SendMessage
-from .pairing.auth import ShowPin as AuthShowPin
-from .pairing.auth_device import DeviceAuth
+from .errors import ConnectionClosed
 from .transport import AgentConnection, ConnectionHandler
 from .wire import (
     AuthMessage,
@@ -53,14 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LEARN_NAME_DELAY_S = 0.05
-"""How long after a pairing the device asks the controller for its name (off the pairing's critical path)."""
-LEARN_NAME_TIMEOUT_S = 2.0
-"""How long it waits for that answer before announcing the pairing with a placeholder name."""
-SHARE_REFILL_DELAY_S = 0.05
-"""How long after an attempt starts the device computes the next attempt's SPAKE2 share (once
-this attempt's answer is out)."""
-
+REVOKED_CLOSE_GRACE_S = 0.5
+"""A removed controller's connection closes once what it was sent has left, or after this long."""
 STREAM_HIGH_WATER = 64 * 1024
 """Stop pulling frames for a channel while this much is unacknowledged on its stream."""
 READING_HIGH_WATER = 8 * 1024
@@ -83,7 +70,6 @@ class SessionHub:
         self.owners: weakref.WeakKeyDictionary[ChannelSession, DeviceSession] = weakref.WeakKeyDictionary()
         """Which connection each open channel session belongs to."""
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timers: set[asyncio.TimerHandle] = set()
 
     def registry_event(self, event: object) -> None:
         if isinstance(event, SessionReady):
@@ -99,27 +85,14 @@ class SessionHub:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def spawn_later(self, delay: float, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run ``make()`` as a task ``delay`` seconds from now; until then nothing runs for it."""
-
-        def start() -> None:
-            self._timers.discard(handle)
-            self.spawn(make())
-
-        handle = asyncio.get_running_loop().call_later(delay, start)
-        self._timers.add(handle)
-
-    def abort_pairing(self, fp: bytes) -> None:
-        """Button mode: another controller tried; abort this controller's attempt."""
+    def revoke(self, fp: bytes, reason: str) -> None:
+        """Controller ``fp`` is no longer trusted: close its connections with 401 once the answers
+        already queued for it (the one that acknowledges its removal) have left."""
         for session in list(self.sessions):
-            if session.auth is not None and session.auth.controller_fp == fp:
-                session.auth.abort(self.device.clock(), "another controller tried to pair")
-                session.drain_auth()
+            if session.conn.peer_fingerprint == fp:
+                session.close_after_answers(CloseCode.UNAUTHORIZED, reason)
 
     async def stop(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
         for task in list(self._tasks):
             task.cancel()
         for session in list(self.sessions):
@@ -133,123 +106,54 @@ class DeviceSession(ConnectionHandler):
         self.hub = hub
         self.device = hub.device
         self.conn = conn
-        self.auth: DeviceAuth | None = None
-        self._auth_timer: asyncio.TimerHandle | None = None
+        self.pairing = hub.device.pairing
         self.channels: dict[int, ChannelSession] = {}
         self._channel_ids: dict[int, int] = {}  # stream id -> channel id
         self._pump_scheduled = False
         self._blocked = False
         self._datagram_timer: asyncio.TimerHandle | None = None
+        self._closing = False
         hub.sessions.add(self)
 
     # -- connection lifecycle ------------------------------------------------------------------
 
     def connection_ready(self, conn: AgentConnection) -> None:
-        fp = conn.peer_fingerprint
-        now = self.device.clock()
-        if fp is not None and self.device.trust.is_trusted(fp):
-            conn.set_authenticated()
-            self.device.trust.touch(fp, now)
-            return
-        window = self.device.window
-        self.auth = DeviceAuth(
-            device_fp=self.device.identity.fingerprint,
-            controller_fp=fp,
-            window=window,
-            psk=self.device.psk_provider(),
-            shares=self.device.spake2_shares,
-        )
-        self.auth.start(now)
-        self.drain_auth()
+        self.pairing.connection_ready(conn)
 
     def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
-        if self.auth is not None and not self.auth.finished:
-            self.auth.connection_lost(self.device.clock())
-            self.drain_auth()
+        self.pairing.connection_lost(conn)
         self.shutdown()
 
     def shutdown(self) -> None:
         self.hub.sessions.discard(self)
-        for timer in (self._auth_timer, self._datagram_timer):
-            if timer is not None:
-                timer.cancel()
+        if self._datagram_timer is not None:
+            self._datagram_timer.cancel()
         for session in self.channels.values():
             session.close()
         self.channels.clear()
 
+    def close_after_answers(self, code: int, reason: str) -> None:
+        """Close the connection once the frames queued for it have left (or after a grace period)."""
+        if self._closing or self.conn.is_closed:
+            return
+        self._closing = True
+        self.hub.spawn(self._close_when_sent(code, reason))
+
+    async def _close_when_sent(self, code: int, reason: str) -> None:
+        # Runs after the admin call that removed this peer has queued its answer.
+        self._pump()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REVOKED_CLOSE_GRACE_S
+        while loop.time() < deadline and any(self.conn.stream_buffered(sid) for sid in self.channels):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        self.conn.close(code, reason)
+
     # -- auth --------------------------------------------------------------------------------------
 
     def control_message(self, conn: AgentConnection, msg: Message) -> None:
-        if not isinstance(msg, AuthMessage):
-            return  # agent-info-event from a controller: nothing to do
-        if self.auth is None or conn.authenticated:
-            log.debug("ignoring %s from an authenticated peer", type(msg).__name__)
-            return
-        self.auth.receive(msg, self.device.clock())
-        self.drain_auth()
-
-    def drain_auth(self) -> None:
-        auth = self.auth
-        if auth is None:
-            return
-        while (event := auth.next_event()) is not None:
-            if isinstance(event, SendMessage):
-                self.conn.send_control(event.message)
-            elif isinstance(event, AttemptStarted):
-                # The attempt took the prepared share: prepare the next one once this one is answered.
-                asyncio.get_running_loop().call_later(SHARE_REFILL_DELAY_S, self.device.prepare_pairing_share)
-                self.device.emit(PairingStarted())
-            elif isinstance(event, AuthShowPin):
-                valid_s = max(0.0, event.expires_at - self.device.clock())
-                self.device.emit(ShowPin(event.text, event.qr_text, valid_s))
-            elif isinstance(event, Authenticated):
-                self._paired(event.peer_fp)
-            elif isinstance(event, AuthFailed):
-                self.device.emit(PairingFailed(event.reason))
-                if event.close_code is not None:
-                    self.conn.close_after_flush(event.close_code, event.reason)
-        self._arm_auth_timer()
-
-    def _arm_auth_timer(self) -> None:
-        if self._auth_timer is not None:
-            self._auth_timer.cancel()
-            self._auth_timer = None
-        if self.auth is None or self.auth.finished:
-            return
-        when = self.auth.next_timer()
-        if when is None:
-            return
-        delay = max(0.0, when - self.device.clock())
-        self._auth_timer = asyncio.get_running_loop().call_later(delay, self._auth_tick)
-
-    def _auth_tick(self) -> None:
-        self._auth_timer = None
-        if self.auth is not None:
-            self.auth.handle_timer(self.device.clock())
-            self.drain_auth()
-
-    def _paired(self, fp: bytes) -> None:
-        self.device.trust.add(fp, f"controller {fingerprint_text(fp)[:8]}", self.device.clock())
-        self.conn.set_authenticated()
-        self.hub.spawn_later(LEARN_NAME_DELAY_S, lambda: self._learn_name(fp))
-
-    async def _learn_name(self, fp: bytes) -> None:
-        """Ask the new controller for its agent-info, store its name in the trust store, then emit
-        :class:`Paired` (with the placeholder name if the controller does not answer in time).
-
-        Started :data:`LEARN_NAME_DELAY_S` after the commit, not at once: the controller is busy
-        finishing its side of the pairing.
-        """
-        try:
-            info = await self.conn.agent_info(timeout=LEARN_NAME_TIMEOUT_S)
-        except TransportError:
-            pass
-        else:
-            if self.device.trust.is_trusted(fp):
-                self.device.trust.add(fp, info.display_name, self.device.clock())
-        entry = self.device.trust.get(fp)
-        if entry is not None:
-            self.device.emit(Paired(entry.fingerprint_text, entry.name, entry.role))
+        if isinstance(msg, AuthMessage):
+            self.pairing.auth_message(conn, msg)
+        # agent-info-event from a controller: nothing to do
 
     # -- channels ------------------------------------------------------------------------------------
 
@@ -277,7 +181,12 @@ class DeviceSession(ConnectionHandler):
         fp = self.conn.peer_fingerprint
         assert fp is not None  # authenticated peers have a certificate
         entry = self.device.trust.get(fp)
-        peer = PeerInfo(fp=fp, role=entry.role if entry else "user", name=entry.name if entry else "")
+        if entry is None or self._closing:  # removed: its connection is closing
+            self.conn.send_stream(
+                stream_id, DataChannelOpenResponse(req.request_id, OpenResult.PERMANENT_ERROR), end_stream=True
+            )
+            return
+        peer = PeerInfo(fp=fp, role=entry.role, name=entry.name)
         result = self.device.channels.open_session(req.label, req.protocol, peer=peer, now=self.device.clock())
         if isinstance(result, OpenRefused):
             self.conn.send_stream(stream_id, DataChannelOpenResponse(req.request_id, result.result), end_stream=True)
@@ -352,7 +261,7 @@ class DeviceSession(ConnectionHandler):
             return
         frame = session.take_latest_input()
         if frame is not None:
-            self.conn.send_datagram(encode_input_datagram(self._channel_ids[stream_id], cbor2.dumps(frame)))
+            self.conn.send_datagram(encode_input_datagram(self._channel_ids[stream_id], dumps_frame(frame)))
 
     def _datagram_retry(self) -> None:
         self._datagram_timer = None
@@ -360,4 +269,4 @@ class DeviceSession(ConnectionHandler):
 
 
 def _encode_frame(frame: Any) -> bytes:
-    return encode_message(DataFrame(cbor2.dumps(frame)))
+    return encode_message(DataFrame(dumps_frame(frame)))

@@ -82,36 +82,79 @@ def load_config_file(path: Path) -> dict[str, Any]:
     """Read a TOML config file for ``device-sdk run``; keys are DeviceConfig field names."""
     try:
         data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"the config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"the config file {path} is a directory: give the TOML file itself") from None
+    except PermissionError:
+        raise ConfigError(f"the config file {path} cannot be read by this user: fix its owner or mode") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"the config file {path} cannot be read ({exc.strerror or 'unknown reason'})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the config file {path} is not UTF-8 text: it should be TOML") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"the config file {path} is not valid TOML ({exc}): fix that line") from None
     section = data.get("device", data)
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: [device] must be a table")
+        raise ConfigError(f"in {path}, [device] must be a table of settings")
     known = {f.name for f in fields(DeviceConfig)} - {"transport"}
     unknown = set(section) - known
     if unknown:
-        raise ConfigError(f"{path}: unknown keys {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"{path} has settings device_sdk does not know: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(known))})"
+        )
     return dict(section)
 
 
+_KINDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "state_dir": ((str, Path), "a path"),
+    "ready_file": ((str, Path), "a path"),
+    "name": ((str,), "text"),
+    "model": ((str,), "text"),
+    "board": ((str,), "a board name or profile path"),
+    "pin_factory": ((str,), "a pin factory name"),
+    "host": ((str,), "an address"),
+    "port": ((int,), "a whole number"),
+    "interfaces": ((list, tuple), "a list of interface names"),
+    "advertise": ((bool,), "true or false"),
+    "pairing_mode": ((str, PairingMode), "one of sticker, display, button"),
+    "window_s": ((int, float), "a number of seconds"),
+    "open_window": ((bool,), "true or false"),
+    "setup_code": ((int,), "a whole number (the 8-digit passcode)"),
+    "discriminator": ((int,), "a whole number 0..4095"),
+    "locales": ((list, tuple), "a list of language tags"),
+}
+"""What each setting of a config file takes: the types accepted, and how to say so."""
+
+
 def device_config_from(values: dict[str, Any]) -> DeviceConfig:
-    """Build a DeviceConfig from plain values (a config file merged with command-line options)."""
-    v = dict(values)
-    try:
-        if "state_dir" in v:
-            v["state_dir"] = Path(v["state_dir"])
-        if v.get("ready_file") is not None:
-            v["ready_file"] = Path(v["ready_file"])
-        if v.get("interfaces") is not None:
-            v["interfaces"] = tuple(v["interfaces"])
-        if "pairing_mode" in v:
+    """Build a DeviceConfig from plain values (a config file merged with command-line options);
+    :class:`ConfigError` naming the setting when one has the wrong kind of value."""
+    v = {k: val for k, val in values.items() if val is not None or k not in _KINDS}
+    for key, value in v.items():
+        accepted, what = _KINDS.get(key, ((object,), ""))
+        wrong_bool = isinstance(value, bool) and bool not in accepted
+        if wrong_bool or not isinstance(value, accepted):
+            raise ConfigError(f"the setting {key} takes {what}, not {value!r}")
+    if isinstance(v.get("pairing_mode"), str):
+        try:
             v["pairing_mode"] = PairingMode(v["pairing_mode"])
-        if "locales" in v:
-            v["locales"] = tuple(v["locales"])
+        except ValueError:
+            raise ConfigError(
+                f"the setting pairing_mode takes {_KINDS['pairing_mode'][1]}, not {v['pairing_mode']!r}"
+            ) from None
+    for key in ("interfaces", "locales"):
+        if key in v:
+            if not all(isinstance(item, str) for item in v[key]):
+                raise ConfigError(f"the setting {key} takes {_KINDS[key][1]}, not {v[key]!r}")
+            v[key] = tuple(v[key])
+    for key in ("state_dir", "ready_file"):
+        if key in v:
+            v[key] = Path(v[key])
+    try:
         return DeviceConfig(**v)
-    except (TypeError, ValueError) as exc:
+    except TypeError as exc:  # a key DeviceConfig does not have (the file's keys are checked on reading)
         raise ConfigError(f"invalid configuration: {exc}") from None
 
 

@@ -26,15 +26,21 @@ from .config import ControllerConfig
 from .device_connection import DeviceConnection
 from .discovery import Browser, DiscoveredDevice
 from .errors import (
+    ActuatorError,
     AmbiguousDevice,
+    ChannelError,
+    ChannelOpenFailed,
     ConnectionClosed,
     DeviceNotFound,
+    DeviceUnreachable,
+    FingerprintMismatch,
     NotPaired,
     PairingError,
     PairingTimeout,
     TransportError,
 )
 from .identity import AgentIdentity, agent_hostname, fingerprint_from_text, fingerprint_text
+from .pairing.auth import AuthFailed, failure_to_error
 from .pairing.auth_controller import ControllerAuth
 from .pairing.setup_code import parse_setup_code
 from .pairing.trust import ControllerPinStore, PinnedDevice
@@ -44,6 +50,8 @@ from .transport import AgentConnection, Credentials, connect
 from .wire import (
     CAP_DATA_CHANNELS,
     AgentInfo,
+    AuthResult,
+    CloseCode,
 )
 
 log = logging.getLogger(__name__)
@@ -213,9 +221,14 @@ class Controller:
         :class:`DeviceConnection` (with ``pairing`` taking the auth messages while it runs)."""
 
         def handler(agent: AgentConnection) -> DeviceConnection:
-            conn = DeviceConnection(agent, name=target.name, fingerprint=target.fingerprint)
+            agent.peer_name = target.name  # named in errors (lost contact) before its agent-info arrives
+            conn = DeviceConnection(
+                agent,
+                name=target.name,
+                fingerprint=target.fingerprint,
+                on_device_info=lambda info: self._device_renamed(target.fingerprint, info),
+            )
             conn.auth_handler = pairing
-            conn.on_agent_info = lambda info: self._device_renamed(target.fingerprint, info)
             return conn
 
         last: Exception | None = None
@@ -248,11 +261,13 @@ class Controller:
         """Pair with ``device`` using its setup code (QR text, manual code or passcode; 0 for button
         mode; None for display mode, where ``ask_pin`` returns what the device shows).
 
-        Returns the authenticated connection; the device's fingerprint is pinned.
+        Returns the authenticated connection; the device's fingerprint is pinned. Pairing a device
+        that already trusts this controller runs the exchange again (the code is proven again, in or
+        out of its pairing window): the device refreshes this controller's name and keeps its role.
         Raises :class:`~device_sdk.errors.WrongSetupCode`, :class:`~device_sdk.errors.PairingWindowClosed`,
         :class:`~device_sdk.errors.LockedOut`, :class:`~device_sdk.errors.PairingTimeout`, ...
         """
-        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(device)
+        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self._freshest(device))
         passcode: int | None
         if code is None:
             passcode = None
@@ -294,6 +309,10 @@ class Controller:
             async with asyncio.timeout(self.config.pair_timeout):
                 await pairing.confirmed
         except ConnectionClosed as exc:
+            if exc.code in (CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN):
+                # The device did not commit: its window closed meanwhile, or this controller was removed.
+                refused = AuthFailed(exc.code, exc.reason, AuthResult.UNKNOWN_ERROR)
+                raise failure_to_error(refused, close_code=exc.code, close_reason=exc.reason) from None
             raise PairingError(f"the device closed the connection instead of committing the pairing: {exc}") from None
         except TimeoutError:
             agent.close(401, "pairing not confirmed")
@@ -338,6 +357,26 @@ class Controller:
         again by its pinned fingerprint and dialled with backoff (:mod:`device_sdk.reconnect`)."""
         return connections(self, device, policy or ReconnectPolicy())
 
+    def _freshest(self, device: DiscoveredDevice) -> DiscoveredDevice:
+        """The browser's current record of ``device``: its ``at`` rotates with every window opening
+        and failed attempt, and pairing with an old one would cost an attempt (secret-unknown)."""
+        if self._browser is not None:
+            for record in self._browser.devices.values():
+                if record.txt.fp == device.txt.fp:
+                    return record
+        return device
+
+    async def probe(self, device: DiscoveredDevice | DeviceTarget) -> AgentInfo:
+        """The agent-info of a device, paired or not (the profile lets any peer ask): its full name and
+        model, before pairing. The device is checked against its advertised fingerprint; the
+        connection is closed at once."""
+        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self._freshest(device))
+        conn = await self._open(target)
+        try:
+            return await conn.agent_info()
+        finally:
+            await conn.close()
+
     def _device_renamed(self, fingerprint: bytes, info: AgentInfo) -> None:
         """A paired device announced new agent-info: keep its pinned name current."""
         pinned = self.pins.get(fingerprint)
@@ -357,8 +396,60 @@ class Controller:
         """The paired devices."""
         return self.pins.list()
 
-    def unpair(self, query: str) -> PinnedDevice:
-        """Forget a paired device (name, fingerprint prefix or discriminator)."""
-        pinned = self.pins.find(query)
-        self.pins.remove(pinned.fingerprint)
+    async def unpair(
+        self, device: str | DiscoveredDevice | DeviceTarget | PinnedDevice, *, local_only: bool = False
+    ) -> PinnedDevice:
+        """Unpair from a paired device (by name, fingerprint prefix or discriminator, or given directly):
+        ask it to forget this controller ("leave", profile v1.1), wait for its answer (the removal is
+        then on its disk), then forget it here. Returns the device as it was pinned.
+
+        Raises :class:`~device_sdk.errors.NotPaired` (or :class:`~device_sdk.errors.DeviceNotFound`)
+        for a device this controller has not paired with, and
+        :class:`~device_sdk.errors.DeviceUnreachable` when the device cannot be reached or does not
+        answer: then nothing is forgotten. ``local_only`` forgets the device here without asking it (it
+        keeps trusting this controller until an admin removes it). A device that no longer trusts
+        this controller counts as done.
+        """
+        pinned = self._pinned(device)
+        if not local_only:
+            await self._leave(pinned if isinstance(device, str) else device, pinned)
+        self.pins.remove(pinned.fingerprint)  # on disk when it returns
+        log.info("unpaired from %s", pinned.name)
         return pinned
+
+    def _pinned(self, device: str | DiscoveredDevice | DeviceTarget | PinnedDevice) -> PinnedDevice:
+        if isinstance(device, str):
+            return self.pins.find(device)
+        if isinstance(device, DiscoveredDevice):
+            fingerprint, name = fingerprint_from_text(device.txt.fp), device.display_name
+        else:
+            fingerprint, name = device.fingerprint, device.name
+        pinned = self.pins.get(fingerprint)
+        if pinned is None:
+            raise NotPaired(f"{name} is not paired with this controller")
+        return pinned
+
+    async def _leave(self, device: DiscoveredDevice | DeviceTarget | PinnedDevice, pinned: PinnedDevice) -> None:
+        """Ask ``device`` to forget this controller; :class:`DeviceUnreachable` when it cannot."""
+        try:
+            conn = await self.connect(device)
+        except (FingerprintMismatch, DeviceNotFound, TransportError) as exc:
+            log.info("unpair: %s is not reachable: %s", pinned.name, exc)
+            raise DeviceUnreachable(pinned.name) from exc
+        try:
+            await conn.leave()
+        except ChannelOpenFailed:
+            raise PairingError(
+                f"{pinned.name} does not let this controller remove itself; "
+                "ask one of its admins to remove it, or unpair with --local-only"
+            ) from None
+        except ActuatorError as exc:
+            raise PairingError(f"{pinned.name} refused to forget this controller: {exc.message or exc.code}") from None
+        except (ChannelError, TimeoutError) as exc:
+            closed = conn.agent.closed
+            error = closed.result() if closed.done() else None
+            if error is None or error.code != CloseCode.UNAUTHORIZED:
+                raise DeviceUnreachable(pinned.name) from exc
+            log.info("unpair: %s no longer trusts this controller", pinned.name)  # forgotten already
+        finally:
+            await conn.close()

@@ -25,32 +25,21 @@ from typing import Any
 from zeroconf.asyncio import AsyncZeroconf
 
 from . import __version__
+from ._device_pairing import PairingRunner
 from ._device_session import DeviceSession, SessionHub
 from .channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
 from .config import DEFAULT_DEVICE_NAME, DeviceConfig
 from .discovery import Advertiser, AdvertiserConfig, DeviceRecord
 from .errors import DeviceSDKError
-from .events import (
-    DeviceEvent,
-    LockedOut,
-    PairingWindowChanged,
-)
+from .events import DeviceEvent
 from .factory import FactoryData
 from .hardware_binding import HardwareBinding
 from .identity import AgentIdentity, fingerprint_from_text, stored_names
 from .pairing.auth import PskProvider
-from .pairing.spake2 import Spake2SharePool, password_from_psk
+from .pairing.spake2 import Spake2SharePool
 from .pairing.trust import DeviceTrustStore
-from .pairing.window import (
-    LockoutStarted,
-    PairingConflict,
-    PairingMode,
-    PairingWindow,
-    TokenRotated,
-    WindowClosed,
-    WindowEvent,
-    WindowOpened,
-)
+from .pairing.window import OpenReason, PairingMode, PairingWindow
+from .pairing.window_store import WindowStore
 from .statefile import ensure_dir, remove_stale_temporaries, write_json
 from .transport import AgentConnection, Credentials, Server, serve
 from .wire import CAP_DATA_CHANNELS, CAP_DEVICE_SDK_CHANNELS, AgentInfo, AgentInfoEvent, CloseCode
@@ -96,16 +85,16 @@ class Device:
             )
         self.factory = stored.for_this_run(passcode=config.setup_code, discriminator=config.discriminator)
         # The stores write on threads: a pairing's fsyncs (tens of ms on an SD card) must not stall
-        # the event loop that serves every other controller. Failures are still written at once.
+        # the event loop that serves every other controller. Failures and revocations are still
+        # written at once.
         self.trust = DeviceTrustStore(state_dir / TRUST_FILE, background_writes=True)
+        self.window_store = WindowStore(state_dir / WINDOW_FILE, background_writes=True)
         self.window = PairingWindow(
-            state_path=state_dir / WINDOW_FILE,
-            mode=config.pairing_mode,
-            duration_s=config.window_s,
-            background_writes=True,
+            mode=config.pairing_mode, duration_s=config.window_s, state=self.window_store.load()
         )
+        """The pairing window (pure policy: read it; change it through :meth:`open_pairing_window`)."""
         self.spake2_shares = Spake2SharePool("B")
-        """The next pairing attempt's SPAKE2 share, computed ahead (:meth:`prepare_pairing_share`)."""
+        """The next pairing attempt's SPAKE2 share, computed ahead between attempts."""
         self.channels = ChannelRegistry(
             device_name=self.name,
             model=self.model,
@@ -119,10 +108,20 @@ class Device:
         self._server: Server | None = None
         self._advertiser: Advertiser | None = None
         self._readvertise: asyncio.Task[None] | None = None
-        self._window_timer: asyncio.TimerHandle | None = None
         self._closed: asyncio.Event | None = None
-        self._hub: Any = None
-        self.window.subscribe(self._window_event)
+        self._hub: SessionHub | None = None
+        self.pairing = PairingRunner(
+            window=self.window,
+            store=self.window_store,
+            trust=self.trust,
+            psk=self.psk_provider(),
+            shares=self.spake2_shares,
+            device_fp=self.identity.fingerprint,
+            clock=clock,
+            emit=self.emit,
+            publish=self._publish,
+        )
+        """The pairing runner: each connection's authentication, the window's decisions, the commits."""
         self.channels.add_listener(self._registry_event)
         self.channels.set_admin_backend(_AdminBackend(self))
         self.hardware: HardwareBinding | None = None
@@ -152,13 +151,6 @@ class Device:
         if self.window.mode is PairingMode.STICKER:
             return PskProvider(mode=self.window.mode, passcode=self.factory.passcode)
         return PskProvider(mode=self.window.mode)
-
-    def prepare_pairing_share(self) -> None:
-        """Compute the next attempt's SPAKE2 share now, so that an attempt does not wait for it
-        (sticker and button modes; in display mode the PIN is drawn per attempt)."""
-        provider = self.psk_provider()
-        if provider.mode is not PairingMode.DISPLAY:
-            self.spake2_shares.fill(password_from_psk(provider.fixed_psk()))
 
     # -- observable state ---------------------------------------------------------------------------
 
@@ -217,15 +209,9 @@ class Device:
         """Serve on QUIC, advertise over mDNS, open the pairing window if unpaired."""
         self._closed = asyncio.Event()
         self.identity.renew_if_needed()
-        now = self.clock()
-        resumed = self.window.restore(now)
-        if self.config.open_window:
-            self.window.open(now, "admin")
-        elif not resumed and not self.trust.list():
-            self.window.open(now, "boot")
+        self.pairing.start(open_window=self.config.open_window)
         self._hub = SessionHub(self)
         hub = self._hub
-        self.prepare_pairing_share()
         self._server = await serve(
             credentials=Credentials.from_identity(self.identity),
             local_info=self.agent_info,
@@ -243,7 +229,6 @@ class Device:
                 on_rename=self._renamed,
             )
             await self._advertiser.start(self.txt_record())
-        self._arm_window_timer()
         if self.hardware is not None:
             await self.hardware.start()
         self._write_ready_file()
@@ -251,8 +236,7 @@ class Device:
 
     async def stop(self) -> None:
         """Close connections with 5139, send mDNS goodbyes, stop."""
-        if self._window_timer is not None:
-            self._window_timer.cancel()
+        self.pairing.stop()
         if self.hardware is not None:
             await self.hardware.stop()
         if self._hub is not None:
@@ -272,7 +256,7 @@ class Device:
             self._closed.set()
 
     def _stop_writers(self) -> None:
-        self.window.shutdown()
+        self.window_store.shutdown()
         self.trust.shutdown()
 
     async def wait_closed(self) -> None:
@@ -289,54 +273,27 @@ class Device:
 
     # -- pairing window and trust ---------------------------------------------------------------------
 
-    def open_pairing_window(self, reason: str = "admin", seconds: float | None = None) -> None:
-        """Open the pairing window (``button`` or ``admin`` also clear the consecutive failures)."""
-        self.window.open(self.clock(), reason, duration_s=seconds)  # type: ignore[arg-type]
-        self._arm_window_timer()
+    def open_pairing_window(self, reason: OpenReason = "admin", seconds: float | None = None) -> None:
+        """Open the pairing window (``button`` or ``admin`` also clear the failure counters)."""
+        self.pairing.open_window(reason, seconds)
 
     def factory_reset(self) -> None:
-        """Erase the trust store, keep identity and setup code, open the pairing window."""
+        """Erase the trust store (on disk before anything else happens), keep identity and setup
+        code, close every connection, open the pairing window."""
         log.warning("factory reset: erasing the trust store")
+        self.pairing.abort_all("factory reset")
         self.trust.clear()
         for conn in list(self.connections):
             conn.close(CloseCode.UNAUTHORIZED, "factory reset")
         self.open_pairing_window("button")
 
     def remove_peer(self, fingerprint: bytes) -> bool:
-        """Forget a controller and close its connections."""
+        """Forget a controller (on disk when this returns), then close its connections once what
+        they were sent has left (a controller that leaves gets its answer first)."""
         removed = self.trust.remove(fingerprint)
-        for conn in list(self.connections):
-            if conn.peer_fingerprint == fingerprint:
-                conn.close(CloseCode.UNAUTHORIZED, "peer removed")
+        if self._hub is not None:
+            self._hub.revoke(fingerprint, "peer removed")
         return removed
-
-    def _window_event(self, event: WindowEvent) -> None:
-        if isinstance(event, WindowOpened):
-            self.emit(PairingWindowChanged(True, event.reason, event.expires_at))
-            self._arm_window_timer()
-        elif isinstance(event, WindowClosed):
-            self.emit(PairingWindowChanged(False, event.reason, None))
-        elif isinstance(event, LockoutStarted):
-            self.emit(LockedOut(event.until))
-        elif isinstance(event, PairingConflict) and self._hub is not None:
-            self._hub.abort_pairing(event.abort_fp)
-        if isinstance(event, WindowOpened | WindowClosed | TokenRotated):
-            self._publish()
-
-    def _arm_window_timer(self) -> None:
-        if self._window_timer is not None:
-            self._window_timer.cancel()
-            self._window_timer = None
-        when = self.window.next_timer()
-        if when is None or self._closed is None:
-            return
-        delay = max(0.0, when - self.clock())
-        self._window_timer = asyncio.get_running_loop().call_later(delay + 0.01, self._window_tick)
-
-    def _window_tick(self) -> None:
-        self._window_timer = None
-        self.window.handle_timer(self.clock())
-        self._arm_window_timer()
 
     # -- metadata: TXT, agent-info-event, ready file -----------------------------------------------------
 
@@ -421,12 +378,20 @@ class _AdminBackend:
         self.device.open_pairing_window("admin", None if seconds is None else max(180.0, float(seconds)))
 
     def list_peers(self) -> list[dict[str, Any]]:
+        # "last_seen" is an extension key (profile section 3: string keys are extensions).
         return [
-            {"fp": p.fingerprint_text, "name": p.name, "role": p.role, "paired_at": p.paired_at}
+            {
+                "fp": p.fingerprint_text,
+                "name": p.name,
+                "role": p.role,
+                "paired_at": p.paired_at,
+                "last_seen": p.last_seen,
+            }
             for p in self.device.trust.list()
         ]
 
     def remove_peer(self, fp: str) -> bool:
+        """Remove-peer, and leave (a peer removing itself): on disk before the answer."""
         return self.device.remove_peer(fingerprint_from_text(fp))
 
     def set_role(self, fp: str, role: Any) -> bool:

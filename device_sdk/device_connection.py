@@ -17,8 +17,6 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-import cbor2
-
 from .channels import (
     ACTUATOR_PROTOCOL,
     ADMIN_LABEL,
@@ -40,6 +38,7 @@ from .channels import (
     StreamChunk,
     StreamFormat,
     StreamReceiver,
+    dumps_frame,
     loads_frame,
     parse_catalog,
     parse_input_datagram,
@@ -83,6 +82,7 @@ class _Channel:
         self.dropped = 0
         self._wakeup = asyncio.Event()
         self.ended: str | None = None
+        self._finished = False
         self.sink: Callable[[Any], None] | None = None
         """When set, takes each frame as it arrives instead of the queue (request/answer channels)."""
         self.on_end: Callable[[str], None] | None = None
@@ -117,12 +117,25 @@ class _Channel:
         return self.frames.popleft()
 
     def send(self, frame: Any) -> None:
-        self.conn.agent.send_stream(self.stream_id, DataFrame(cbor2.dumps(frame)))
+        self.conn.agent.send_stream(self.stream_id, DataFrame(dumps_frame(frame)))
 
     def close(self) -> None:
+        """Forget the channel and end our side of its stream (once)."""
         self.conn._channels.pop(self.stream_id, None)
         self.conn._by_channel_id.pop(self.channel_id, None)
-        if not self.conn.agent.is_closed:
+        self.finish()
+
+    def finish(self, reset_code: int | None = None) -> None:
+        """End our side of the stream (FIN, or a reset with ``reset_code``) unless it already ended:
+        a stream both sides have ended gives the device its stream credit back."""
+        if self._finished or self.conn.agent.is_closed:
+            return
+        self._finished = True
+        if reset_code is not None:
+            self.conn.agent.reset_stream(self.stream_id, reset_code)
+            return
+        # RuntimeError: aioquic already reset our side (the device sent STOP_SENDING).
+        with contextlib.suppress(RuntimeError, ValueError):
             self.conn.agent.end_stream(self.stream_id)
 
 
@@ -230,7 +243,14 @@ async def _readings(channel: _Channel) -> AsyncGenerator[Reading, None]:
 class DeviceConnection(ConnectionHandler):
     """An authenticated connection to a device (see the module docstring)."""
 
-    def __init__(self, agent: AgentConnection, *, name: str, fingerprint: bytes) -> None:
+    def __init__(
+        self,
+        agent: AgentConnection,
+        *,
+        name: str,
+        fingerprint: bytes,
+        on_device_info: Callable[[AgentInfo], None] | None = None,
+    ) -> None:
         self.agent = agent
         self.name = name
         self.fingerprint = fingerprint
@@ -238,6 +258,7 @@ class DeviceConnection(ConnectionHandler):
         """The device's agent-info, as last announced in an agent-info-event (None before one)."""
         self.on_agent_info: Callable[[AgentInfo], None] | None = None
         """Called with the device's agent-info when it announces a change (a rename, ...)."""
+        self._on_device_info = on_device_info  # the controller's own hook (its pinned name), before on_agent_info
         self._channels: dict[int, _Channel] = {}
         self._by_channel_id: dict[int, _Channel] = {}
         self._next_channel_id = 0
@@ -267,6 +288,11 @@ class DeviceConnection(ConnectionHandler):
     @property
     def closed(self) -> bool:
         return self.agent.is_closed
+
+    async def wait_closed(self) -> ConnectionClosed:
+        """Wait until the connection has ended, whoever ended it; the error says how
+        (:class:`~device_sdk.errors.ConnectionLost` when the device vanished)."""
+        return await self.agent.wait_closed()
 
     @property
     def datagrams_enabled(self) -> bool:
@@ -301,9 +327,11 @@ class DeviceConnection(ConnectionHandler):
         except TimeoutError:
             channel.close()
             raise ChannelError(f"no answer to opening channel {label!r}") from None
+        except ChannelError:
+            channel.close()  # the stream ended (reset) before the answer: our side ends too
+            raise
         if result != OpenResult.SUCCESS:
-            self._channels.pop(stream_id, None)
-            self._by_channel_id.pop(channel_id, None)
+            channel.close()  # a refused open finishes our side as well (else its stream credit leaks)
             raise ChannelOpenFailed(label, result)
         return channel
 
@@ -389,7 +417,8 @@ class DeviceConnection(ConnectionHandler):
     # -- admin --------------------------------------------------------------------------------------
 
     async def _admin_call(self, build: Callable[[AdminClient], PendingRequest], timeout: float = 5.0) -> Any:
-        """Open the admin channel once (admin peers only) and run the request ``build`` makes."""
+        """Open the admin channel once and run the request ``build`` makes (a user controller may
+        only leave; anything else it asks is answered ``forbidden``)."""
         if self._admin is None or self._admin.channel.ended is not None:
             self._admin = _RequestChannel(await self.open_channel(ADMIN_LABEL, ADMIN_PROTOCOL), AdminClient())
         client = self._admin.client
@@ -415,6 +444,15 @@ class DeviceConnection(ConnectionHandler):
     async def rename(self, name: str) -> Any:
         return await self._admin_call(lambda c: c.rename(name))
 
+    async def leave(self) -> None:
+        """Ask the device to forget this controller (any paired controller may; profile v1.1).
+
+        Returns once the device has answered ok, which it does once the removal is on disk; it then
+        closes this connection (401). Raises :class:`~device_sdk.errors.ActuatorError` when the device
+        refuses, :class:`~device_sdk.errors.ChannelError` when the connection ends first.
+        """
+        await self._admin_call(lambda c: c.leave())
+
     # -- ConnectionHandler --------------------------------------------------------------------------
 
     def connection_ready(self, conn: AgentConnection) -> None:
@@ -424,6 +462,8 @@ class DeviceConnection(ConnectionHandler):
     def control_message(self, conn: AgentConnection, msg: Message) -> None:
         if isinstance(msg, AgentInfoEvent):
             self.device_info = msg.agent_info
+            if self._on_device_info is not None:
+                self._on_device_info(msg.agent_info)
             if self.on_agent_info is not None:
                 self.on_agent_info(msg.agent_info)
         if self.auth_handler is not None:
@@ -449,6 +489,7 @@ class DeviceConnection(ConnectionHandler):
         if channel is not None:
             self._by_channel_id.pop(channel.channel_id, None)
             channel.end("closed by the device" if reset_code is None else f"reset ({reset_code})")
+            channel.finish(reset_code)
 
     def datagram(self, conn: AgentConnection, data: bytes) -> None:
         try:

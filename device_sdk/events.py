@@ -16,7 +16,7 @@ class PairingWindowChanged:
 
 @dataclass(frozen=True)
 class PairingStarted:
-    """A controller sent its first handshake: pairing in progress."""
+    """A controller's attempt was admitted and the device answered its handshake: pairing in progress."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class ShowPin:
 
 @dataclass(frozen=True)
 class Paired:
-    """A controller paired. ``fingerprint`` is its 44-character SPKI fingerprint."""
+    """A controller paired (or paired again). ``fingerprint`` is its 44-character SPKI fingerprint,
+    ``name`` the name it announced in its agent-info."""
 
     fingerprint: str
     name: str
@@ -41,7 +42,15 @@ class Paired:
 
 @dataclass(frozen=True)
 class PairingFailed:
+    """A pairing did not happen: ``reason`` says why.
+
+    ``refused`` is true when the handshake was turned away before any attempt (the window closed,
+    a lockout, another attempt in progress, no certificate): nobody tested a code, and a status LED
+    does not show it as an error.
+    """
+
     reason: str
+    refused: bool = False
 
 
 @dataclass(frozen=True)

@@ -173,8 +173,10 @@ class FactoryData:
             conflicts = [n for n, v in given.items() if v is not None and v != getattr(existing, n)]
             if conflicts:
                 raise ConfigError(
-                    f"{cls.path(state_dir)} already holds a different {', '.join(conflicts)}; the printed "
-                    "sticker would no longer match. Pass override=True to replace the factory data."
+                    f"the device's factory data ({cls.path(state_dir)}) already hold another "
+                    f"{' and '.join(conflicts)}, and are kept for life so that the printed sticker stays valid: "
+                    "use another code for one run only (`device-sdk run --setup-code`), or delete the file "
+                    "to provision the device anew"
                 )
             return existing
         created = cls(

@@ -1,6 +1,11 @@
 """Joins a board's hardware runtime to a device: parts become channels, the button and LED follow
 the pairing window. The one place where hardware meets the protocol layers.
 
+The status LED tells the truth: it shows the window (open), the device's state (paired, or off), a
+pairing in progress, and, for :data:`ERROR_SHOW_S` seconds after a failed attempt, the error pattern;
+then the window or paired state again. A handshake turned away before any attempt (a stranger at a
+closed window, a lockout) does not change it.
+
 On a board running on gpiozero's MockFactory (the ``sim`` board, or any profile with the ``mock``
 pin factory) the binding also serves the sim control socket, ``<state_dir>/sim.sock``, so that
 tests and ``device-sdk sim`` can press the buttons of a running device.
@@ -8,6 +13,7 @@ tests and ``device-sdk sim`` can press the buttons of a running device.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +29,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ERROR_SHOW_S = 3.0
+"""How long the status LED shows the error pattern after a failed pairing attempt."""
+
 
 class HardwareBinding:
     """Declares a channel for every part of the board and keeps them in sync."""
 
     def __init__(self, device: Device, board: str, *, pin_factory: str | None = None) -> None:
         self.device = device
+        self.error_show_s = ERROR_SHOW_S
+        """How long a failed attempt's error pattern lasts before the LED shows the state again."""
+        self._error_timer: asyncio.TimerHandle | None = None
         self.profile = load_profile(board)
         self.runtime = HardwareRuntime(self.profile, pin_factory_name=pin_factory)
         self._channels: dict[str, Any] = {}
@@ -95,6 +107,7 @@ class HardwareBinding:
 
     async def stop(self) -> None:
         self._unsubscribe()
+        self._end_error()
         server, self.sim_control = self.sim_control, None
         if server is not None:
             await server.stop()
@@ -124,13 +137,32 @@ class HardwareBinding:
             self._show(LedPattern.OFF)
 
     def _device_event(self, event: DeviceEvent) -> None:
-        if isinstance(event, PairingWindowChanged):
-            self._show(LedPattern.WINDOW_OPEN if event.open else LedPattern.PAIRED)
-            if not event.open:
-                self._show_idle()
+        if isinstance(event, PairingFailed):
+            if not event.refused:  # a refusal tested no code: nothing to show
+                self._show_error()
         elif isinstance(event, ShowPin | PairingStarted):
+            self._end_error()
             self._show(LedPattern.PAIRING)
         elif isinstance(event, Paired):
-            self._show(LedPattern.PAIRED)
-        elif isinstance(event, PairingFailed):
-            self._show(LedPattern.ERROR)
+            self._end_error()
+            self._show_idle()
+        elif isinstance(event, PairingWindowChanged) and self._error_timer is None:
+            self._show_idle()  # while an error shows, the new state follows it
+
+    def _show_error(self) -> None:
+        self._end_error()
+        self._show(LedPattern.ERROR)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a device that is not running): the next event shows the state
+            return
+        self._error_timer = loop.call_later(self.error_show_s, self._error_shown)
+
+    def _error_shown(self) -> None:
+        self._error_timer = None
+        self._show_idle()
+
+    def _end_error(self) -> None:
+        if self._error_timer is not None:
+            self._error_timer.cancel()
+            self._error_timer = None

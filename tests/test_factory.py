@@ -62,7 +62,7 @@ def test_given_values_are_used_and_validated(tmp_path: Path) -> None:
 def test_different_values_for_existing_data_need_override(tmp_path: Path) -> None:
     original = FactoryData.load_or_create(tmp_path, passcode=20202021, discriminator=3840)
     assert FactoryData.load_or_create(tmp_path, passcode=20202021) == original  # same value: fine
-    with pytest.raises(ConfigError, match="override") as excinfo:
+    with pytest.raises(ConfigError, match="kept for life") as excinfo:
         FactoryData.load_or_create(tmp_path, passcode=20202022)
     assert "20202022" not in str(excinfo.value) and "20202021" not in str(excinfo.value)
     assert FactoryData.load(tmp_path) == original

@@ -180,12 +180,15 @@ class ActuatorClient(_RequestClient):
 
 @dataclass(frozen=True, kw_only=True)
 class PeerRecord:
-    """One paired controller in a ``list-peers`` answer."""
+    """One paired controller in a ``list-peers`` answer. ``last_seen`` (an extension key; None from a
+    device that does not send it) is when the controller last connected or paired; ``extra`` holds
+    the keys this SDK does not know."""
 
     fp: str
     name: str = ""
     role: str = "user"
     paired_at: float | None = None
+    last_seen: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -197,22 +200,33 @@ def parse_peers(value: object) -> list[PeerRecord]:
     for item in value:
         if not isinstance(item, Mapping) or not isinstance(item.get("fp"), str):
             raise FrameError("every peer needs a text 'fp'")
-        name, role, paired_at = item.get("name", ""), item.get("role", "user"), item.get("paired_at")
+        name, role = item.get("name", ""), item.get("role", "user")
         if not isinstance(name, str) or not isinstance(role, str):
             raise FrameError("a peer's 'name' and 'role' must be text")
-        if paired_at is not None and (isinstance(paired_at, bool) or not isinstance(paired_at, int | float)):
-            raise FrameError("a peer's 'paired_at' must be a number")
-        extra = {k: v for k, v in item.items() if k not in ("fp", "name", "role", "paired_at")}
+        extra = {k: v for k, v in item.items() if k not in _PEER_KEYS}
         peers.append(
             PeerRecord(
                 fp=item["fp"],
                 name=name,
                 role=role,
-                paired_at=None if paired_at is None else float(paired_at),
+                paired_at=_time(item, "paired_at"),
+                last_seen=_time(item, "last_seen"),
                 extra=extra,
             )
         )
     return peers
+
+
+_PEER_KEYS = ("fp", "name", "role", "paired_at", "last_seen")
+
+
+def _time(item: Mapping[Any, Any], key: str) -> float | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FrameError(f"a peer's {key!r} must be a number")
+    return float(value)
 
 
 class AdminClient(_RequestClient):
@@ -240,6 +254,11 @@ class AdminClient(_RequestClient):
     def rename(self, name: str) -> PendingRequest:
         """Rename the device; the answer's value is the name now in use."""
         return self._new(admin_request(self._allocate(), "rename", {"name": name}))
+
+    def leave(self) -> PendingRequest:
+        """Ask the device to forget this controller (any paired controller may); once it answers ok
+        the device closes this controller's connections."""
+        return self._new(admin_request(self._allocate(), "leave"))
 
     def request(self, op: str, **params: Any) -> PendingRequest:
         """Any other operation (for newer devices)."""

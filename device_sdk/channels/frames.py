@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, TypeGuard
 
 from device_sdk.errors import ActuatorError
+from device_sdk.wire.cbor import WIRE_INT_MAX, WIRE_INT_MIN
 
 from .descriptor import FrameError
 from .values import ERROR_CODES, is_wire_value
@@ -107,12 +108,20 @@ class Subscription:
 
 
 def parse_subscription(frame: object) -> Subscription:
-    """Parse a subscription frame; keys that are absent mean "no limit"."""
+    """Parse a subscription frame; keys that are absent mean "no limit".
+
+    Numbers beyond what CBOR carries without a tag (an integer above 2^64 - 1) are refused, so that
+    what the sensor computes with them cannot overflow.
+    """
     m = _as_map(frame, "subscription")
     interval, change = m.get("min_interval_ms"), m.get("change")
-    if interval is not None and not _is_uint(interval):
-        raise FrameError("'min_interval_ms' must be an unsigned integer")
-    if change is not None and (not _is_number(change) or not change >= 0):
+    if interval is not None and not (_is_uint(interval) and interval <= WIRE_INT_MAX):
+        raise FrameError("'min_interval_ms' must be an unsigned integer of at most 64 bits")
+    if change is not None and (
+        not _is_number(change) or (isinstance(change, int) and not WIRE_INT_MIN <= change <= WIRE_INT_MAX)
+    ):
+        raise FrameError("'change' must be a number")
+    if change is not None and not change >= 0:
         raise FrameError("'change' must be a non-negative number")
     return Subscription(interval, None if change is None else float(change))
 

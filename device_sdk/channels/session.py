@@ -99,6 +99,8 @@ class Hub(Protocol):
 
     def call_done(self, call: ActuatorCall) -> None: ...
 
+    def session_closed(self, session: ChannelSession) -> None: ...
+
 
 class _Source(Protocol):
     def _detach(self, session: ChannelSession) -> None: ...
@@ -220,11 +222,13 @@ class ChannelSession:
         return out
 
     def close(self) -> None:
-        """Close the session because the stream ended; idempotent. Pending frames are dropped."""
+        """Close the session because the stream ended; idempotent. Pending frames are dropped, and the
+        registry lets go of the session at once (nothing keeps it, or its connection, alive)."""
         if not self._closed:
             self._closed = True
             self._queue.clear()
             self._source._detach(self)
+            self._hub.session_closed(self)
 
     # -- for subclasses and the registry -----------------------------------------------------------
 

@@ -6,7 +6,10 @@ controller (or produced by the application) into the canonical Python value for 
 ``"out-of-range"`` for a value of the right type outside ``min``/``max`` or outside the enum's values.
 
 Wire values (``value`` in ``device-channels.cddl``) are floats, ints, bools, text, byte strings, maps with
-text keys and arrays; ``None`` is never a value.
+text keys and arrays; ``None`` is never a value. Numbers are what CBOR carries without a tag (profile
+section 3): integers in -2^64 .. 2^64-1 and finite or infinite floats; an integer beyond that range, or
+one too large for a float channel, is ``"out-of-range"``, and a map holding anything that would need a
+tag is ``"bad-type"``, so nothing accepted can fail to encode when it is sent back.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
+
+from device_sdk.wire.cbor import WIRE_INT_MAX, WIRE_INT_MIN, unencodable
 
 ValueType = Literal["float", "int", "bool", "text", "enum", "bytes", "map"]
 """The value type of a channel, as in the catalog's ``"type"``."""
@@ -60,6 +65,8 @@ class ValueSpec:
         for bound in (self.min, self.max):
             if bound is not None and (isinstance(bound, bool) or not _is_number(bound)):
                 raise ValueError(f"min/max must be numbers, not {bound!r}")
+            if bound is not None and unencodable(bound) is not None:  # the catalog carries them
+                raise ValueError(f"min/max must fit in 64 bits, not {bound!r}")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is larger than max {self.max}")
         if self.type == "enum":
@@ -89,7 +96,11 @@ def check_value(spec: ValueSpec, value: object, *, check_range: bool = True) -> 
     if kind == "float":
         if not _is_number(value):
             raise ValueRejected("bad-type", f"expected a number, got {_describe(value)}")
-        number = float(value)  # type: ignore[arg-type]
+        _check_wire_int(value)
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            raise ValueRejected("out-of-range", "the number is too large") from None
         if not math.isfinite(number):
             raise ValueRejected("out-of-range", "the number is not finite")
         return _check_range(spec, number, check_range)
@@ -98,6 +109,7 @@ def check_value(spec: ValueSpec, value: object, *, check_range: bool = True) -> 
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueRejected("bad-type", f"expected an integer, got {_describe(value)}")
+        _check_wire_int(value)
         return _check_range(spec, value, check_range)
     if kind == "bool":
         if not isinstance(value, bool):
@@ -118,7 +130,15 @@ def check_value(spec: ValueSpec, value: object, *, check_range: bool = True) -> 
         raise ValueRejected("bad-type", f"expected a map, got {_describe(value)}")
     if not all(isinstance(key, str) for key in value):
         raise ValueRejected("bad-type", "map keys must be text")
+    why = unencodable(value)
+    if why is not None:
+        raise ValueRejected("bad-type", f"the map holds {why}")
     return dict(value)
+
+
+def _check_wire_int(value: object) -> None:
+    if isinstance(value, int) and not WIRE_INT_MIN <= value <= WIRE_INT_MAX:
+        raise ValueRejected("out-of-range", "the integer does not fit in 64 bits")
 
 
 def _check_range(spec: ValueSpec, number: Any, check_range: bool) -> Any:

@@ -11,8 +11,11 @@ server, SPAKE2 party B, PSK presenter) and :class:`device_sdk.pairing.auth_contr
   connection with ``close_code`` and ``reason`` as reason phrase; a ``close_code`` of None (only on
   the controller) means the device reported the failure and will close: wait for its close and
   pass its code and reason phrase to :func:`failure_to_error`.
-- :class:`Authenticated`: the peer is authenticated (the device has committed the pairing; the
+- :class:`Authenticated`: the peer is authenticated (the device commits the pairing now; the
   controller pins ``peer_fp``).
+- :class:`AdmissionRequested` (device): a first handshake arrived; ask the pairing window, then
+  call ``admit`` with its verdict. :class:`AttemptStarted` (device): pB went out.
+  :class:`ProofVerified` (device): cA verified, cB follows (ask the controller's name now).
 - :class:`ShowPin` (device, display mode): show this fresh PSK until the attempt ends.
 - :class:`NeedPin` (controller): ask the user for the code, then call ``provide_pin``.
 """
@@ -46,12 +49,14 @@ __all__ = [
     "PSK_TIMEOUT_S",
     "RESPONSE_TIMEOUT_S",
     "STATUS_TIMEOUT_S",
+    "AdmissionRequested",
     "AttemptStarted",
     "AuthEvent",
     "AuthFailed",
     "AuthMachine",
     "Authenticated",
     "NeedPin",
+    "ProofVerified",
     "PskProvider",
     "SendMessage",
     "ShowPin",
@@ -89,13 +94,28 @@ class SendMessage:
 
 
 @dataclass(frozen=True)
+class AdmissionRequested:
+    """Device side: a first handshake arrived. Ask the pairing window whether it is admitted
+    (:meth:`~device_sdk.pairing.window.PairingWindow.admit`) and pass its verdict to
+    :meth:`~device_sdk.pairing.auth_device.DeviceAuth.admit` before feeding anything else."""
+
+
+@dataclass(frozen=True)
 class AttemptStarted:
     """Device side: pB went out, so the attempt is live (pairing in progress; it counts from now)."""
 
 
 @dataclass(frozen=True)
+class ProofVerified:
+    """Device side: the controller's confirmation cA verified; cB and auth-status authenticated
+    follow. The commit still waits for the controller's own auth-status (:class:`Authenticated`)."""
+
+
+@dataclass(frozen=True)
 class Authenticated:
-    """Authentication succeeded: ``peer_fp`` is the peer's SPKI fingerprint; ``shared_key`` is Ke."""
+    """Authentication succeeded: ``peer_fp`` is the peer's SPKI fingerprint; ``shared_key`` is Ke.
+
+    On the device it means the controller confirmed: commit the pairing now (trust entry and window)."""
 
     peer_fp: bytes
     shared_key: bytes = field(repr=False)
@@ -107,8 +127,8 @@ class AuthFailed:
 
     ``close_code``: close the connection with it (401, 403, 429), or None when the peer will close.
     ``reason``: the reason phrase (``retry after <seconds>`` with 429). ``result``: the auth-status
-    result that describes the failure (sent by whichever side detected it). ``counted``: the device
-    counted the attempt as a failure in its pairing window.
+    result that describes the failure (sent by whichever side detected it). ``counted`` (device):
+    the attempt counts as a failure in the pairing window (its runner tells the window).
     """
 
     close_code: int | None
@@ -141,7 +161,9 @@ class NeedPin:
     """The device is presenting its code: ask the user for it, then call ``provide_pin``."""
 
 
-AuthEvent = SendMessage | AttemptStarted | Authenticated | AuthFailed | ShowPin | NeedPin
+AuthEvent = (
+    SendMessage | AdmissionRequested | AttemptStarted | ProofVerified | Authenticated | AuthFailed | ShowPin | NeedPin
+)
 
 
 # -- PSK ---------------------------------------------------------------------------------------

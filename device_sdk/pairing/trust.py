@@ -16,9 +16,10 @@ import contextlib
 import logging
 import math
 import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..errors import AmbiguousDevice, DeviceNotFound, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
@@ -47,6 +48,7 @@ MIN_FINGERPRINT_PREFIX = 4
 
 Role = Literal["admin", "user"]
 _ROLES: tuple[Role, ...] = ("admin", "user")
+_T = TypeVar("_T")
 
 
 def _check_fingerprint(fingerprint: bytes) -> None:
@@ -90,6 +92,32 @@ class PinnedDevice:
     @property
     def fingerprint_text(self) -> str:
         return fingerprint_text(self.fingerprint)
+
+
+def named_by(
+    query: str,
+    items: Sequence[_T],
+    *,
+    name: Callable[[_T], str],
+    fingerprint: Callable[[_T], str],
+    also: Callable[[_T], bool] | None = None,
+) -> list[_T]:
+    """What ``query`` names among ``items`` (paired devices, a device's controllers).
+
+    Tried in order, the first step with matches deciding: the exact name; the name ignoring case;
+    then together a fingerprint-text prefix (at least 4 characters) and ``also``. Returns that step's
+    matches (several: the query is ambiguous), or an empty list.
+    """
+    query = query.strip()
+    loose = [i for i in items if len(query) >= MIN_FINGERPRINT_PREFIX and fingerprint(i).startswith(query)]
+    if also is not None:
+        loose += [i for i in items if also(i) and i not in loose]
+    steps = (
+        [i for i in items if name(i) == query],
+        [i for i in items if name(i).casefold() == query.casefold()],
+        loose,
+    )
+    return next((matches for matches in steps if matches), [])
 
 
 # -- file handling shared by both stores ----------------------------------------------------------
@@ -147,8 +175,8 @@ class _Store:
         self._persisted_seen: dict[bytes, float] = {}
         self._writer = StateWriter(self.path, background=background_writes)
 
-    def _save_entries(self, key: str, entries: list[dict[str, Any]]) -> None:
-        self._writer.write_json({"version": STORE_VERSION, key: entries})
+    def _save_entries(self, key: str, entries: list[dict[str, Any]], *, sync: bool = False) -> None:
+        self._writer.write_json({"version": STORE_VERSION, key: entries}, sync=sync)
 
     def flush(self) -> None:
         """Return once every change is on disk (with background writes, they land a little later)."""
@@ -175,7 +203,9 @@ class DeviceTrustStore(_Store):
     The file is read when the store is created; every change is written through at once, except
     ``touch`` (last-seen times), which writes at most once a minute per controller. With
     ``background_writes`` the writes (and their fsyncs) happen on a thread, so that an event loop
-    serving other controllers never waits for the disk; :meth:`flush` waits for them.
+    serving other controllers never waits for the disk; :meth:`flush` waits for them. Revocations
+    (:meth:`remove`, :meth:`clear`, :meth:`set_role`) are always on disk when the call returns: they
+    are acknowledged right after, and a power cut must not bring a removed controller back.
     """
 
     _KEY = "controllers"
@@ -202,7 +232,7 @@ class DeviceTrustStore(_Store):
             self._entries[entry.fingerprint] = entry
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
-    def _save(self) -> None:
+    def _save(self, *, sync: bool = False) -> None:
         self._save_entries(
             self._KEY,
             [
@@ -215,6 +245,7 @@ class DeviceTrustStore(_Store):
                 }
                 for e in self._entries.values()
             ],
+            sync=sync,
         )
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
@@ -270,7 +301,7 @@ class DeviceTrustStore(_Store):
         """Stop trusting a controller; ``False`` when it was not trusted."""
         if self._entries.pop(fingerprint, None) is None:
             return False
-        self._save()
+        self._save(sync=True)
         return True
 
     def set_role(self, fingerprint: bytes, role: Role) -> TrustedController:
@@ -282,7 +313,7 @@ class DeviceTrustStore(_Store):
             raise NotPaired("this controller is not trusted by the device")
         entry = replace(existing, role=role)
         self._entries[fingerprint] = entry
-        self._save()
+        self._save(sync=True)
         return entry
 
     def list(self) -> list[TrustedController]:
@@ -290,9 +321,9 @@ class DeviceTrustStore(_Store):
         return sorted(self._entries.values(), key=lambda e: (e.paired_at, e.fingerprint))
 
     def clear(self) -> None:
-        """Forget every controller (factory reset)."""
+        """Forget every controller (factory reset); on disk when this returns."""
         self._entries.clear()
-        self._save()
+        self._save(sync=True)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -342,7 +373,7 @@ class ControllerPinStore(_Store):
             last_seen=_number(raw, "last_seen"),
         )
 
-    def _save(self) -> None:
+    def _save(self, *, sync: bool = False) -> None:
         self._save_entries(
             self._KEY,
             [
@@ -357,6 +388,7 @@ class ControllerPinStore(_Store):
                 }
                 for e in self._entries.values()
             ],
+            sync=sync,
         )
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
@@ -450,10 +482,10 @@ class ControllerPinStore(_Store):
         return self._entries.get(fingerprint)
 
     def remove(self, fingerprint: bytes) -> bool:
-        """Unpin a device; ``False`` when it was not pinned."""
+        """Unpin a device (on disk when this returns); ``False`` when it was not pinned."""
         if self._entries.pop(fingerprint, None) is None:
             return False
-        self._save()
+        self._save(sync=True)
         return True
 
     def list(self) -> list[PinnedDevice]:
@@ -468,26 +500,22 @@ class ControllerPinStore(_Store):
         (decimal). Several matches in the deciding step raise :class:`AmbiguousDevice` listing them;
         none at all raises :class:`DeviceNotFound`.
         """
-        devices = self.list()
         query = query.strip()
-        steps: list[list[PinnedDevice]] = [
-            [d for d in devices if d.name == query],
-            [d for d in devices if d.name.casefold() == query.casefold()],
-        ]
-        loose = []
-        if len(query) >= MIN_FINGERPRINT_PREFIX:
-            loose = [d for d in devices if d.fingerprint_text.startswith(query)]
-        if query.isascii() and query.isdigit() and len(query) <= 4:
-            loose += [d for d in devices if d.discriminator == int(query) and d not in loose]
-        steps.append(loose)
-        for matches in steps:
-            if len(matches) == 1:
-                return matches[0]
-            if matches:
-                listing = ", ".join(f"{d.name!r} ({fingerprint_text(d.fingerprint)[:8]}…)" for d in matches)
-                raise AmbiguousDevice(
-                    f"{query!r} matches {len(matches)} devices: {listing}; be more specific", tuple(matches)
-                )
+        by_discriminator = query.isascii() and query.isdigit() and len(query) <= 4
+        matches = named_by(
+            query,
+            self.list(),
+            name=lambda d: d.name,
+            fingerprint=lambda d: d.fingerprint_text,
+            also=lambda d: by_discriminator and d.discriminator == int(query),
+        )
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            listing = ", ".join(f"{d.name!r} ({fingerprint_text(d.fingerprint)[:8]}…)" for d in matches)
+            raise AmbiguousDevice(
+                f"{query!r} matches {len(matches)} devices: {listing}; be more specific", tuple(matches)
+            )
         raise DeviceNotFound(
             f"no paired device matches {query!r} (by name, fingerprint prefix of 4+ characters, or discriminator)"
         )

@@ -25,6 +25,7 @@ from .endpoint import (
     _Protocol,
     quic_configuration,
 )
+from .limits import idlest
 
 # -- device side --------------------------------------------------------------------------------
 
@@ -49,6 +50,16 @@ class Server:
         self._server.close()
 
 
+def _make_room(connections: set[AgentConnection], limit: int) -> None:
+    """Close unauthenticated connections, idlest first, until fewer than ``limit`` remain."""
+    strangers = [c for c in connections if not c.authenticated and not c.is_closed]
+    while len(strangers) >= limit:
+        victim = idlest(strangers)
+        assert victim is not None
+        strangers.remove(victim)
+        victim.close(CloseCode.TOO_MANY_ATTEMPTS, "too many connections")
+
+
 async def serve(
     *,
     credentials: Credentials,
@@ -58,8 +69,14 @@ async def serve(
     port: int = 0,
     config: TransportConfig | None = None,
 ) -> Server:
-    """Listen for controllers; ``on_connection`` gives the handler of each new connection."""
+    """Listen for controllers; ``on_connection`` gives the handler of each new connection.
+
+    The resource bounds of ``config.limits`` for peers that are not authenticated live here: at most
+    ``max_unauthenticated_connections`` of them (a new one closes the idlest with 429), each closed
+    with 401 if it has not started pairing ``pairing_deadline`` seconds after it arrived.
+    """
     cfg = config or TransportConfig()
+    limits = cfg.limits
     qc = quic_configuration(is_client=False, credentials=credentials, config=cfg)
     connections: set[AgentConnection] = set()
 
@@ -67,10 +84,14 @@ async def serve(
         def __init__(self, quic: QuicConnection, stream_handler: Any = None) -> None:
             super().__init__(quic, stream_handler)
             require_client_certificate(quic)
-            self.conn = AgentConnection(self, is_client=False, config=cfg, local_info=local_info)
-            self.conn.handler = on_connection(self.conn)
-            connections.add(self.conn)
-            self.conn.closed.add_done_callback(lambda _f: connections.discard(self.conn))
+            _make_room(connections, limits.max_unauthenticated_connections)
+            conn = AgentConnection(
+                self, is_client=False, config=cfg, local_info=local_info, pairing_deadline=limits.pairing_deadline
+            )
+            self.conn = conn
+            conn.handler = on_connection(conn)
+            connections.add(conn)
+            conn.closed.add_done_callback(lambda _f: connections.discard(conn))
 
         def datagram_received(self, data: bytes | str, addr: Any) -> None:
             if self.conn.peer_address is None:

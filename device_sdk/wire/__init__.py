@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .codec import DEFAULT_MAX_MESSAGE_SIZE, CborScanner, MessageDecoder, decode_body, encode_message
+from .cbor import WIRE_INT_MAX, WIRE_INT_MIN, CborScanner, dumps_item, loads_item, unencodable
+from .codec import DEFAULT_MAX_MESSAGE_SIZE, MessageDecoder, decode_body, encode_message
 from .codes import CloseCode
 from .messages import (
     CAP_DATA_CHANNELS,
@@ -37,6 +38,8 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "MESSAGE_TYPES",
     "UNAUTHENTICATED_TYPES",
+    "WIRE_INT_MAX",
+    "WIRE_INT_MIN",
     "AgentInfo",
     "AgentInfoEvent",
     "AgentInfoRequest",
@@ -61,6 +64,9 @@ __all__ = [
     "SchemaError",
     "decode_body",
     "decode_varint",
+    "dumps_item",
     "encode_message",
     "encode_varint",
+    "loads_item",
+    "unencodable",
 ]
