@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pairing.py
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/channels.py
+	$(BIN)/python bench/peers.py
 
 # The long fuzz tier: atheris (coverage-guided) on the decoders for FUZZ_SECONDS, or hypothesis with a
 # large budget where atheris is not installed. `make test` runs the same targets briefly.
