@@ -10,10 +10,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat
-from .config import ControllerConfig, DeviceConfig
-from .controller import Controller, DeviceTarget
-from .device import Device
-from .device_connection import DeviceConnection
+from .controller import Controller, DeviceConnection, DeviceTarget, ReconnectPolicy
+from .device import Device, DeviceConfig, DeviceEvent, FactoryData, Paired, PairingFailed, PairingWindowChanged, ShowPin
+from .device.config import ControllerConfig
 from .errors import (
     ActuatorError,
     AmbiguousDevice,
@@ -43,12 +42,9 @@ from .errors import (
     TransportError,
     WrongSetupCode,
 )
-from .events import DeviceEvent, Paired, PairingFailed, PairingWindowChanged, ShowPin
-from .factory import FactoryData
 from .identity import AgentIdentity
 from .pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
 from .pairing.window import PairingMode
-from .reconnect import ReconnectPolicy
 
 __all__ = [
     "ActuatorBusy",

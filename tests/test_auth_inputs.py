@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk._device_pairing import PairingRunner
+from device_sdk.device.pairing import PairingRunner
 from device_sdk.errors import (
     ConfigError,
     LocalProtocolError,

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from device_sdk.channels import SENSOR_PROTOCOL
-from device_sdk.config import ControllerConfig, DeviceConfig
-from device_sdk.controller import Controller
-from device_sdk.device import Device
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import Controller, DeviceConnection
+from device_sdk.device import Device, DeviceEvent, Paired, PairingFailed, PairingStarted, ShowPin
+from device_sdk.device.config import ControllerConfig, DeviceConfig
 from device_sdk.errors import (
     ActuatorError,
     ChannelOpenFailed,
@@ -26,7 +25,6 @@ from device_sdk.errors import (
     PairingWindowClosed,
     WrongSetupCode,
 )
-from device_sdk.events import DeviceEvent, Paired, PairingFailed, PairingStarted, ShowPin
 from device_sdk.hardware import LedPattern
 from device_sdk.pairing.trust import DeviceTrustStore
 from device_sdk.pairing.window import BOOT_BUDGET_REFILL_S, MAX_FAILURES_PER_WINDOW, PairingMode

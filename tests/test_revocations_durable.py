@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk.config import ControllerConfig
 from device_sdk.controller import Controller, DeviceTarget
+from device_sdk.device.config import ControllerConfig
 from device_sdk.pairing.trust import ControllerPinStore, DeviceTrustStore
 
 pytestmark = pytest.mark.timeout(90)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk import statefile
 from device_sdk.errors import StateError
-from device_sdk.statefile import StateWriter, read_json
+from device_sdk.storage import statefile
+from device_sdk.storage.statefile import StateWriter, read_json
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -10,13 +10,21 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from ..config import device_config_from, load_config_file
-from ..device import Device
+from ..device import (
+    Device,
+    DeviceEvent,
+    FactoryData,
+    LockedOut,
+    Paired,
+    PairingFailed,
+    PairingWindowChanged,
+    ShowPin,
+    device_config_from,
+    load_config_file,
+)
+from ..device.sticker import format_manual_code, sticker_text
 from ..errors import ConfigError
-from ..events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingWindowChanged, ShowPin
-from ..factory import FactoryData
 from ..pairing.window import PairingMode
-from ..sticker import format_manual_code, sticker_text
 from .common import usable_state_dir, whole_number
 from .render import emit_json_line, is_terminal, output_is_journal, say
 

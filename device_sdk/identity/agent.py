@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import ConfigError, StateError
-from ..statefile import FILE_MODE, atomic_write, ensure_dir, read_json, write_json
+from ..storage.statefile import FILE_MODE, atomic_write, ensure_dir, read_json, write_json
 from .certificate import (
     COUNTER_BITS,
     MAX_COUNTER,

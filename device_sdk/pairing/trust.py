@@ -1,7 +1,7 @@
 """Trust stores: who a device trusts, and which devices a controller has pinned.
 
 Both are JSON files in the state directory, private (0600) and replaced atomically with
-:mod:`device_sdk.statefile` (temp file, fsync, rename, fsync of the directory), so a crash at any
+:mod:`device_sdk.storage.statefile` (temp file, fsync, rename, fsync of the directory), so a crash at any
 moment leaves the old or the new content. Fingerprints are the 32 raw bytes of the SHA-256 SPKI
 fingerprint in memory and its 44-character base64 text (the TXT ``fp`` form) in the files.
 
@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar
 
 from ..errors import AmbiguousDevice, DeviceNotFound, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
-from ..statefile import StateWriter, read_json
+from ..storage.statefile import StateWriter, read_json
 
 __all__ = [
     "STORE_VERSION",

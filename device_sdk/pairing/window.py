@@ -6,7 +6,7 @@ a :class:`WindowUpdate` saying what to do: the snapshot of the state that must s
 ``sync`` for a failure, which must be on disk before anything else is sent), the actions to carry out
 on other connections (a button-mode :class:`PairingConflict`), and the events to report. The window
 does no I/O and never reaches into a connection: the device's pairing runner
-(``device_sdk._device_pairing``) persists, acts and notifies, in that order, after the call has
+(``device_sdk.device.pairing``) persists, acts and notifies, in that order, after the call has
 returned. :class:`~device_sdk.pairing.window_store.WindowStore` reads and writes the snapshot.
 
 What it decides:

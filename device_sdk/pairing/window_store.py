@@ -1,7 +1,7 @@
 """The pairing window's state file (``pairing-window.json``): read at start, written on every change.
 
 The file is private (0600) and replaced atomically through a
-:class:`~device_sdk.statefile.StateWriter`: at once for a failure (``sync``, the failure counters
+:class:`~device_sdk.storage.statefile.StateWriter`: at once for a failure (``sync``, the failure counters
 bound guessing), else on the writer thread when ``background_writes`` (so that a pairing's fsync
 does not stall the event loop that serves every other controller).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import StateError
-from ..statefile import StateWriter, read_json
+from ..storage.statefile import StateWriter, read_json
 from .window import WindowState
 
 __all__ = ["WindowStore"]

@@ -24,14 +24,14 @@ from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .discovery import DiscoveredDevice
-from .errors import ConfigError, DeviceNotFound, FingerprintMismatch, TransportError
-from .identity import fingerprint_from_text
-from .pairing.trust import PinnedDevice
+from ..discovery import DiscoveredDevice
+from ..errors import ConfigError, DeviceNotFound, FingerprintMismatch, TransportError
+from ..identity import fingerprint_from_text
+from ..pairing.trust import PinnedDevice
 
 if TYPE_CHECKING:
+    from .connection import DeviceConnection
     from .controller import Controller, DeviceTarget
-    from .device_connection import DeviceConnection
 
 log = logging.getLogger(__name__)
 

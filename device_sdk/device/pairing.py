@@ -17,7 +17,7 @@ Names (profile v1.1, docs/protocol.md "Names"): when the controller's confirmati
 device asks for its agent-info; the answer normally arrives with the controller's auth-status, so the
 pairing is committed under the controller's own name. If it has not arrived yet, the entry keeps its
 name (pairing again) or a placeholder until it does (at most :data:`LEARN_NAME_TIMEOUT_S`), and
-:class:`~device_sdk.events.Paired` is reported once the name is known.
+:class:`~device_sdk.device.events.Paired` is reported once the name is known.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import ConfigError
-from .events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
-from .identity import fingerprint_text
-from .pairing.auth import (
+from ..errors import ConfigError
+from ..identity import fingerprint_text
+from ..pairing.auth import (
     AdmissionRequested,
     AttemptStarted,
     Authenticated,
@@ -39,11 +38,11 @@ from .pairing.auth import (
     PskProvider,
     SendMessage,
 )
-from .pairing.auth import ShowPin as AuthShowPin
-from .pairing.auth_device import DeviceAuth
-from .pairing.spake2 import Spake2SharePool, password_from_psk
-from .pairing.trust import DeviceTrustStore
-from .pairing.window import (
+from ..pairing.auth import ShowPin as AuthShowPin
+from ..pairing.auth_device import DeviceAuth
+from ..pairing.spake2 import Spake2SharePool, password_from_psk
+from ..pairing.trust import DeviceTrustStore
+from ..pairing.window import (
     LockoutStarted,
     OpenReason,
     PairingMode,
@@ -54,9 +53,10 @@ from .pairing.window import (
     WindowOpened,
     WindowUpdate,
 )
-from .pairing.window_store import WindowStore
-from .transport import AgentConnection
-from .wire import AgentInfoResponse, AuthMessage, AuthSpake2Handshake, CloseCode, Message
+from ..pairing.window_store import WindowStore
+from ..transport import AgentConnection
+from ..wire import AgentInfoResponse, AuthMessage, AuthSpake2Handshake, CloseCode, Message
+from .events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Per-connection glue of the device: authentication and channel sessions on one connection.
 
 :class:`DeviceSession` is the :class:`~device_sdk.transport.ConnectionHandler` of each connection.
-It hands auth messages to the device's pairing runner (:mod:`device_sdk._device_pairing`), data
+It hands auth messages to the device's pairing runner (:mod:`device_sdk.device.pairing`), data
 channels to :class:`~device_sdk.channels.ChannelSession` objects, and pumps frames out as the QUIC
 stream buffers drain (flow control: a slow controller's frames wait in its own bounded queue).
 :class:`SessionHub` is what the connections share: the registry's events and actuator calls.
@@ -14,7 +14,7 @@ import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from .channels import (
+from ..channels import (
     CallsReady,
     ChannelSession,
     FrameError,
@@ -28,9 +28,9 @@ from .channels import (
     loads_frame,
     run_call,
 )
-from .errors import ConnectionClosed
-from .transport import AgentConnection, ConnectionHandler
-from .wire import (
+from ..errors import ConnectionClosed
+from ..transport import AgentConnection, ConnectionHandler
+from ..wire import (
     AuthMessage,
     CloseCode,
     DataChannelOpenRequest,

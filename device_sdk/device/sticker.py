@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 
 import segno
 
-from .pairing.setup_code import SetupPayload, encode_manual, encode_qr
+from ..pairing.setup_code import SetupPayload, encode_manual, encode_qr
 
 __all__ = ["format_manual_code", "sticker_qr", "sticker_text", "write_sticker_png", "write_sticker_svg"]
 

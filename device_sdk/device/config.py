@@ -7,9 +7,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .pairing.window import PairingMode
-from .transport import TransportConfig
+from ..errors import ConfigError
+from ..pairing.window import PairingMode
+from ..transport import TransportConfig
 
 DEFAULT_DEVICE_NAME = "device_sdk device"
 """The name and model of a device configured with neither and with none stored."""

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from gpiozero.pins.mock import MockFactory
 
-from .errors import HardwareError
+from ..errors import HardwareError
+from ..hardware import HardwareRuntime, LedPattern, SimulatedBoard, load_profile
+from ..hardware.sim_control import SimController, SimControlServer, sim_socket_path
 from .events import DeviceEvent, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
-from .hardware import HardwareRuntime, LedPattern, SimulatedBoard, load_profile
-from .hardware.sim_control import SimController, SimControlServer, sim_socket_path
 
 if TYPE_CHECKING:
     from .device import Device

@@ -24,25 +24,25 @@ from typing import Any
 
 from zeroconf.asyncio import AsyncZeroconf
 
-from . import __version__
-from ._device_pairing import PairingRunner
-from ._device_session import DeviceSession, SessionHub
-from .channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
+from .. import __version__
+from ..channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
+from ..discovery import Advertiser, AdvertiserConfig, DeviceRecord
+from ..errors import DeviceSDKError
+from ..identity import AgentIdentity, fingerprint_from_text, stored_names
+from ..pairing.auth import PskProvider
+from ..pairing.spake2 import Spake2SharePool
+from ..pairing.trust import DeviceTrustStore
+from ..pairing.window import OpenReason, PairingMode, PairingWindow
+from ..pairing.window_store import WindowStore
+from ..storage.statefile import ensure_dir, remove_stale_temporaries, write_json
+from ..transport import AgentConnection, Credentials, Server, serve
+from ..wire import CAP_DATA_CHANNELS, CAP_DEVICE_SDK_CHANNELS, AgentInfo, AgentInfoEvent, CloseCode
 from .config import DEFAULT_DEVICE_NAME, DeviceConfig
-from .discovery import Advertiser, AdvertiserConfig, DeviceRecord
-from .errors import DeviceSDKError
 from .events import DeviceEvent
 from .factory import FactoryData
 from .hardware_binding import HardwareBinding
-from .identity import AgentIdentity, fingerprint_from_text, stored_names
-from .pairing.auth import PskProvider
-from .pairing.spake2 import Spake2SharePool
-from .pairing.trust import DeviceTrustStore
-from .pairing.window import OpenReason, PairingMode, PairingWindow
-from .pairing.window_store import WindowStore
-from .statefile import ensure_dir, remove_stale_temporaries, write_json
-from .transport import AgentConnection, Credentials, Server, serve
-from .wire import CAP_DATA_CHANNELS, CAP_DEVICE_SDK_CHANNELS, AgentInfo, AgentInfoEvent, CloseCode
+from .pairing import PairingRunner
+from .session import DeviceSession, SessionHub
 
 log = logging.getLogger(__name__)
 

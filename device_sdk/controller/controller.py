@@ -21,11 +21,9 @@ from pathlib import Path
 
 from zeroconf.asyncio import AsyncZeroconf
 
-from ._controller_pairing import PairingAttempt, PinCallback
-from .config import ControllerConfig
-from .device_connection import DeviceConnection
-from .discovery import Browser, DiscoveredDevice
-from .errors import (
+from ..device.config import ControllerConfig
+from ..discovery import Browser, DiscoveredDevice
+from ..errors import (
     ActuatorError,
     AmbiguousDevice,
     ChannelError,
@@ -39,20 +37,22 @@ from .errors import (
     PairingTimeout,
     TransportError,
 )
-from .identity import AgentIdentity, agent_hostname, fingerprint_from_text, fingerprint_text
-from .pairing.auth import AuthFailed, failure_to_error
-from .pairing.auth_controller import ControllerAuth
-from .pairing.setup_code import parse_setup_code
-from .pairing.trust import ControllerPinStore, PinnedDevice
-from .reconnect import ReconnectPolicy, connections
-from .statefile import ensure_dir
-from .transport import AgentConnection, Credentials, connect
-from .wire import (
+from ..identity import AgentIdentity, agent_hostname, fingerprint_from_text, fingerprint_text
+from ..pairing.auth import AuthFailed, failure_to_error
+from ..pairing.auth_controller import ControllerAuth
+from ..pairing.setup_code import parse_setup_code
+from ..pairing.trust import ControllerPinStore, PinnedDevice
+from ..storage.statefile import ensure_dir
+from ..transport import AgentConnection, Credentials, connect
+from ..wire import (
     CAP_DATA_CHANNELS,
     AgentInfo,
     AuthResult,
     CloseCode,
 )
+from .connection import DeviceConnection
+from .pairing import PairingAttempt, PinCallback
+from .reconnect import ReconnectPolicy, connections
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +354,7 @@ class Controller:
         policy: ReconnectPolicy | None = None,
     ) -> AsyncGenerator[DeviceConnection, None]:
         """Connections to a paired device, a new one whenever the last was lost: the device is found
-        again by its pinned fingerprint and dialled with backoff (:mod:`device_sdk.reconnect`)."""
+        again by its pinned fingerprint and dialled with backoff (:mod:`device_sdk.controller.reconnect`)."""
         return connections(self, device, policy or ReconnectPolicy())
 
     def _freshest(self, device: DiscoveredDevice) -> DiscoveredDevice:

@@ -21,7 +21,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from .errors import StateError
+from ..errors import StateError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from .channels import (
+from ..channels import (
     ACTUATOR_PROTOCOL,
     ADMIN_LABEL,
     ADMIN_PROTOCOL,
@@ -45,11 +45,11 @@ from .channels import (
     parse_peers,
     subscription_frame,
 )
-from .channels.client import PendingRequest
-from .errors import ChannelError, ChannelOpenFailed, ConnectionClosed
-from .pairing.trust import Role
-from .transport import AgentConnection, ConnectionHandler
-from .wire import (
+from ..channels.client import PendingRequest
+from ..errors import ChannelError, ChannelOpenFailed, ConnectionClosed
+from ..pairing.trust import Role
+from ..transport import AgentConnection, ConnectionHandler
+from ..wire import (
     AgentInfo,
     AgentInfoEvent,
     DataChannelOpenRequest,
