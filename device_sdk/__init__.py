@@ -10,9 +10,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat
-from .controller import Controller, DeviceConnection, DeviceTarget, ReconnectPolicy
+from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, ReconnectPolicy
 from .device import Device, DeviceConfig, DeviceEvent, FactoryData, Paired, PairingFailed, PairingWindowChanged, ShowPin
-from .device.config import ControllerConfig
 from .errors import (
     ActuatorError,
     AmbiguousDevice,

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device.config import ControllerConfig
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
 from device_sdk.discovery import Browser, DiscoveredDevice
 from device_sdk.errors import ConnectionClosed
 from device_sdk.hardware.sim_control import sim_request, sim_socket_path

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from device_sdk.channels import Sensor
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device import Device, Paired, PairingFailed
-from device_sdk.device.config import ControllerConfig, DeviceConfig
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
+from device_sdk.device import Device, DeviceConfig, Paired, PairingFailed
 from device_sdk.errors import (
     ChannelError,
     ConnectionClosed,

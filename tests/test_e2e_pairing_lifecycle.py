@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from device_sdk.channels import SENSOR_PROTOCOL
-from device_sdk.controller import Controller, DeviceConnection
-from device_sdk.device import Device, DeviceEvent, Paired, PairingFailed, PairingStarted, ShowPin
-from device_sdk.device.config import ControllerConfig, DeviceConfig
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection
+from device_sdk.device import Device, DeviceConfig, DeviceEvent, Paired, PairingFailed, PairingStarted, ShowPin
 from device_sdk.errors import (
     ActuatorError,
     ChannelOpenFailed,
@@ -236,7 +235,7 @@ PAIR_AND_EXIT = textwrap.dedent(
     """
     import asyncio, os, sys
     from pathlib import Path
-    from device_sdk.config import ControllerConfig
+    from device_sdk.controller import ControllerConfig
     from device_sdk.controller import Controller, DeviceTarget
 
     async def main():

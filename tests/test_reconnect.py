@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from device_sdk.channels import Sensor
-from device_sdk.controller import Controller, DeviceTarget, ReconnectPolicy
-from device_sdk.device import Device
-from device_sdk.device.config import ControllerConfig, DeviceConfig
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget, ReconnectPolicy
+from device_sdk.device import Device, DeviceConfig
 from device_sdk.errors import ChannelError, ConfigError, FingerprintMismatch
 
 pytestmark = pytest.mark.timeout(40)

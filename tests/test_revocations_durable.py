@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device.config import ControllerConfig
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
 from device_sdk.pairing.trust import ControllerPinStore, DeviceTrustStore
 
 pytestmark = pytest.mark.timeout(90)
@@ -122,7 +121,7 @@ UNPAIR_AND_WAIT = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from device_sdk.config import ControllerConfig
+    from device_sdk.controller import ControllerConfig
     from device_sdk.controller import Controller, DeviceTarget
 
     async def main():

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..channels import Catalog, ChannelDescriptor, StreamFormat
-from ..controller import Controller, DeviceConnection, DeviceTarget
+from ..controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
 from ..controller.recording import StreamRecorder, format_from_catalog
-from ..device.config import ControllerConfig
 from ..discovery import DiscoveredDevice
 from ..errors import (
     ActuatorError,

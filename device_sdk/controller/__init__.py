@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from .config import ControllerConfig
 from .connection import DeviceConnection
 from .controller import Controller, DeviceTarget
 from .reconnect import ReconnectPolicy
 
-__all__ = ["Controller", "DeviceConnection", "DeviceTarget", "ReconnectPolicy"]
+__all__ = ["Controller", "ControllerConfig", "DeviceConnection", "DeviceTarget", "ReconnectPolicy"]

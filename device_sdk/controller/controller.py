@@ -21,7 +21,6 @@ from pathlib import Path
 
 from zeroconf.asyncio import AsyncZeroconf
 
-from ..device.config import ControllerConfig
 from ..discovery import Browser, DiscoveredDevice
 from ..errors import (
     ActuatorError,
@@ -50,6 +49,7 @@ from ..wire import (
     AuthResult,
     CloseCode,
 )
+from .config import ControllerConfig
 from .connection import DeviceConnection
 from .pairing import PairingAttempt, PinCallback
 from .reconnect import ReconnectPolicy, connections

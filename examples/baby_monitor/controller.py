@@ -18,9 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from device_sdk.controller import Controller, DeviceConnection, DeviceTarget
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
 from device_sdk.controller.recording import StreamRecorder
-from device_sdk.device.config import ControllerConfig
 from device_sdk.discovery import DiscoveredDevice
 from device_sdk.errors import DeviceSDKError
 

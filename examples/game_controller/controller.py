@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from device_sdk.controller import Controller, DeviceConnection, DeviceTarget
-from device_sdk.device.config import ControllerConfig
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
 from device_sdk.discovery import DiscoveredDevice
 from device_sdk.errors import DeviceSDKError
 
