@@ -7,8 +7,7 @@ Device side: :class:`Device` with a :class:`DeviceConfig`; controller side: :cla
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat
 from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, ReconnectPolicy
 from .device import Device, DeviceConfig, DeviceEvent, FactoryData, Paired, PairingFailed, PairingWindowChanged, ShowPin

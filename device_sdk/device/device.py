@@ -24,7 +24,7 @@ from typing import Any
 
 from zeroconf.asyncio import AsyncZeroconf
 
-from .. import __version__
+from .._version import __version__
 from ..channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
 from ..discovery import Advertiser, AdvertiserConfig, DeviceRecord
 from ..errors import DeviceSDKError

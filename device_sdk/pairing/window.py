@@ -53,7 +53,6 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
 
 from ..errors import ConfigError
 from .window_events import (
@@ -67,6 +66,7 @@ from .window_events import (
     WindowOpened,
     WindowUpdate,
 )
+from .window_state import OPEN_REASONS, OpenReason, WindowState
 
 __all__ = [
     "ATTEMPT_LEASE_S",
@@ -110,10 +110,6 @@ within a round trip; a stalled one costs its controller a counted failure within
 AUTH_UNKNOWN_ERROR = 1  # auth-status unknown-error, the result sent with every refusal
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9+/]{16}")
-_STATE_VERSION = 1
-
-OpenReason = Literal["boot", "button", "admin"]
-_OPEN_REASONS: tuple[OpenReason, ...] = ("boot", "button", "admin")
 
 
 class PairingMode(enum.StrEnum):
@@ -135,63 +131,6 @@ def backoff_seconds(consecutive_failures: int) -> float:
         return 0.0
     exponent = consecutive_failures - LOCKOUT_THRESHOLD
     return BACKOFF_CAP_S if exponent >= 6 else min(float(2**exponent), BACKOFF_CAP_S)
-
-
-# -- the persisted part --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class WindowState:
-    """What of the window survives a restart (the token and the live attempts do not)."""
-
-    open: bool = False
-    reason: OpenReason | None = None
-    opened_at: float | None = None
-    expires_at: float | None = None
-    failures_in_window: int = 0
-    consecutive_failures: int = 0
-    last_failure_at: float | None = None
-    button_fp: bytes | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON document of the state file."""
-        return {
-            "version": _STATE_VERSION,
-            "open": self.open,
-            "reason": self.reason,
-            "opened_at": self.opened_at,
-            "expires_at": self.expires_at,
-            "failures_in_window": self.failures_in_window,
-            "consecutive_failures": self.consecutive_failures,
-            "last_failure_at": self.last_failure_at,
-            "button_fp": None if self.button_fp is None else self.button_fp.hex(),
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> WindowState:
-        """Parse a state file's document; ValueError (or TypeError) says what is wrong."""
-        if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
-            raise ValueError("unknown format")
-        opened = data["open"]
-        if not isinstance(opened, bool):
-            raise TypeError("open must be a boolean")
-        reason = data.get("reason")
-        if reason is not None and reason not in _OPEN_REASONS:
-            raise ValueError(f"bad reason {reason!r}")
-        expires_at = _optional_float(data.get("expires_at"))
-        fp = data.get("button_fp")
-        if fp is not None and not isinstance(fp, str):
-            raise TypeError("button_fp must be hexadecimal text")
-        return cls(
-            open=opened and expires_at is not None,
-            reason=reason,
-            opened_at=_optional_float(data.get("opened_at")),
-            expires_at=expires_at,
-            failures_in_window=_count(data["failures_in_window"]),
-            consecutive_failures=_count(data["consecutive_failures"]),
-            last_failure_at=_optional_float(data.get("last_failure_at")),
-            button_fp=None if fp is None else bytes.fromhex(fp),
-        )
 
 
 @dataclass
@@ -357,7 +296,7 @@ class PairingWindow:
         open once they reach 20), does nothing when a window is already open, and does nothing in
         button mode. ``duration_s`` overrides the default length (180..900 s, else :class:`ConfigError`).
         """
-        if reason not in _OPEN_REASONS:
+        if reason not in OPEN_REASONS:
             raise ValueError(f"unknown reason to open the pairing window: {reason!r}")
         length = self._duration_s if duration_s is None else _check_duration(duration_s)
         self._begin()
@@ -565,18 +504,4 @@ def _check_duration(duration_s: float) -> float:
     value = float(duration_s)
     if not MIN_DURATION_S <= value <= MAX_DURATION_S:
         raise ConfigError(f"the pairing window lasts 3..15 min (180..900 s), not {duration_s!r} s")
-    return value
-
-
-def _optional_float(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
-
-
-def _count(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TypeError(f"expected a non-negative integer, got {value!r}")
     return value

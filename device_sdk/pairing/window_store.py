@@ -12,13 +12,13 @@ from pathlib import Path
 
 from ..errors import StateError
 from ..storage.statefile import StateWriter, read_json
-from .window import WindowState
+from .window_state import WindowState
 
 __all__ = ["WindowStore"]
 
 
 class WindowStore:
-    """Load and save :class:`~device_sdk.pairing.window.WindowState` snapshots in ``path``."""
+    """Load and save :class:`~device_sdk.pairing.window_state.WindowState` snapshots in ``path``."""
 
     def __init__(self, path: Path, *, background_writes: bool = False) -> None:
         self.path = Path(path)
