@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Protocol
 
 from device_sdk.identity import fingerprint_from_text
 
-from .calls import ActuatorCall
+from .calls import ActuatorCall, CallHub
 from .frames import error_answer, ok_answer
 from .session import ChannelSession, Hub, PeerInfo, Role
 
@@ -88,7 +88,7 @@ class AdminChannel:
     def __init__(
         self,
         *,
-        hub: Hub,
+        hub: CallHub,
         backend: AdminBackend,
         on_role_changed: Callable[[bytes, Role], None],
         on_renamed: Callable[[str], None],

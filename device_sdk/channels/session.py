@@ -17,10 +17,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
-
-if TYPE_CHECKING:
-    from .calls import ActuatorCall
+from typing import Any, ClassVar, Literal, Protocol
 
 _log = logging.getLogger(__name__)
 
@@ -87,17 +84,14 @@ RegistryEvent = CatalogChanged | SessionReady | CallsReady
 
 
 class Hub(Protocol):
-    """What channels need from the registry (internal)."""
+    """What channels need from the registry (internal; channels that take requests need
+    :class:`~device_sdk.channels.calls.CallHub`)."""
 
     def clock(self) -> float: ...
 
     def notify(self, event: RegistryEvent) -> None: ...
 
-    def submit(self, call: ActuatorCall) -> None: ...
-
     def has_room(self, session: ChannelSession) -> bool: ...
-
-    def call_done(self, call: ActuatorCall) -> None: ...
 
     def session_closed(self, session: ChannelSession) -> None: ...
 
