@@ -30,7 +30,7 @@ from device_sdk.pairing.trust import DeviceTrustStore
 
 pytestmark = pytest.mark.timeout(60)
 
-SIM_TOML = Path(__file__).resolve().parents[1] / "boards" / "sim.toml"
+SIM_TOML = Path(__file__).resolve().parents[1] / "device_sdk" / "hardware" / "board_profiles" / "sim.toml"
 
 
 def cli(*args: str | Path) -> list[str]:

@@ -19,7 +19,7 @@ from device_sdk.pairing.trust import ControllerPinStore, DeviceTrustStore
 pytestmark = pytest.mark.timeout(90)
 
 CODE = "20202021"
-SIM_TOML = Path(__file__).resolve().parents[1] / "boards" / "sim.toml"
+SIM_TOML = Path(__file__).resolve().parents[1] / "device_sdk" / "hardware" / "board_profiles" / "sim.toml"
 
 
 class DeviceRun:
