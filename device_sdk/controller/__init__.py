@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .config import ControllerConfig
 from .connection import DeviceConnection
-from .controller import Controller, DeviceTarget
+from .controller import Controller
 from .reconnect import ReconnectPolicy
+from .targets import DeviceTarget
 
 __all__ = ["Controller", "ControllerConfig", "DeviceConnection", "DeviceTarget", "ReconnectPolicy"]

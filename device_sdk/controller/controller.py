@@ -12,19 +12,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from zeroconf.asyncio import AsyncZeroconf
 
 from ..discovery import Browser, DiscoveredDevice
 from ..errors import (
     ActuatorError,
-    AmbiguousDevice,
     ChannelError,
     ChannelOpenFailed,
     ConnectionClosed,
@@ -36,7 +32,7 @@ from ..errors import (
     PairingTimeout,
     TransportError,
 )
-from ..identity import AgentIdentity, agent_hostname, fingerprint_from_text, fingerprint_text
+from ..identity import AgentIdentity, fingerprint_from_text
 from ..pairing.auth import AuthFailed, failure_to_error
 from ..pairing.auth_controller import ControllerAuth
 from ..pairing.setup_code import parse_setup_code
@@ -53,56 +49,12 @@ from .config import ControllerConfig
 from .connection import DeviceConnection
 from .pairing import PairingAttempt, PinCallback
 from .reconnect import ReconnectPolicy, connections
+from .targets import DeviceFinder, DeviceTarget
 
 log = logging.getLogger(__name__)
 
 PINS_FILE = "devices.json"
 CONTROLLER_MODEL = "device_sdk controller"
-DISCOVERY_SETTLE_S = 1.0
-"""How long after the browser starts :meth:`Controller.find` waits for other matching devices to answer."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeviceTarget:
-    """Where a device is and who it claims to be: from discovery, a ready file or the pin store."""
-
-    name: str
-    addresses: tuple[str, ...]
-    port: int
-    fingerprint: bytes
-    sn: str
-    token: str | None = None
-    discriminator: int | None = None
-
-    @classmethod
-    def from_discovered(cls, device: DiscoveredDevice) -> DeviceTarget:
-        return cls(
-            name=device.instance_name,
-            addresses=device.addresses,
-            port=device.port,
-            fingerprint=fingerprint_from_text(device.txt.fp),
-            sn=device.txt.sn,
-            token=device.txt.at,
-            discriminator=device.txt.d,
-        )
-
-    @classmethod
-    def from_ready_file(cls, path: Path, host: str = "127.0.0.1") -> DeviceTarget:
-        """A device started with ``--ready-file`` (tests and tools without mDNS)."""
-        data = json.loads(Path(path).read_text())
-        return cls(
-            name=data["name"],
-            addresses=(host,),
-            port=int(data["port"]),
-            fingerprint=fingerprint_from_text(data["fp"]),
-            sn=data["sn"],
-            token=data.get("at"),
-            discriminator=data.get("d"),
-        )
-
-    @property
-    def server_name(self) -> str:
-        return agent_hostname(self.sn, self.name)
 
 
 class Controller:
@@ -123,9 +75,8 @@ class Controller:
         )
         # Written on a thread: pair() need not wait for fsync; close() (or interpreter exit) flushes.
         self.pins = ControllerPinStore(config.state_dir / PINS_FILE, background_writes=True)
-        self._zeroconf = zeroconf
-        self._browser: Browser | None = None
-        self._browser_started = 0.0
+        self.finder = DeviceFinder(zeroconf=zeroconf, interfaces=config.interfaces)
+        """Finds devices over mDNS (discovery, queries, pinned devices found again)."""
 
     async def __aenter__(self) -> Controller:
         return self
@@ -135,9 +86,7 @@ class Controller:
 
     async def close(self) -> None:
         """Stop discovery and make sure the pinned devices are on disk."""
-        if self._browser is not None:
-            await self._browser.stop()
-            self._browser = None
+        await self.finder.close()
         await asyncio.to_thread(self.pins.flush)
 
     def agent_info(self) -> AgentInfo:
@@ -147,20 +96,11 @@ class Controller:
 
     async def browser(self) -> Browser:
         """The controller's mDNS browser, started on first use."""
-        if self._browser is None:
-            self._browser = Browser(zeroconf=self._zeroconf, interfaces=self.config.interfaces)
-            await self._browser.start()
-            self._browser_started = asyncio.get_running_loop().time()
-        return self._browser
+        return await self.finder.browser()
 
     async def discover(self, timeout: float = 3.0, *, pairable_only: bool = False) -> list[DiscoveredDevice]:
         """Devices seen within ``timeout`` seconds (only those with an open window if asked)."""
-        browser = await self.browser()
-        await asyncio.sleep(timeout)
-        found = list(browser.devices.values())
-        if pairable_only:
-            found = [d for d in found if d.commissionable]
-        return sorted(found, key=lambda d: d.instance_name)
+        return await self.finder.discover(timeout, pairable_only=pairable_only)
 
     async def find(self, query: str, timeout: float = 5.0) -> DiscoveredDevice:
         """A device by name, fingerprint prefix (>= 4 characters) or discriminator.
@@ -168,15 +108,7 @@ class Controller:
         Raises :class:`~device_sdk.errors.AmbiguousDevice` when the query matches more than one device
         (a shared discriminator, a short fingerprint prefix, two devices showing the same name).
         """
-
-        def match(d: DiscoveredDevice) -> bool:
-            if query in (d.instance_name, d.display_name) or d.instance_name.lower() == query.lower():
-                return True
-            if len(query) >= 4 and d.txt.fp.startswith(query):
-                return True
-            return query.isdigit() and d.txt.d is not None and int(query) == d.txt.d
-
-        return await self._find_unique(match, timeout, f"{query!r}", exact_name=query)
+        return await self.finder.find(query, timeout)
 
     async def find_for_code(self, code: str, timeout: float = 5.0) -> DiscoveredDevice:
         """The device with an open pairing window whose discriminator matches a setup code.
@@ -184,35 +116,7 @@ class Controller:
         Raises :class:`~device_sdk.errors.AmbiguousDevice` when two or more such devices are on the
         network, rather than pairing with whichever answered first: one of them may be an impostor.
         """
-        parsed = parse_setup_code(code)
-
-        def match(d: DiscoveredDevice) -> bool:
-            return d.commissionable and (d.txt.d is None or parsed.matches_discriminator(d.txt.d))
-
-        return await self._find_unique(match, timeout, "the setup code's discriminator")
-
-    async def _find_unique(
-        self,
-        match: Callable[[DiscoveredDevice], bool],
-        timeout: float,
-        what: str,
-        *,
-        exact_name: str | None = None,
-    ) -> DiscoveredDevice:
-        browser = await self.browser()
-        first = await browser.find(match, timeout)
-        if exact_name is not None and first.instance_name.lower() == exact_name.lower():
-            return first  # an instance name is unique on the link (mDNS renames on conflict)
-        # Other devices answer the same query within ~120 ms (RFC 6762 section 6); allow for resolving and load.
-        wait = self._browser_started + DISCOVERY_SETTLE_S - asyncio.get_running_loop().time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        matches = {d.txt.fp: d for d in browser.devices.values() if match(d)}
-        if len(matches) > 1:
-            found = tuple(sorted(matches.values(), key=lambda d: d.display_name))
-            names = ", ".join(d.display_name for d in found)
-            raise AmbiguousDevice(f"{len(found)} devices match {what}: {names}; name one of them", found)
-        return next(iter(matches.values()), first)
+        return await self.finder.find_for_code(code, timeout)
 
     # -- connecting -----------------------------------------------------------------------------
 
@@ -267,7 +171,9 @@ class Controller:
         Raises :class:`~device_sdk.errors.WrongSetupCode`, :class:`~device_sdk.errors.PairingWindowClosed`,
         :class:`~device_sdk.errors.LockedOut`, :class:`~device_sdk.errors.PairingTimeout`, ...
         """
-        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self._freshest(device))
+        target = (
+            device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self.finder.freshest(device))
+        )
         passcode: int | None
         if code is None:
             passcode = None
@@ -340,7 +246,7 @@ class Controller:
             target = device
         else:
             pinned = device if isinstance(device, PinnedDevice) else self.pins.find(device)
-            target = await self._locate(pinned)
+            target = await self.finder.locate(pinned)
         if self.pins.get(target.fingerprint) is None:
             raise NotPaired(f"{target.name} is not paired with this controller")
         conn = await self._open(target)
@@ -355,22 +261,20 @@ class Controller:
     ) -> AsyncGenerator[DeviceConnection, None]:
         """Connections to a paired device, a new one whenever the last was lost: the device is found
         again by its pinned fingerprint and dialled with backoff (:mod:`device_sdk.controller.reconnect`)."""
-        return connections(self, device, policy or ReconnectPolicy())
-
-    def _freshest(self, device: DiscoveredDevice) -> DiscoveredDevice:
-        """The browser's current record of ``device``: its ``at`` rotates with every window opening
-        and failed attempt, and pairing with an old one would cost an attempt (secret-unknown)."""
-        if self._browser is not None:
-            for record in self._browser.devices.values():
-                if record.txt.fp == device.txt.fp:
-                    return record
-        return device
+        if isinstance(device, str):
+            device = self.pins.find(device)
+        elif isinstance(device, DiscoveredDevice):
+            pinned = self.pins.get(fingerprint_from_text(device.fingerprint))
+            device = pinned if pinned is not None else device  # pinned: found again by fingerprint later
+        return connections(self.connect, device, policy or ReconnectPolicy())
 
     async def probe(self, device: DiscoveredDevice | DeviceTarget) -> AgentInfo:
         """The agent-info of a device, paired or not (the profile lets any peer ask): its full name and
         model, before pairing. The device is checked against its advertised fingerprint; the
         connection is closed at once."""
-        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self._freshest(device))
+        target = (
+            device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self.finder.freshest(device))
+        )
         conn = await self._open(target)
         try:
             return await conn.agent_info()
@@ -382,15 +286,6 @@ class Controller:
         pinned = self.pins.get(fingerprint)
         if pinned is not None and pinned.name != info.display_name:
             self.pins.update(fingerprint, name=info.display_name, now=self.clock())
-
-    async def _locate(self, pinned: PinnedDevice) -> DeviceTarget:
-        """Where a pinned device is now: its mDNS record, found by its fingerprint."""
-        text = fingerprint_text(pinned.fingerprint)
-        try:
-            found = await (await self.browser()).find(lambda d: d.txt.fp == text, timeout=3.0)
-        except DeviceNotFound:
-            raise DeviceNotFound(f"{pinned.name} is paired but not advertised on the network") from None
-        return DeviceTarget.from_discovered(found)
 
     def peers(self) -> list[PinnedDevice]:
         """The paired devices."""
