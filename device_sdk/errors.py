@@ -64,7 +64,9 @@ _CLOSE_MEANINGS = {
     413: "it received a message that is too large",
     429: "too many failed pairing attempts",
 }
-"""What the profile's close codes mean, said of the side that closed (for the messages below)."""
+"""What the profile's close codes mean, said of the side that closed (for the messages below). Keyed by
+the values of :class:`device_sdk.wire.CloseCode` (this root module imports nothing of the package;
+tests/test_architecture.py checks that the keys are close codes)."""
 
 
 class ConnectionClosed(TransportError):
@@ -198,7 +200,8 @@ _OPEN_RESULTS = {
     101: "it cannot open it right now; try again in a moment",
     103: "it is shutting down",
 }
-"""What the open-results other than success and permanent-error mean (profile section 6)."""
+"""What the open-results other than success and permanent-error mean (profile section 6); keyed by
+:class:`device_sdk.wire.OpenResult` values (checked like the close codes)."""
 
 
 class ChannelOpenFailed(ChannelError):

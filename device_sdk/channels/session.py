@@ -19,12 +19,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
+from ..wire.codes import OpenResult
+
 _log = logging.getLogger(__name__)
 
 Role = Literal["admin", "user"]
 """A paired controller's role (profile section 5): the first one paired is an admin."""
 
-REFUSED: int = 102
+REFUSED: int = OpenResult.PERMANENT_ERROR
 """The data-channel-open-response result for a refused channel (permanent error)."""
 
 

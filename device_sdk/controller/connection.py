@@ -52,6 +52,7 @@ from ..transport import AgentConnection, ConnectionHandler
 from ..wire import (
     AgentInfo,
     AgentInfoEvent,
+    CloseCode,
     DataChannelOpenRequest,
     DataChannelOpenResponse,
     DataFrame,
@@ -481,7 +482,7 @@ class DeviceConnection(ConnectionHandler):
                 channel.push(loads_frame(msg.payload))
             except FrameError:
                 log.info("channel %r: payload is not one CBOR item; resetting", channel.label)
-                conn.reset_stream(stream_id, 400)
+                conn.reset_stream(stream_id, CloseCode.BAD_REQUEST)
                 channel.end("bad payload")
 
     def stream_ended(self, conn: AgentConnection, stream_id: int, reset_code: int | None) -> None:

@@ -198,10 +198,10 @@ class Controller:
             async with asyncio.timeout(self.config.pair_timeout):
                 await pairing.run(agent)
         except TimeoutError:
-            agent.close(401, "pairing timed out")
+            agent.close(CloseCode.UNAUTHORIZED, "pairing timed out")
             raise PairingTimeout("the device did not complete the pairing in time") from None
         except BaseException:
-            agent.close(401, "pairing failed")
+            agent.close(CloseCode.UNAUTHORIZED, "pairing failed")
             raise
         finally:
             conn.auth_handler = None
@@ -221,7 +221,7 @@ class Controller:
                 raise failure_to_error(refused, close_code=exc.code, close_reason=exc.reason) from None
             raise PairingError(f"the device closed the connection instead of committing the pairing: {exc}") from None
         except TimeoutError:
-            agent.close(401, "pairing not confirmed")
+            agent.close(CloseCode.UNAUTHORIZED, "pairing not confirmed")
             raise PairingTimeout("the device did not confirm the pairing in time") from None
         self.pins.add(
             target.fingerprint,

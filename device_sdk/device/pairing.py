@@ -55,7 +55,7 @@ from ..pairing.window import (
 )
 from ..pairing.window_store import WindowStore
 from ..transport import AgentConnection
-from ..wire import AgentInfoResponse, AuthMessage, AuthSpake2Handshake, CloseCode, Message
+from ..wire import AgentInfoResponse, AuthMessage, AuthResult, AuthSpake2Handshake, CloseCode, Message
 from .events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
 
 log = logging.getLogger(__name__)
@@ -274,7 +274,7 @@ class PairingRunner:
         refusal: Refusal | None
         if admission.trusted and existing is None:
             # Removed while pairing again: pairing again does not bring a removed controller back.
-            refusal = Refusal(CloseCode.UNAUTHORIZED, 1, None, "this controller was removed")
+            refusal = Refusal(CloseCode.UNAUTHORIZED, AuthResult.UNKNOWN_ERROR, None, "this controller was removed")
             update = self.window.attempt_ended(admission, now)
         else:
             refusal, update = self.window.attempt_succeeded(admission, now)

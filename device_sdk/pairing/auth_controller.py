@@ -23,17 +23,16 @@ import enum
 import logging
 
 from ..errors import LocalProtocolError
+from ..wire.codes import AuthResult, CloseCode
 from ..wire.messages import (
     AuthCapabilities,
     AuthMessage,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
     PskStatus,
 )
 from .auth import (
-    CLOSE_UNAUTHORIZED,
     CONTROLLER_CAPABILITIES,
     RESPONSE_TIMEOUT_S,
     Authenticated,
@@ -139,7 +138,7 @@ class ControllerAuth(AuthMachine):
     def provide_pin(self, passcode: int, now: float) -> None:
         """The user typed the code the device presents (after :class:`NeedPin`)."""
         if self._state is not _State.WAIT_USER:
-            raise LocalProtocolError(CLOSE_UNAUTHORIZED, "the device has not presented a code")
+            raise LocalProtocolError(CloseCode.UNAUTHORIZED, "the device has not presented a code")
         if passcode < 0:
             raise ValueError("a passcode is a non-negative integer")
         assert self._p_b is not None
@@ -249,4 +248,4 @@ class ControllerAuth(AuthMachine):
         self._spake = None
         self._keys = None
         logger.info("authentication failed: %s", reason)
-        self._finish(AuthFailed(CLOSE_UNAUTHORIZED, reason, result), status=result)
+        self._finish(AuthFailed(CloseCode.UNAUTHORIZED, reason, result), status=result)

@@ -40,17 +40,16 @@ import hmac
 import logging
 
 from ..errors import LocalProtocolError
+from ..wire.codes import AuthResult, CloseCode
 from ..wire.messages import (
     AuthCapabilities,
     AuthMessage,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
     PskStatus,
 )
 from .auth import (
-    CLOSE_UNAUTHORIZED,
     DEVICE_CAPABILITIES,
     PSK_TIMEOUT_S,
     STATUS_TIMEOUT_S,
@@ -192,7 +191,7 @@ class DeviceAuth(AuthMachine):
     def admit(self, verdict: Admission | Refusal, now: float) -> None:
         """The pairing window's verdict on the first handshake (after :class:`AdmissionRequested`)."""
         if self._state is not _State.WAIT_ADMISSION or self._first is None:
-            raise LocalProtocolError(CLOSE_UNAUTHORIZED, "no handshake is waiting for admission")
+            raise LocalProtocolError(CloseCode.UNAUTHORIZED, "no handshake is waiting for admission")
         msg, self._first = self._first, None
         if isinstance(verdict, Refusal):
             self._fail(
@@ -330,7 +329,7 @@ class DeviceAuth(AuthMachine):
         result: AuthResult,
         reason: str,
         *,
-        close_code: int = CLOSE_UNAUTHORIZED,
+        close_code: int = CloseCode.UNAUTHORIZED,
         count: bool | None = None,
         send_status: bool = True,
     ) -> None:

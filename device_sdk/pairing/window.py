@@ -55,6 +55,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..wire.codes import AuthResult, CloseCode
 from .window_events import (
     Admission,
     LockoutStarted,
@@ -107,7 +108,6 @@ sooner (60 s after pB, then 10 s for the controller's auth-status); this is a sa
 LIVE_RETRY_AFTER_S = 1
 """The ``retry after`` of a handshake refused because another attempt is live (it usually ends
 within a round trip; a stalled one costs its controller a counted failure within 70 s)."""
-AUTH_UNKNOWN_ERROR = 1  # auth-status unknown-error, the result sent with every refusal
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9+/]{16}")
 
@@ -416,7 +416,7 @@ class PairingWindow:
         self._live.pop(attempt.attempt, None)
         if not attempt.trusted and (not self._open or attempt.generation in self._committed):
             logger.info("pairing not committed: the window it was admitted in is closed")
-            return Refusal(403, AUTH_UNKNOWN_ERROR, None, "pairing window closed"), self._end()
+            return Refusal(CloseCode.FORBIDDEN, AuthResult.UNKNOWN_ERROR, None, "pairing window closed"), self._end()
         self._consecutive_failures = 0
         self._last_failure_at = None
         self._dirty = True
@@ -430,7 +430,7 @@ class PairingWindow:
 
     def _verdict(self, now: float, controller_fp: bytes, trusted: bool) -> Refusal | None:
         if not trusted and not self._open:
-            return Refusal(403, AUTH_UNKNOWN_ERROR, None, "pairing window closed")
+            return Refusal(CloseCode.FORBIDDEN, AuthResult.UNKNOWN_ERROR, None, "pairing window closed")
         locked_until = self.locked_until
         if locked_until is not None:
             # min(): a clock that went back never lengthens the wait beyond one backoff period.
@@ -446,7 +446,8 @@ class PairingWindow:
                 logger.warning("two controllers tried to pair in one button window: aborting both")
                 self._actions.append(PairingConflict(abort_fp=first))
                 self._close("conflict")
-                return Refusal(401, AUTH_UNKNOWN_ERROR, None, "pairing aborted: another controller is pairing")
+                why = "pairing aborted: another controller is pairing"
+                return Refusal(CloseCode.UNAUTHORIZED, AuthResult.UNKNOWN_ERROR, None, why)
         if self._mode is not PairingMode.DISPLAY and self._live_now(now):
             return _retry_after(LIVE_RETRY_AFTER_S)
         if self._open and self._failures_in_window + len(self._live) >= MAX_FAILURES_PER_WINDOW:
@@ -497,7 +498,7 @@ class PairingWindow:
 
 def _retry_after(seconds: float) -> Refusal:
     whole = max(1, math.ceil(seconds))
-    return Refusal(429, AUTH_UNKNOWN_ERROR, float(whole), f"retry after {whole}")
+    return Refusal(CloseCode.TOO_MANY_ATTEMPTS, AuthResult.UNKNOWN_ERROR, float(whole), f"retry after {whole}")
 
 
 def _check_duration(duration_s: float) -> float:

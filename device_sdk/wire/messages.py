@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Self
 
+from .codes import AuthResult, OpenResult
+
 CAP_DATA_CHANNELS = 1100
 """Capability: WICG Local Peer-to-Peer data channels."""
 CAP_DEVICE_SDK_CHANNELS = 1300
@@ -29,30 +31,6 @@ class PskStatus(IntEnum):
     NEEDS_PRESENTATION = 0
     SHOWN = 1
     INPUT = 2
-
-
-class AuthResult(IntEnum):
-    """``auth-status-result``."""
-
-    AUTHENTICATED = 0
-    UNKNOWN_ERROR = 1
-    TIMEOUT = 2
-    SECRET_UNKNOWN = 3
-    VALIDATION_TOOK_TOO_LONG = 4
-    PROOF_INVALID = 5
-
-
-class OpenResult(IntEnum):
-    """``open-result`` of a data-channel-open-response."""
-
-    SUCCESS = 1
-    INVALID_URL = 10
-    INVALID_PRESENTATION_ID = 11
-    TIMEOUT = 100
-    TRANSIENT_ERROR = 101
-    PERMANENT_ERROR = 102
-    TERMINATING = 103
-    UNKNOWN_ERROR = 199
 
 
 # -- field readers: each raises SchemaError naming the key ----------------------------------------
