@@ -10,7 +10,19 @@ from __future__ import annotations
 from ._version import __version__
 from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat
 from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, ReconnectPolicy
-from .device import Device, DeviceConfig, DeviceEvent, FactoryData, Paired, PairingFailed, PairingWindowChanged, ShowPin
+from .device import (
+    Device,
+    DeviceConfig,
+    DeviceEvent,
+    FactoryData,
+    LockoutStarted,
+    Paired,
+    PairingFailed,
+    PairingStarted,
+    PairingWindowChanged,
+    PinShown,
+    ShowPin,
+)
 from .errors import (
     ActuatorError,
     AmbiguousDevice,
@@ -74,15 +86,18 @@ __all__ = [
     "InvalidSetupCode",
     "LocalProtocolError",
     "LockedOut",
+    "LockoutStarted",
     "NotPaired",
     "Paired",
     "PairingAborted",
     "PairingError",
     "PairingFailed",
     "PairingMode",
+    "PairingStarted",
     "PairingTimeout",
     "PairingWindowChanged",
     "PairingWindowClosed",
+    "PinShown",
     "ProtocolError",
     "Reading",
     "ReconnectPolicy",

@@ -183,11 +183,11 @@ async def test_button_mode_pairs_with_psk_zero(tmp_path: Path) -> None:
 
 
 async def test_display_mode_pairs_with_the_shown_pin(tmp_path: Path) -> None:
-    from device_sdk.device.events import ShowPin
+    from device_sdk.device.events import PinShown
 
     dev = local_device(tmp_path, "Screen", PairingMode.DISPLAY)
     shown: asyncio.Queue[str] = asyncio.Queue()
-    dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, ShowPin) else None)
+    dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, PinShown) else None)
     await dev.start()
     try:
 

@@ -14,7 +14,7 @@ import pytest
 
 from device_sdk.channels import SENSOR_PROTOCOL
 from device_sdk.controller import Controller, ControllerConfig, DeviceConnection
-from device_sdk.device import Device, DeviceConfig, DeviceEvent, Paired, PairingFailed, PairingStarted, ShowPin
+from device_sdk.device import Device, DeviceConfig, DeviceEvent, Paired, PairingFailed, PairingStarted, PinShown
 from device_sdk.errors import (
     ActuatorError,
     ChannelOpenFailed,
@@ -142,7 +142,7 @@ async def test_pairing_again_in_button_and_display_modes(tmp_path: Path) -> None
     shown: asyncio.Queue[str] = asyncio.Queue()
     for mode in (PairingMode.BUTTON, PairingMode.DISPLAY):
         dev = Device(config(tmp_path / mode.value, pairing_mode=mode, setup_code=None))
-        dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, ShowPin) else None)
+        dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, PinShown) else None)
         await dev.start()
         try:
             dev.open_pairing_window("button")

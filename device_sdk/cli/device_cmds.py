@@ -14,11 +14,11 @@ from ..device import (
     Device,
     DeviceEvent,
     FactoryData,
-    LockedOut,
+    LockoutStarted,
     Paired,
     PairingFailed,
     PairingWindowChanged,
-    ShowPin,
+    PinShown,
     device_config_from,
     load_config_file,
 )
@@ -89,13 +89,13 @@ def _render(event: DeviceEvent, as_json: bool) -> None:
         return
     if isinstance(event, PairingWindowChanged):
         say(f"pairing window {'open' if event.open else 'closed'} ({event.reason})")
-    elif isinstance(event, ShowPin):
+    elif isinstance(event, PinShown):
         say(f"pairing code: {event.text}  (valid {event.valid_s:.0f} s)")
     elif isinstance(event, Paired):
         say(f"paired with {event.name} ({event.role}) {event.fingerprint[:12]}…")
     elif isinstance(event, PairingFailed):
         say(f"pairing attempt failed: {event.reason}")
-    elif isinstance(event, LockedOut):
+    elif isinstance(event, LockoutStarted):
         say("too many failed attempts: pairing locked for a while")
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from .config import DeviceConfig, device_config_from, load_config_file
 from .device import Device
-from .events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
+from .events import (
+    DeviceEvent,
+    LockoutStarted,
+    Paired,
+    PairingFailed,
+    PairingStarted,
+    PairingWindowChanged,
+    PinShown,
+    ShowPin,
+)
 from .factory import FactoryData
 
 __all__ = [
@@ -12,11 +21,12 @@ __all__ = [
     "DeviceConfig",
     "DeviceEvent",
     "FactoryData",
-    "LockedOut",
+    "LockoutStarted",
     "Paired",
     "PairingFailed",
     "PairingStarted",
     "PairingWindowChanged",
+    "PinShown",
     "ShowPin",
     "device_config_from",
     "load_config_file",

@@ -30,7 +30,7 @@ from ..channels import Actuator, Input, Sensor
 from ..errors import HardwareError
 from ..hardware import HardwareRuntime, LedPattern, SimulatedBoard, load_profile
 from ..hardware.sim_control import SimController, SimControlServer, sim_socket_path
-from .events import DeviceEvent, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
+from .events import DeviceEvent, Paired, PairingFailed, PairingStarted, PairingWindowChanged, PinShown
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class HardwareBinding:
         if isinstance(event, PairingFailed):
             if not event.refused:  # a refusal tested no code: nothing to show
                 self._show_error()
-        elif isinstance(event, ShowPin | PairingStarted):
+        elif isinstance(event, PinShown | PairingStarted):
             self._end_error()
             self._show(LedPattern.PAIRING)
         elif isinstance(event, Paired):

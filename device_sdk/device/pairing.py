@@ -37,8 +37,8 @@ from ..pairing.auth import (
     ProofVerified,
     PskProvider,
     SendMessage,
+    ShowPin,
 )
-from ..pairing.auth import ShowPin as AuthShowPin
 from ..pairing.auth_device import DeviceAuth
 from ..pairing.spake2 import Spake2SharePool, password_from_psk
 from ..pairing.trust import DeviceTrustStore
@@ -56,7 +56,7 @@ from ..pairing.window import (
 from ..pairing.window_store import WindowStore
 from ..transport import AgentConnection
 from ..wire import AgentInfoResponse, AuthMessage, AuthResult, AuthSpake2Handshake, CloseCode, Message
-from .events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
+from .events import DeviceEvent, Paired, PairingFailed, PairingStarted, PairingWindowChanged, PinShown
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +241,8 @@ class PairingRunner:
             # The attempt took the prepared share: prepare the next one once this one is answered.
             self._later(SHARE_REFILL_DELAY_S, self.prepare_share)
             self._emit(PairingStarted())
-        elif isinstance(event, AuthShowPin):
-            self._emit(ShowPin(event.text, event.qr_text, max(0.0, event.expires_at - self.clock())))
+        elif isinstance(event, ShowPin):
+            self._emit(PinShown(event.text, event.qr_text, max(0.0, event.expires_at - self.clock())))
         elif isinstance(event, ProofVerified):
             # Asked now, so that the request leaves with cB and the answer comes back with the
             # controller's auth-status; a controller that never answers is announced without it.
@@ -325,7 +325,7 @@ class PairingRunner:
             elif isinstance(event, TokenRotated):
                 publish = True
             elif isinstance(event, LockoutStarted):
-                self._emit(LockedOut(event.until))
+                self._emit(event)
         if update.events:
             self._arm_window_timer()
         if publish:
