@@ -12,13 +12,13 @@ session announces itself once when data arrives, and again only after the transp
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
+from ..identity.fingerprint import fingerprint_text
 from ..wire.codes import OpenResult
 
 _log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class PeerInfo:
     @property
     def fp_text(self) -> str:
         """The fingerprint as text: standard base64, padded (44 characters), as in TXT ``fp``."""
-        return base64.b64encode(self.fp).decode("ascii")
+        return fingerprint_text(self.fp)
 
     @property
     def is_admin(self) -> bool:

@@ -35,6 +35,7 @@ from ..channels import (
     PeerRecord,
     Reading,
     ReadingFilter,
+    Role,
     StreamChunk,
     StreamFormat,
     StreamReceiver,
@@ -47,7 +48,6 @@ from ..channels import (
 )
 from ..channels.client import PendingRequest
 from ..errors import ChannelError, ChannelOpenFailed, ConnectionClosed
-from ..pairing.trust import Role
 from ..transport import AgentConnection, ConnectionHandler
 from ..wire import (
     AgentInfo,

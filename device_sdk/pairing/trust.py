@@ -19,8 +19,9 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
+from ..channels.session import Role
 from ..errors import AmbiguousDevice, DeviceNotFound, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
 from ..storage.statefile import StateWriter, read_json
@@ -32,7 +33,6 @@ __all__ = [
     "ControllerPinStore",
     "DeviceTrustStore",
     "PinnedDevice",
-    "Role",
     "TrustedController",
 ]
 
@@ -46,7 +46,6 @@ MAX_NAME_LENGTH = 256
 """Longer names (they come from the network) are cut to this many characters."""
 MIN_FINGERPRINT_PREFIX = 4
 
-Role = Literal["admin", "user"]
 _ROLES: tuple[Role, ...] = ("admin", "user")
 _T = TypeVar("_T")
 

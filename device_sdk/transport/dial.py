@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from base64 import b64encode
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from aioquic.asyncio.server import serve as quic_serve
 from aioquic.quic.connection import QuicConnection
 
 from ..errors import ConnectTimeout, FingerprintMismatch, TransportError
+from ..identity import fingerprint_text
 from ..wire import AgentInfo, CloseCode
 from ._aioquic_compat import require_client_certificate
 from .endpoint import (
@@ -160,7 +160,7 @@ async def connect(
         actual = conn.peer_fingerprint or b""
         conn.close(CloseCode.UNAUTHORIZED, "device fingerprint mismatch")
         await _close_quietly(stack)
-        raise FingerprintMismatch(b64encode(expected_fingerprint).decode(), b64encode(actual).decode())
+        raise FingerprintMismatch(fingerprint_text(expected_fingerprint), fingerprint_text(actual) if actual else "")
     return conn
 
 
