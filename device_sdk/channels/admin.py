@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Protocol
 
 from device_sdk.identity import fingerprint_from_text
 
+from ..errors import DeviceSDKError, InvalidArgument
 from .calls import ActuatorCall, CallHub
 from .frames import error_answer, ok_answer
 from .session import ChannelSession, Hub, PeerInfo, Role
@@ -65,7 +66,7 @@ def _is_uint(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-class _Rejected(Exception):
+class _Rejected(DeviceSDKError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -152,7 +153,7 @@ class AdminChannel:
             fp = frame.get("fp")
             try:
                 if not isinstance(fp, str):
-                    raise ValueError(fp)
+                    raise InvalidArgument(fp)
                 fingerprint_from_text(fp)
             except ValueError:
                 raise _Rejected("bad-type", "'fp' must be a base64 SHA-256 fingerprint (44 characters)") from None

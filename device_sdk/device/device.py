@@ -25,7 +25,7 @@ from zeroconf.asyncio import AsyncZeroconf
 from .._version import __version__
 from ..channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
 from ..discovery import Advertiser, AdvertiserConfig, DeviceRecord
-from ..errors import DeviceSDKError
+from ..errors import DeviceSDKError, NotRunning
 from ..identity import AgentIdentity, stored_names
 from ..pairing.auth import PskProvider
 from ..pairing.spake2 import Spake2SharePool
@@ -185,7 +185,7 @@ class Device:
     @property
     def port(self) -> int:
         if self._server is None:
-            raise RuntimeError("the device is not started")
+            raise NotRunning("the device is not started: start it first (async with device, or await device.start())")
         return self._server.port
 
     @property

@@ -51,7 +51,7 @@ from zeroconf.const import (
     _TYPE_ANY,
 )
 
-from device_sdk.errors import DiscoveryError
+from device_sdk.errors import DiscoveryError, InvalidArgument, InvalidType
 from device_sdk.identity.names import instance_label, truncate_instance_name
 from device_sdk.wire.varint import MAX_VARINT
 
@@ -112,11 +112,11 @@ class AdvertiserConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
-            raise ValueError(f"port {self.port} is not in 1..65535")
+            raise InvalidArgument(f"port {self.port} is not in 1..65535")
         if not self.instance_name:
-            raise ValueError("instance_name must not be empty")
+            raise InvalidArgument("instance_name must not be empty")
         if self.coalesce_delay < 0:
-            raise ValueError("coalesce_delay must not be negative")
+            raise InvalidArgument("coalesce_delay must not be negative")
 
 
 class Advertiser:
@@ -324,9 +324,9 @@ class Advertiser:
     @staticmethod
     def _check_record(record: DeviceRecord) -> None:
         if not isinstance(record, DeviceRecord):
-            raise TypeError(f"expected a DeviceRecord, not {type(record).__name__}")
+            raise InvalidType(f"expected a DeviceRecord, not {type(record).__name__}")
         if record.mv > MAX_VARINT:  # pragma: no cover - DeviceRecord already checks
-            raise ValueError("mv too large")
+            raise InvalidArgument("mv too large")
 
     def _resolve_addresses(self) -> None:
         self._resolved = resolve_interfaces(self._config.interfaces)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import logging
 
-from ..errors import LocalProtocolError
+from ..errors import InvalidArgument, LocalProtocolError
 from ..wire.codes import AuthResult, CloseCode
 from ..wire.messages import (
     AuthCapabilities,
@@ -87,7 +87,7 @@ class ControllerAuth(AuthMachine):
     ) -> None:
         super().__init__()
         if passcode is not None and passcode < 0:
-            raise ValueError("a passcode is a non-negative integer")
+            raise InvalidArgument("a passcode is a non-negative integer")
         self._controller_fp = bytes(controller_fp)
         self._device_fp = bytes(device_fp)
         self._token = token
@@ -140,7 +140,7 @@ class ControllerAuth(AuthMachine):
         if self._state is not _State.WAIT_USER:
             raise LocalProtocolError(CloseCode.UNAUTHORIZED, "the device has not presented a code")
         if passcode < 0:
-            raise ValueError("a passcode is a non-negative integer")
+            raise InvalidArgument("a passcode is a non-negative integer")
         assert self._p_b is not None
         self._spake = Spake2("A", password_from_psk(passcode), self._controller_fp, self._device_fp)
         self._send(AuthSpake2Handshake(None, PskStatus.INPUT, self._spake.public_value))

@@ -39,7 +39,7 @@ import enum
 import hmac
 import logging
 
-from ..errors import LocalProtocolError
+from ..errors import InvalidArgument, LocalProtocolError
 from ..wire.codes import AuthResult, CloseCode
 from ..wire.messages import (
     AuthCapabilities,
@@ -110,7 +110,7 @@ class DeviceAuth(AuthMachine):
     ) -> None:
         super().__init__()
         if shares is not None and shares.role != "B":
-            raise ValueError("the device is SPAKE2 party B")
+            raise InvalidArgument("the device is SPAKE2 party B")
         self._device_fp = bytes(device_fp)
         self._controller_fp = None if controller_fp is None else bytes(controller_fp)
         self._psk = psk

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..channels.session import Role
-from ..errors import AmbiguousDevice, DeviceNotFound, NotPaired, StateError
+from ..errors import AmbiguousDevice, DeviceNotFound, InvalidArgument, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
 from ..storage.statefile import StateWriter, read_json
 
@@ -52,12 +52,12 @@ _T = TypeVar("_T")
 
 def _check_fingerprint(fingerprint: bytes) -> None:
     if not isinstance(fingerprint, bytes) or len(fingerprint) != 32:
-        raise ValueError("a fingerprint is 32 raw bytes (SHA-256 of the SPKI)")
+        raise InvalidArgument("a fingerprint is 32 raw bytes (SHA-256 of the SPKI)")
 
 
 def _clean_name(name: str) -> str:
     if not isinstance(name, str):
-        raise ValueError("name must be a string")
+        raise InvalidArgument("name must be a string")
     return name[:MAX_NAME_LENGTH]
 
 
@@ -155,14 +155,14 @@ def _load_entries(path: Path, key: str) -> list[dict[str, Any]]:
 def _number(entry: dict[str, Any], name: str) -> float:
     value = entry.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} is not a number")
+        raise InvalidArgument(f"{name} is not a number")
     return float(value)
 
 
 def _string(entry: dict[str, Any], name: str) -> str:
     value = entry.get(name)
     if not isinstance(value, str):
-        raise ValueError(f"{name} is not a string")
+        raise InvalidArgument(f"{name} is not a string")
     return value
 
 
@@ -216,7 +216,7 @@ class DeviceTrustStore(_Store):
             try:
                 role = _string(raw, "role")
                 if role not in _ROLES:
-                    raise ValueError(f"unknown role {role!r}")
+                    raise InvalidArgument(f"unknown role {role!r}")
                 entry = TrustedController(
                     fingerprint=fingerprint_from_text(_string(raw, "fingerprint")),
                     name=_string(raw, "name"),
@@ -306,7 +306,7 @@ class DeviceTrustStore(_Store):
     def set_role(self, fingerprint: bytes, role: Role) -> TrustedController:
         """Make a trusted controller an ``"admin"`` or a ``"user"``; :class:`NotPaired` when unknown."""
         if role not in _ROLES:
-            raise ValueError(f"role must be 'admin' or 'user', got {role!r}")
+            raise InvalidArgument(f"role must be 'admin' or 'user', got {role!r}")
         existing = self._entries.get(fingerprint)
         if existing is None:
             raise NotPaired("this controller is not trusted by the device")
@@ -355,13 +355,13 @@ class ControllerPinStore(_Store):
         if discriminator is not None and (
             isinstance(discriminator, bool) or not isinstance(discriminator, int) or not 0 <= discriminator < 4096
         ):
-            raise ValueError("discriminator is not 0..4095")
+            raise InvalidArgument("discriminator is not 0..4095")
         addresses = raw.get("addresses", [])
         if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
-            raise ValueError("addresses is not a list of strings")
+            raise InvalidArgument("addresses is not a list of strings")
         port = raw.get("port")
         if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
-            raise ValueError("port is not 1..65535")
+            raise InvalidArgument("port is not 1..65535")
         return PinnedDevice(
             fingerprint=fingerprint_from_text(_string(raw, "fingerprint")),
             name=_string(raw, "name"),
@@ -474,7 +474,7 @@ class ControllerPinStore(_Store):
                 }
             )
         except ValueError as exc:
-            raise ValueError(f"invalid device entry: {exc}") from None
+            raise InvalidArgument(f"invalid device entry: {exc}") from None
 
     def get(self, fingerprint: bytes) -> PinnedDevice | None:
         """The entry for ``fingerprint``, or ``None``."""

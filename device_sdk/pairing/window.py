@@ -54,7 +54,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidArgument
 from ..wire.codes import AuthResult, CloseCode
 from .window_events import (
     Admission,
@@ -297,7 +297,7 @@ class PairingWindow:
         button mode. ``duration_s`` overrides the default length (180..900 s, else :class:`ConfigError`).
         """
         if reason not in OPEN_REASONS:
-            raise ValueError(f"unknown reason to open the pairing window: {reason!r}")
+            raise InvalidArgument(f"unknown reason to open the pairing window: {reason!r}")
         length = self._duration_s if duration_s is None else _check_duration(duration_s)
         self._begin()
         self._expire(now)

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..errors import InvalidArgument, InvalidType
+
 __all__ = ["OPEN_REASONS", "OpenReason", "WindowState"]
 
 _STATE_VERSION = 1
@@ -45,17 +47,17 @@ class WindowState:
     def from_json(cls, data: object) -> WindowState:
         """Parse a state file's document; ValueError (or TypeError) says what is wrong."""
         if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
-            raise ValueError("unknown format")
+            raise InvalidArgument("unknown format")
         opened = data["open"]
         if not isinstance(opened, bool):
-            raise TypeError("open must be a boolean")
+            raise InvalidType("open must be a boolean")
         reason = data.get("reason")
         if reason is not None and reason not in OPEN_REASONS:
-            raise ValueError(f"bad reason {reason!r}")
+            raise InvalidArgument(f"bad reason {reason!r}")
         expires_at = _optional_float(data.get("expires_at"))
         fp = data.get("button_fp")
         if fp is not None and not isinstance(fp, str):
-            raise TypeError("button_fp must be hexadecimal text")
+            raise InvalidType("button_fp must be hexadecimal text")
         return cls(
             open=opened and expires_at is not None,
             reason=reason,
@@ -72,11 +74,11 @@ def _optional_float(value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TypeError(f"expected a number, got {value!r}")
+        raise InvalidType(f"expected a number, got {value!r}")
     return float(value)
 
 
 def _count(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TypeError(f"expected a non-negative integer, got {value!r}")
+        raise InvalidType(f"expected a non-negative integer, got {value!r}")
     return value

@@ -40,6 +40,7 @@ from aioquic.quic.connection import QuicConnection, QuicConnectionState
 from aioquic.quic.packet import QuicErrorCode, QuicFrameType
 from cryptography import x509
 
+from ..errors import TransportError
 from .limits import ResourceLimits, slid_limit
 
 REQUEST_CLIENT_CERT_FLAG = "_request_client_certificate"
@@ -164,7 +165,7 @@ class MutualTLSServerConnection(BoundedQuicConnection):
     def _initialize(self, peer_cid: bytes) -> None:
         super()._initialize(peer_cid)
         if not hasattr(self.tls, REQUEST_CLIENT_CERT_FLAG):
-            raise RuntimeError("this aioquic release has no client-certificate flag; see _aioquic_compat")
+            raise TransportError("this aioquic release has no client-certificate flag; see _aioquic_compat")
         setattr(self.tls, REQUEST_CLIENT_CERT_FLAG, True)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Self
 
+from ..errors import InvalidArgument
 from .codes import AuthResult, OpenResult
 
 CAP_DATA_CHANNELS = 1100
@@ -21,8 +22,9 @@ CAP_DEVICE_SDK_CHANNELS = 1300
 """Capability: device_sdk channel protocols v1."""
 
 
-class SchemaError(ValueError):
-    """A received CBOR item does not match its rule in ``osp-messages.cddl``."""
+class SchemaError(InvalidArgument):
+    """A received CBOR item does not match its rule in ``osp-messages.cddl`` (a ``ValueError`` too; the
+    codec closes the connection with 400 for it)."""
 
 
 class PskStatus(IntEnum):
