@@ -37,7 +37,7 @@ from ..pairing.auth import AuthFailed, failure_to_error
 from ..pairing.auth_controller import ControllerAuth
 from ..pairing.setup_code import parse_setup_code
 from ..pairing.trust import ControllerPinStore, PinnedDevice
-from ..storage.statefile import ensure_dir
+from ..storage.statefile import StateWriterThread, ensure_dir
 from ..transport import AgentConnection, Credentials, connect
 from ..wire import (
     CAP_DATA_CHANNELS,
@@ -73,8 +73,12 @@ class Controller:
         self.identity = AgentIdentity.load_or_create(
             config.state_dir, model_name=CONTROLLER_MODEL, instance_name=config.name
         )
-        # Written on a thread: pair() need not wait for fsync; close() (or interpreter exit) flushes.
-        self.pins = ControllerPinStore(config.state_dir / PINS_FILE, background_writes=True)
+        # Written on the controller's own thread: pair() need not wait for fsync; close() flushes and
+        # stops it.
+        self.state_writer = StateWriterThread()
+        self.pins = ControllerPinStore(config.state_dir / PINS_FILE, background=self.state_writer)
+        self._credentials = Credentials.from_identity(self.identity)
+        """The identity's files, and their certificate and key once loaded (for every dial)."""
         self.finder = DeviceFinder(zeroconf=zeroconf, interfaces=config.interfaces)
         """Finds devices over mDNS (discovery, queries, pinned devices found again)."""
 
@@ -87,7 +91,11 @@ class Controller:
     async def close(self) -> None:
         """Stop discovery and make sure the pinned devices are on disk."""
         await self.finder.close()
-        await asyncio.to_thread(self.pins.flush)
+        await asyncio.to_thread(self._close_writer)
+
+    def _close_writer(self) -> None:
+        self.pins.flush()
+        self.state_writer.close()
 
     def agent_info(self) -> AgentInfo:
         return AgentInfo(self.config.name, CONTROLLER_MODEL, (CAP_DATA_CHANNELS,), "c0ntr011", ())
@@ -141,7 +149,7 @@ class Controller:
                 agent = await connect(
                     host,
                     target.port,
-                    credentials=Credentials.from_identity(self.identity),
+                    credentials=self._credentials,
                     expected_fingerprint=target.fingerprint,
                     server_name=target.server_name,
                     local_info=self.agent_info,

@@ -32,7 +32,7 @@ from ..pairing.spake2 import Spake2SharePool
 from ..pairing.trust import DeviceTrustStore
 from ..pairing.window import OpenReason, PairingMode, PairingWindow
 from ..pairing.window_store import WindowStore
-from ..storage.statefile import ensure_dir, remove_stale_temporaries
+from ..storage.statefile import StateWriterThread, ensure_dir, remove_stale_temporaries
 from ..transport import AgentConnection, Credentials, Server, serve
 from ..wire import AgentInfo, AgentInfoEvent, CloseCode
 from .admin import DeviceAdmin
@@ -80,11 +80,12 @@ class Device:
                 state_dir, passcode=config.setup_code, discriminator=config.discriminator
             )
         self.factory = stored.for_this_run(passcode=config.setup_code, discriminator=config.discriminator)
-        # The stores write on threads: a pairing's fsyncs (tens of ms on an SD card) must not stall
-        # the event loop that serves every other controller. Failures and revocations are still
-        # written at once.
-        self.trust = DeviceTrustStore(state_dir / TRUST_FILE, background_writes=True)
-        self.window_store = WindowStore(state_dir / WINDOW_FILE, background_writes=True)
+        # The stores write on the device's own thread: a pairing's fsyncs (tens of ms on an SD card)
+        # must not stall the event loop that serves every other controller. Failures and revocations
+        # are still written at once. The thread starts with the device and stops with it.
+        self.state_writer = StateWriterThread()
+        self.trust = DeviceTrustStore(state_dir / TRUST_FILE, background=self.state_writer)
+        self.window_store = WindowStore(state_dir / WINDOW_FILE, background=self.state_writer)
         self.window = PairingWindow(
             mode=config.pairing_mode, duration_s=config.window_s, state=self.window_store.load()
         )
@@ -235,6 +236,7 @@ class Device:
     async def start(self) -> None:
         """Serve on QUIC, advertise over mDNS, open the pairing window if unpaired."""
         self._closed = asyncio.Event()
+        self.state_writer.start()  # before any pairing, so that none waits for the thread
         self.identity.renew_if_needed()
         self.pairing.start(open_window=self.config.open_window)
         self._hub = SessionHub(
@@ -287,6 +289,7 @@ class Device:
     def _stop_writers(self) -> None:
         self.window_store.shutdown()
         self.trust.shutdown()
+        self.state_writer.close()
 
     async def wait_closed(self) -> None:
         """Wait until :meth:`stop` is called."""

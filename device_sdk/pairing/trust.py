@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from ..channels.session import Role
 from ..errors import AmbiguousDevice, DeviceNotFound, InvalidArgument, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
-from ..storage.statefile import StateWriter, read_json
+from ..storage.statefile import StateWriter, StateWriterThread, read_json
 
 __all__ = [
     "STORE_VERSION",
@@ -169,10 +169,10 @@ def _string(entry: dict[str, Any], name: str) -> str:
 class _Store:
     """What both stores share: the path and the once-a-minute last_seen write policy."""
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
         self.path = Path(path)
         self._persisted_seen: dict[bytes, float] = {}
-        self._writer = StateWriter(self.path, background=background_writes)
+        self._writer = StateWriter(self.path, background=background)
 
     def _save_entries(self, key: str, entries: list[dict[str, Any]], *, sync: bool = False) -> None:
         self._writer.write_json({"version": STORE_VERSION, key: entries}, sync=sync)
@@ -201,16 +201,17 @@ class DeviceTrustStore(_Store):
 
     The file is read when the store is created; every change is written through at once, except
     ``touch`` (last-seen times), which writes at most once a minute per controller. With
-    ``background_writes`` the writes (and their fsyncs) happen on a thread, so that an event loop
-    serving other controllers never waits for the disk; :meth:`flush` waits for them. Revocations
+    ``background`` (the owner's :class:`~device_sdk.storage.statefile.StateWriterThread`) the writes
+    (and their fsyncs) happen on that thread, so that an event loop serving other controllers never
+    waits for the disk; :meth:`flush` waits for them. Revocations
     (:meth:`remove`, :meth:`clear`, :meth:`set_role`) are always on disk when the call returns: they
     are acknowledged right after, and a power cut must not bring a removed controller back.
     """
 
     _KEY = "controllers"
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
-        super().__init__(path, background_writes=background_writes)
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
+        super().__init__(path, background=background)
         self._entries: dict[bytes, TrustedController] = {}
         for index, raw in enumerate(_load_entries(self.path, self._KEY)):
             try:
@@ -336,8 +337,8 @@ class ControllerPinStore(_Store):
 
     _KEY = "devices"
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
-        super().__init__(path, background_writes=background_writes)
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
+        super().__init__(path, background=background)
         self._entries: dict[bytes, PinnedDevice] = {}
         for index, raw in enumerate(_load_entries(self.path, self._KEY)):
             try:

@@ -98,10 +98,18 @@ class TransportConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
-    """An agent's certificate and key files (see :mod:`device_sdk.identity`)."""
+    """An agent's certificate and key files (see :mod:`device_sdk.identity`).
+
+    The certificate and key, once loaded, are kept in the object itself (not in the process): the
+    endpoint that uses it (a device's server, a controller's dials) holds them as long as it holds it.
+    """
 
     cert_path: Path
     key_path: Path
+    _loaded: list[tuple[tuple[int, ...], Any, list[Any], Any]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+    """The last load: (files' version, certificate, chain, private key); at most one entry."""
 
     @classmethod
     def from_identity(cls, identity: AgentIdentity) -> Credentials:
@@ -127,9 +135,6 @@ def quic_configuration(
     return qc
 
 
-_loaded_credentials: dict[tuple[str, str], tuple[tuple[int, ...], Any, list[Any], Any]] = {}
-
-
 def _file_version(path: Path) -> tuple[int, int, int]:
     st = os.stat(path)
     return st.st_ino, st.st_mtime_ns, st.st_size
@@ -138,20 +143,20 @@ def _file_version(path: Path) -> tuple[int, int, int]:
 def _load_cert_chain(qc: QuicConfiguration, credentials: Credentials) -> None:
     """``qc.load_cert_chain`` once per version of the files, not for every connection: a controller
     dials often, and reading and parsing the key is on every dial's critical path. The files are
-    replaced atomically (a new inode), so a renewed identity is loaded on the next connection."""
-    key = (str(credentials.cert_path), str(credentials.key_path))
+    replaced atomically (a new inode), so a renewed identity is loaded on the next connection. What is
+    loaded stays in ``credentials`` (nothing is cached for the life of the process)."""
     try:
         version = _file_version(credentials.cert_path) + _file_version(credentials.key_path)
     except OSError:
         qc.load_cert_chain(credentials.cert_path, credentials.key_path)  # raises the clear error
         return
-    cached = _loaded_credentials.get(key)
-    if cached is not None and cached[0] == version:
-        _, qc.certificate, chain, qc.private_key = cached
+    loaded = credentials._loaded
+    if loaded and loaded[0][0] == version:
+        _, qc.certificate, chain, qc.private_key = loaded[0]
         qc.certificate_chain = list(chain)
         return
     qc.load_cert_chain(credentials.cert_path, credentials.key_path)
-    _loaded_credentials[key] = (version, qc.certificate, list(qc.certificate_chain), qc.private_key)
+    loaded[:] = [(version, qc.certificate, list(qc.certificate_chain), qc.private_key)]
 
 
 class ConnectionHandler:
