@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -240,10 +240,6 @@ class ChannelSession:
             return
         self._queue.append(frame)
         self._wake()
-
-    def _push_all(self, frames: Iterable[Any]) -> None:
-        for frame in frames:
-            self._push(frame)
 
     def _wake(self) -> None:
         if self._armed and not self._closed:

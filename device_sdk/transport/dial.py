@@ -16,7 +16,7 @@ from aioquic.quic.connection import QuicConnection
 from ..errors import ConnectTimeout, FingerprintMismatch, TransportError
 from ..identity import fingerprint_text
 from ..wire import AgentInfo, CloseCode
-from ._aioquic_compat import require_client_certificate
+from ._aioquic_compat import require_client_certificate, server_port
 from .endpoint import (
     AgentConnection,
     ConnectionHandler,
@@ -39,9 +39,7 @@ class Server:
 
     @property
     def port(self) -> int:
-        transport = self._server._transport
-        assert transport is not None
-        return int(transport.get_extra_info("sockname")[1])
+        return server_port(self._server)
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "shutting down") -> None:
         """Close every connection (5139 by default) and stop listening."""

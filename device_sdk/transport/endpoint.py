@@ -40,9 +40,11 @@ from ._aioquic_compat import (
     abandon_connected_waiter,
     bound_receive_windows,
     datagram_can_leave_now,
+    datagrams_negotiated,
     is_terminated,
     lift_limits,
     peer_close,
+    quic_of,
     release,
 )
 from .limits import ResourceLimits, answers_unread
@@ -209,11 +211,11 @@ class AgentConnection:
     ) -> None:
         loop = asyncio.get_running_loop()
         self._protocol = protocol
-        self.osp = OspConnection(protocol._quic, max_message_size=config.max_message_size)
+        self.osp = OspConnection(quic_of(protocol), max_message_size=config.max_message_size)
         self.is_client = is_client
         self.config = config
         self.limits = config.limits
-        bound_receive_windows(protocol._quic, ReceiveWindows(config.limits, self.osp.buffered), config.limits)
+        bound_receive_windows(quic_of(protocol), ReceiveWindows(config.limits, self.osp.buffered), config.limits)
         self._local_info = local_info
         self.handler: ConnectionHandler = ConnectionHandler()
         self.peer_name: str | None = None
@@ -244,8 +246,6 @@ class AgentConnection:
         self._last_control_stream: int | None = None
         self._closing_task: asyncio.Task[None] | None = None
         self._finished = False
-        self.context: Any = None
-        """Free slot for the layer above (the device keeps its per-connection state here)."""
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -263,7 +263,7 @@ class AgentConnection:
             self._deadline.cancel()
             self._deadline = None
         if not self.osp.closed:
-            lift_limits(self._protocol._quic, self.limits)
+            lift_limits(quic_of(self._protocol), self.limits)
             self._protocol.transmit()
 
     @property
@@ -273,8 +273,7 @@ class AgentConnection:
     @property
     def datagrams_enabled(self) -> bool:
         """Both sides enabled QUIC DATAGRAM support."""
-        quic = self._protocol._quic
-        return bool(quic._remote_max_datagram_frame_size and quic._configuration.max_datagram_frame_size)
+        return datagrams_negotiated(quic_of(self._protocol))
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -319,11 +318,11 @@ class AgentConnection:
         return self.osp.send_buffered(stream_id)
 
     def datagram_can_leave_now(self, size: int) -> bool:
-        return not self.osp.closed and datagram_can_leave_now(self._protocol._quic, size)
+        return not self.osp.closed and datagram_can_leave_now(quic_of(self._protocol), size)
 
     def send_datagram(self, data: bytes) -> None:
         if not self.osp.closed:
-            self._protocol._quic.send_datagram_frame(data)
+            quic_of(self._protocol).send_datagram_frame(data)
             self._protocol.transmit()
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
@@ -508,7 +507,7 @@ class AgentConnection:
         self.handler = _DETACHED
         self._pending.clear()
         self.osp.release()
-        release(self._protocol._quic)
+        release(quic_of(self._protocol))
 
     # -- keep-alive, liveness, deadlines ------------------------------------------------------------
 
@@ -571,8 +570,8 @@ class _Protocol(QuicConnectionProtocol):
 
     def quic_event_received(self, event: qe.QuicEvent) -> None:
         self.conn._quic_event(event)
-        if isinstance(event, qe.ConnectionTerminated) and is_terminated(self._quic):
-            self._loop.call_soon(self.conn._released)
+        if isinstance(event, qe.ConnectionTerminated) and is_terminated(quic_of(self)):
+            asyncio.get_running_loop().call_soon(self.conn._released)
 
     _batching = False
 
@@ -589,12 +588,12 @@ class _Protocol(QuicConnectionProtocol):
             super().transmit()
 
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
-        self.conn._last_heard = self._loop.time()
+        self.conn._last_heard = asyncio.get_running_loop().time()
         self._batching = True
         try:
             super().datagram_received(data, addr)
             conn = self.conn
-            closed_by_peer = peer_close(self._quic)
+            closed_by_peer = peer_close(quic_of(self))
             if closed_by_peer is not None:
                 conn._quic_event(closed_by_peer)  # now, not when draining ends 3 PTO later
             if not conn.osp.closed:
