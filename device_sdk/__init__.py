@@ -1,14 +1,15 @@
 """device_sdk: local network devices over Open Screen Protocol, SPAKE2 pairing and QUIC channels.
 
-Device side: :class:`Device` with a :class:`DeviceConfig`; controller side: :class:`Controller` with a
-:class:`ControllerConfig`, giving :class:`DeviceConnection` objects. Errors derive from
-:class:`DeviceSDKError`.
+The public API. Device side: :class:`Device` with a :class:`DeviceConfig` (package ``device_sdk.device``);
+controller side: :class:`Controller` with a :class:`ControllerConfig`, giving :class:`DeviceConnection`
+objects (package ``device_sdk.controller``). Errors derive from :class:`DeviceSDKError`. The layers under
+them are described in docs/architecture.md.
 """
 
 from __future__ import annotations
 
 from ._version import __version__
-from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat
+from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat, ValueRejected
 from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, ReconnectPolicy
 from .device import (
     Device,
@@ -38,10 +39,13 @@ from .errors import (
     DiscoveryError,
     FingerprintMismatch,
     HardwareError,
+    InvalidArgument,
     InvalidSetupCode,
+    InvalidType,
     LocalProtocolError,
     LockedOut,
     NotPaired,
+    NotRunning,
     PairingAborted,
     PairingError,
     PairingTimeout,
@@ -50,6 +54,7 @@ from .errors import (
     RemoteProtocolError,
     StateError,
     TransportError,
+    UnknownName,
     WrongSetupCode,
 )
 from .identity import AgentIdentity
@@ -83,11 +88,14 @@ __all__ = [
     "FactoryData",
     "FingerprintMismatch",
     "HardwareError",
+    "InvalidArgument",
     "InvalidSetupCode",
+    "InvalidType",
     "LocalProtocolError",
     "LockedOut",
     "LockoutStarted",
     "NotPaired",
+    "NotRunning",
     "Paired",
     "PairingAborted",
     "PairingError",
@@ -108,6 +116,8 @@ __all__ = [
     "StreamChunk",
     "StreamFormat",
     "TransportError",
+    "UnknownName",
+    "ValueRejected",
     "WrongSetupCode",
     "__version__",
     "encode_manual",
