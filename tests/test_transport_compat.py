@@ -35,7 +35,6 @@ from device_sdk.transport._aioquic_compat import (
     lift_limits,
     peer_certificate,
     peer_close,
-    quic_of,
     release,
     require_client_certificate,
     server_port,
@@ -241,7 +240,6 @@ async def test_peer_certificate_over_real_loopback(
         )
         assert conn.peer_fingerprint == device_identity.fingerprint
         assert await conn.agent_info() == INFO
-        assert isinstance(quic_of(conn._protocol), QuicConnection), f"{AIOQUIC}: the protocol lost _quic"
         assert server.port == server_port(server._server) > 0, f"{AIOQUIC}: QuicServer lost _transport"
         assert len(capture.connections) == 1
         device_side = capture.connections[0]
@@ -253,7 +251,7 @@ async def test_peer_certificate_over_real_loopback(
         device_side.close(4403, "bye")
         ended = await asyncio.wait_for(conn.wait_closed(), 5)
         assert (ended.code, ended.reason, ended.by_peer) == (4403, "bye", True)
-        assert quic_of(conn._protocol)._state is QuicConnectionState.DRAINING
+        assert conn._protocol.quic._state is QuicConnectionState.DRAINING
     finally:
         server.close()
 

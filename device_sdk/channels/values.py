@@ -127,57 +127,62 @@ def check_value(spec: ValueRules, value: object, *, check_range: bool = True) ->
     ``check_range=False`` only the type is checked (sensors report what they measure). The message names
     the channel when ``spec`` has a ``name``.
     """
-    who = getattr(spec, "name", None) or "the channel"
     kind = spec.type
     if kind == "float":
         if not _is_number(value):
-            raise ValueRejected("bad-type", f"{who} takes a number, not {_describe(value)}")
-        _check_wire_int(who, value)
+            raise ValueRejected("bad-type", f"{_who(spec)} takes a number, not {_describe(value)}")
+        _check_wire_int(spec, value)
         try:
             number = float(value)  # type: ignore[arg-type]
         except OverflowError:
-            raise ValueRejected("out-of-range", f"{who} takes a number that fits in 64 bits") from None
+            raise ValueRejected("out-of-range", f"{_who(spec)} takes a number that fits in 64 bits") from None
         if not math.isfinite(number):
-            raise ValueRejected("out-of-range", f"{who} takes a finite number")
-        return _check_range(who, spec, number, check_range)
+            raise ValueRejected("out-of-range", f"{_who(spec)} takes a finite number")
+        return _check_range(spec, number, check_range)
     if kind == "int":
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueRejected("bad-type", f"{who} takes an integer, not {_describe(value)}")
-        _check_wire_int(who, value)
-        return _check_range(who, spec, value, check_range)
+            raise ValueRejected("bad-type", f"{_who(spec)} takes an integer, not {_describe(value)}")
+        _check_wire_int(spec, value)
+        return _check_range(spec, value, check_range)
     if kind == "bool":
         if not isinstance(value, bool):
-            raise ValueRejected("bad-type", f"{who} takes true or false, not {_describe(value)}")
+            raise ValueRejected("bad-type", f"{_who(spec)} takes true or false, not {_describe(value)}")
         return value
     if kind in ("text", "enum"):
         if not isinstance(value, str):
-            raise ValueRejected("bad-type", f"{who} takes text, not {_describe(value)}")
+            raise ValueRejected("bad-type", f"{_who(spec)} takes text, not {_describe(value)}")
         if kind == "enum" and check_range and value not in spec.values:
-            raise ValueRejected("out-of-range", f"{who} takes one of {', '.join(spec.values)}, not {value!r}")
+            raise ValueRejected("out-of-range", f"{_who(spec)} takes one of {', '.join(spec.values)}, not {value!r}")
         return value
     if kind == "bytes":
         if not isinstance(value, bytes | bytearray | memoryview):
-            raise ValueRejected("bad-type", f"{who} takes bytes, not {_describe(value)}")
+            raise ValueRejected("bad-type", f"{_who(spec)} takes bytes, not {_describe(value)}")
         return bytes(value)
     # map
     if not isinstance(value, Mapping):
-        raise ValueRejected("bad-type", f"{who} takes a map, not {_describe(value)}")
+        raise ValueRejected("bad-type", f"{_who(spec)} takes a map, not {_describe(value)}")
     if not all(isinstance(key, str) for key in value):
-        raise ValueRejected("bad-type", f"{who} takes a map whose keys are text")
+        raise ValueRejected("bad-type", f"{_who(spec)} takes a map whose keys are text")
     why = unencodable(value)
     if why is not None:
-        raise ValueRejected("bad-type", f"{who} takes a map of plain values; this one holds {why}")
+        raise ValueRejected("bad-type", f"{_who(spec)} takes a map of plain values; this one holds {why}")
     return dict(value)
 
 
-def _check_wire_int(who: str, value: object) -> None:
+def _who(spec: ValueRules) -> str:
+    """The channel a message is about (looked up only when a value is refused: checks are on the hot path
+    of every reading)."""
+    return getattr(spec, "name", None) or "the channel"
+
+
+def _check_wire_int(spec: ValueRules, value: object) -> None:
     if isinstance(value, int) and not WIRE_INT_MIN <= value <= WIRE_INT_MAX:
-        raise ValueRejected("out-of-range", f"{who} takes an integer that fits in 64 bits")
+        raise ValueRejected("out-of-range", f"{_who(spec)} takes an integer that fits in 64 bits")
 
 
-def _check_range(who: str, spec: ValueRules, number: Any, check_range: bool) -> Any:
+def _check_range(spec: ValueRules, number: Any, check_range: bool) -> Any:
     if not check_range:
         return number
     low, high = spec.min, spec.max
@@ -186,7 +191,7 @@ def _check_range(who: str, spec: ValueRules, number: Any, check_range: bool) -> 
             bounds = f"{low}..{high}"
         else:
             bounds = f"at least {low}" if low is not None else f"at most {high}"
-        raise ValueRejected("out-of-range", f"{who} takes {bounds}, not {number}")
+        raise ValueRejected("out-of-range", f"{_who(spec)} takes {bounds}, not {number}")
     return number
 
 

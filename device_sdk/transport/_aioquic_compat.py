@@ -24,9 +24,8 @@ aioquic has no public API for these things the profile needs:
 - letting go of a finished connection's streams and TLS state at once (:func:`release`): aioquic's
   objects refer to each other (TLS callbacks, delivery handlers), so without this they wait for the
   cyclic garbage collector with every buffer they hold;
-- the :class:`QuicConnection` behind an asyncio protocol (:func:`quic_of`, its ``_quic``), whether both
-  sides enabled DATAGRAM frames (:func:`datagrams_negotiated`) and the UDP port a server bound
-  (:func:`server_port`, its ``_transport``).
+- whether both sides enabled DATAGRAM frames (:func:`datagrams_negotiated`) and the UDP port a server
+  bound (:func:`server_port`, its ``_transport``).
 
 No module but this one names an aioquic private attribute.
 
@@ -178,13 +177,6 @@ class MutualTLSServerConnection(BoundedQuicConnection):
 def require_client_certificate(connection: QuicConnection) -> None:
     """Make a not yet initialized server connection request a client certificate."""
     connection.__class__ = MutualTLSServerConnection
-
-
-def quic_of(protocol: QuicConnectionProtocol) -> QuicConnection:
-    """The sans-I/O connection an asyncio protocol drives."""
-    quic = protocol._quic
-    assert isinstance(quic, QuicConnection)
-    return quic
 
 
 def datagrams_negotiated(connection: QuicConnection) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic import events as qe
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
 
 from ..errors import ConfigError, ConnectionClosed, ConnectionLost, ConnectTimeout
 from ..identity import AgentIdentity
@@ -44,7 +45,6 @@ from ._aioquic_compat import (
     is_terminated,
     lift_limits,
     peer_close,
-    quic_of,
     release,
 )
 from .limits import ResourceLimits, answers_unread
@@ -211,11 +211,11 @@ class AgentConnection:
     ) -> None:
         loop = asyncio.get_running_loop()
         self._protocol = protocol
-        self.osp = OspConnection(quic_of(protocol), max_message_size=config.max_message_size)
+        self.osp = OspConnection(protocol.quic, max_message_size=config.max_message_size)
         self.is_client = is_client
         self.config = config
         self.limits = config.limits
-        bound_receive_windows(quic_of(protocol), ReceiveWindows(config.limits, self.osp.buffered), config.limits)
+        bound_receive_windows(protocol.quic, ReceiveWindows(config.limits, self.osp.buffered), config.limits)
         self._local_info = local_info
         self.handler: ConnectionHandler = ConnectionHandler()
         self.peer_name: str | None = None
@@ -263,7 +263,7 @@ class AgentConnection:
             self._deadline.cancel()
             self._deadline = None
         if not self.osp.closed:
-            lift_limits(quic_of(self._protocol), self.limits)
+            lift_limits(self._protocol.quic, self.limits)
             self._protocol.transmit()
 
     @property
@@ -273,7 +273,7 @@ class AgentConnection:
     @property
     def datagrams_enabled(self) -> bool:
         """Both sides enabled QUIC DATAGRAM support."""
-        return datagrams_negotiated(quic_of(self._protocol))
+        return datagrams_negotiated(self._protocol.quic)
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -318,11 +318,11 @@ class AgentConnection:
         return self.osp.send_buffered(stream_id)
 
     def datagram_can_leave_now(self, size: int) -> bool:
-        return not self.osp.closed and datagram_can_leave_now(quic_of(self._protocol), size)
+        return not self.osp.closed and datagram_can_leave_now(self._protocol.quic, size)
 
     def send_datagram(self, data: bytes) -> None:
         if not self.osp.closed:
-            quic_of(self._protocol).send_datagram_frame(data)
+            self._protocol.quic.send_datagram_frame(data)
             self._protocol.transmit()
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
@@ -507,7 +507,7 @@ class AgentConnection:
         self.handler = _DETACHED
         self._pending.clear()
         self.osp.release()
-        release(quic_of(self._protocol))
+        release(self._protocol.quic)
 
     # -- keep-alive, liveness, deadlines ------------------------------------------------------------
 
@@ -568,9 +568,14 @@ class _Protocol(QuicConnectionProtocol):
 
     conn: AgentConnection
 
+    def __init__(self, quic: QuicConnection, *args: Any, **kwargs: Any) -> None:
+        super().__init__(quic, *args, **kwargs)
+        self.quic = quic
+        """The sans-I/O connection this protocol drives (aioquic keeps it only in a private attribute)."""
+
     def quic_event_received(self, event: qe.QuicEvent) -> None:
         self.conn._quic_event(event)
-        if isinstance(event, qe.ConnectionTerminated) and is_terminated(quic_of(self)):
+        if isinstance(event, qe.ConnectionTerminated) and is_terminated(self.quic):
             asyncio.get_running_loop().call_soon(self.conn._released)
 
     _batching = False
@@ -593,7 +598,7 @@ class _Protocol(QuicConnectionProtocol):
         try:
             super().datagram_received(data, addr)
             conn = self.conn
-            closed_by_peer = peer_close(quic_of(self))
+            closed_by_peer = peer_close(self.quic)
             if closed_by_peer is not None:
                 conn._quic_event(closed_by_peer)  # now, not when draining ends 3 PTO later
             if not conn.osp.closed:
