@@ -48,9 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _channels_parts import Peer, Tally, consuming, count_readings
 from _util import ms, print_table, rate, verdict
 
-from device_sdk.config import ControllerConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
 from device_sdk.errors import RemoteProtocolError
 from device_sdk.transport.limits import ResourceLimits
 from device_sdk.wire import MessageDecoder

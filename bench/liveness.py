@@ -36,8 +36,7 @@ from typing import Any
 from _channels_parts import Peer
 from _util import print_table, verdict
 
-from device_sdk.config import ControllerConfig
-from device_sdk.controller import Controller, DeviceTarget
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
 from device_sdk.errors import ConnectionLost
 from device_sdk.transport import TransportConfig
 

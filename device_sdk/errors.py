@@ -13,6 +13,31 @@ class DeviceSDKError(Exception):
     """Root of every error raised by device_sdk."""
 
 
+class InvalidArgument(DeviceSDKError, ValueError):
+    """A value handed to device_sdk is not one it takes (a malformed fingerprint, a channel spec that
+    contradicts itself, a bad argument to a codec); the message says which and why. Also a ``ValueError``,
+    as these functions have always raised."""
+
+
+class InvalidType(DeviceSDKError, TypeError):
+    """A value handed to device_sdk is of a kind it does not take (one string where a collection of
+    them is needed, ...). Also a ``TypeError``."""
+
+
+class NotRunning(DeviceSDKError, RuntimeError):
+    """Something that needs a running device or connection was asked of one that is not running (the
+    device's port before :meth:`~device_sdk.Device.start`). Also a ``RuntimeError``."""
+
+
+class UnknownName(DeviceSDKError, KeyError):
+    """No channel (or part, or catalog entry) has this name; also a ``KeyError``, as a lookup by name
+    has always raised. ``name`` is the name asked for."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 class ConfigError(DeviceSDKError):
     """Invalid configuration: a bad option, board profile or config file."""
 
@@ -64,7 +89,9 @@ _CLOSE_MEANINGS = {
     413: "it received a message that is too large",
     429: "too many failed pairing attempts",
 }
-"""What the profile's close codes mean, said of the side that closed (for the messages below)."""
+"""What the profile's close codes mean, said of the side that closed (for the messages below). Keyed by
+the values of :class:`device_sdk.wire.CloseCode` (this root module imports nothing of the package;
+tests/test_architecture.py checks that the keys are close codes)."""
 
 
 class ConnectionClosed(TransportError):
@@ -198,7 +225,8 @@ _OPEN_RESULTS = {
     101: "it cannot open it right now; try again in a moment",
     103: "it is shutting down",
 }
-"""What the open-results other than success and permanent-error mean (profile section 6)."""
+"""What the open-results other than success and permanent-error mean (profile section 6); keyed by
+:class:`device_sdk.wire.OpenResult` values (checked like the close codes)."""
 
 
 class ChannelOpenFailed(ChannelError):

@@ -22,6 +22,7 @@ import pytest
 
 from tests._cli_helpers import cli, unique_name
 
+BUILTIN_BOARDS = ("pi-4b", "pi-5", "pi-zero-2w", "sim")
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ("device-sdk.service", "my-device.service")
 
@@ -44,10 +45,19 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_with_its_boards(tmp_path:
     assert len(wheels) == 1 and len(sdists) == 1, list(dist.iterdir())
     with tarfile.open(sdists[0]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    assert {"boards/pi-4b.toml", "deploy/my-device.service", "docs/deploy.md", "Makefile"} <= names
+    assert {
+        "device_sdk/hardware/board_profiles/pi-4b.toml",
+        "deploy/my-device.service",
+        "docs/deploy.md",
+        "Makefile",
+    } <= names
     assert {"examples/own_device/device.py", "tests/_cli_helpers.py", "tests/conftest.py"} <= names
 
     with zipfile.ZipFile(wheels[0]) as wheel:
+        boards = {n for n in wheel.namelist() if n.startswith("device_sdk/hardware/board_profiles/")}
+        assert {
+            f"device_sdk/hardware/board_profiles/{b}.toml" for b in ("pi-4b", "pi-5", "pi-zero-2w", "sim")
+        } <= boards
         metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
         requires = [
             line.removeprefix("Requires-Dist: ")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from device_sdk.channels import ChannelDescriptor, StreamFormat
+from device_sdk.controller.recording import StreamRecorder, format_from_catalog
 from device_sdk.errors import ConfigError
-from device_sdk.recording import StreamRecorder, format_from_catalog
 
 STEREO = StreamFormat(codec="pcm_s16le", params={"rate": 8000, "channels": 2})
 

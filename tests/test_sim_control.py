@@ -33,7 +33,7 @@ from device_sdk.hardware.sim_protocol import (
 
 pytestmark = pytest.mark.timeout(20)
 
-SIM_TOML = (Path(__file__).resolve().parents[1] / "boards" / "sim.toml").read_text()
+SIM_TOML = (Path(__file__).resolve().parents[1] / "device_sdk" / "hardware" / "board_profiles" / "sim.toml").read_text()
 
 
 # -- the protocol (pure) --------------------------------------------------------------------------

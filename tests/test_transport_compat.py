@@ -28,6 +28,7 @@ from device_sdk.transport._aioquic_compat import (
     ReceiveWindows,
     bound_receive_windows,
     datagram_can_leave_now,
+    datagrams_negotiated,
     held_by_streams,
     is_idle_timeout,
     is_terminated,
@@ -36,6 +37,7 @@ from device_sdk.transport._aioquic_compat import (
     peer_close,
     release,
     require_client_certificate,
+    server_port,
     stream_buffered,
     stream_counts,
 )
@@ -128,6 +130,19 @@ def test_mutual_tls_handshake_in_memory(device_identity: AgentIdentity, controll
     server_cert = peer_certificate(pair.client)
     assert server_cert is not None
     assert spki_fingerprint(server_cert) == device_identity.fingerprint
+
+
+def test_datagrams_negotiated_reads_both_sides_transport_parameters(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    both = Pair(device_identity, controller_identity)
+    both.pump()
+    assert datagrams_negotiated(both.client) and datagrams_negotiated(both.server), (
+        f"{AIOQUIC}: _remote_max_datagram_frame_size / _configuration.max_datagram_frame_size changed"
+    )
+    one = Pair(device_identity, controller_identity, cfg=TransportConfig(datagrams=False))
+    one.pump()
+    assert not datagrams_negotiated(one.client) and not datagrams_negotiated(one.server)
 
 
 def test_peer_close_is_seen_while_draining(device_identity: AgentIdentity, controller_identity: AgentIdentity) -> None:
@@ -225,6 +240,7 @@ async def test_peer_certificate_over_real_loopback(
         )
         assert conn.peer_fingerprint == device_identity.fingerprint
         assert await conn.agent_info() == INFO
+        assert server.port == server_port(server._server) > 0, f"{AIOQUIC}: QuicServer lost _transport"
         assert len(capture.connections) == 1
         device_side = capture.connections[0]
         await asyncio.wait_for(device_side.ready, 5)
@@ -235,7 +251,7 @@ async def test_peer_certificate_over_real_loopback(
         device_side.close(4403, "bye")
         ended = await asyncio.wait_for(conn.wait_closed(), 5)
         assert (ended.code, ended.reason, ended.by_peer) == (4403, "bye", True)
-        assert conn._protocol._quic._state is QuicConnectionState.DRAINING
+        assert conn._protocol.quic._state is QuicConnectionState.DRAINING
     finally:
         server.close()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
-from device_sdk.errors import ActuatorError
+from device_sdk.errors import ActuatorError, InvalidArgument
 from device_sdk.wire.cbor import WIRE_INT_MAX, WIRE_INT_MIN
 
 from .descriptor import FrameError
@@ -193,7 +193,7 @@ def ok_answer(request_id: int, value: Any = _NO_VALUE) -> dict[str, Any]:
 def error_answer(request_id: int, code: str, message: str = "") -> dict[str, Any]:
     """``{"id", "ok": false, "error", "message"}``."""
     if code not in ERROR_CODES:
-        raise ValueError(f"unknown error code {code!r}")
+        raise InvalidArgument(f"unknown error code {code!r}")
     return {"id": request_id, "ok": False, "error": code, "message": message}
 
 
@@ -240,7 +240,7 @@ def admin_request(request_id: int, op: str, params: Mapping[str, Any] | None = N
     out: dict[str, Any] = {"id": request_id, "op": op}
     for key, value in (params or {}).items():
         if key in ("id", "op"):
-            raise ValueError(f"parameter name {key!r} is reserved")
+            raise InvalidArgument(f"parameter name {key!r} is reserved")
         out[key] = value
     return out
 

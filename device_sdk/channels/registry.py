@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from device_sdk.errors import ConfigError
+from device_sdk.errors import ConfigError, UnknownName
 from device_sdk.wire.cbor import unencodable
 
 from .actuator import ActionHandler, Actuator, SetHandler
@@ -292,7 +292,7 @@ class ChannelRegistry:
         """Remove channel ``name``: its open channels are closed and the catalog changes."""
         channel = self._channels.pop(name, None)
         if channel is None:
-            raise KeyError(name)
+            raise UnknownName(name)
         channel._remove()
         self._catalog_changed()
 

@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..device import FactoryData
+from ..device.sticker import format_manual_code, sticker_text, write_sticker_png, write_sticker_svg
 from ..errors import ConfigError, InvalidSetupCode
-from ..factory import FactoryData
 from ..identity import AgentIdentity, stored_names
 from ..pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
-from ..sticker import format_manual_code, sticker_text, write_sticker_png, write_sticker_svg
 from .common import id_number, usable_state_dir, whole_number
 from .render import emit_json, is_terminal, say
 

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..channels import Catalog, ChannelDescriptor, StreamFormat
-from ..config import ControllerConfig
-from ..controller import Controller, DeviceTarget
-from ..device_connection import DeviceConnection
+from ..controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
+from ..controller.recording import StreamRecorder, format_from_catalog
 from ..discovery import DiscoveredDevice
 from ..errors import (
     ActuatorError,
@@ -32,7 +31,6 @@ from ..errors import (
 from ..identity import fingerprint_text
 from ..pairing.setup_code import parse_setup_code
 from ..pairing.trust import PinnedDevice
-from ..recording import StreamRecorder, format_from_catalog
 from ..wire import CloseCode
 from .common import non_negative, positive_count, seconds, usable_state_dir
 from .messages import ErrorContext, channel_misuse, unknown

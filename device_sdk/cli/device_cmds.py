@@ -10,13 +10,21 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from ..config import device_config_from, load_config_file
-from ..device import Device
+from ..device import (
+    Device,
+    DeviceEvent,
+    FactoryData,
+    LockoutStarted,
+    Paired,
+    PairingFailed,
+    PairingWindowChanged,
+    PinShown,
+    device_config_from,
+    load_config_file,
+)
+from ..device.sticker import format_manual_code, sticker_text
 from ..errors import ConfigError
-from ..events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingWindowChanged, ShowPin
-from ..factory import FactoryData
 from ..pairing.window import PairingMode
-from ..sticker import format_manual_code, sticker_text
 from .common import usable_state_dir, whole_number
 from .render import emit_json_line, is_terminal, output_is_journal, say
 
@@ -81,13 +89,13 @@ def _render(event: DeviceEvent, as_json: bool) -> None:
         return
     if isinstance(event, PairingWindowChanged):
         say(f"pairing window {'open' if event.open else 'closed'} ({event.reason})")
-    elif isinstance(event, ShowPin):
+    elif isinstance(event, PinShown):
         say(f"pairing code: {event.text}  (valid {event.valid_s:.0f} s)")
     elif isinstance(event, Paired):
         say(f"paired with {event.name} ({event.role}) {event.fingerprint[:12]}…")
     elif isinstance(event, PairingFailed):
         say(f"pairing attempt failed: {event.reason}")
-    elif isinstance(event, LockedOut):
+    elif isinstance(event, LockoutStarted):
         say("too many failed attempts: pairing locked for a while")
 
 

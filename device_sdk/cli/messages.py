@@ -31,6 +31,7 @@ from ..errors import (
     TransportError,
     WrongSetupCode,
 )
+from ..wire import CloseCode
 
 __all__ = ["ErrorContext", "channel_misuse", "describe", "describe_os_error", "did_you_mean", "quoted", "unknown"]
 
@@ -85,21 +86,21 @@ _PERMANENT_ERROR = 102
 def _closed(exc: ConnectionClosed, dev: str) -> str:
     """The sentence for a connection the device (or this side) ended, by its close code."""
     if exc.by_peer:
-        if exc.code == 401:
+        if exc.code == CloseCode.UNAUTHORIZED:
             return (
                 f"{dev} does not trust this controller (it was reset, or this controller was removed from it): "
                 f"pair again with `device-sdk pair {quoted(dev)} CODE`"
             )
-        if exc.code == 403:
+        if exc.code == CloseCode.FORBIDDEN:
             return f"{dev}'s pairing window is closed: press its pairing button, then try again"
-        if exc.code == 429:
+        if exc.code == CloseCode.TOO_MANY_ATTEMPTS:
             return f"{dev} refuses pairing for a while after too many wrong codes: try again in a few minutes"
-        if exc.code in (400, 404, 413):
+        if exc.code in (CloseCode.BAD_REQUEST, CloseCode.NOT_FOUND, CloseCode.TOO_LARGE):
             return (
                 f"{dev} closed the connection because it did not understand this controller: "
                 "use the same device_sdk version on both sides"
             )
-        if exc.code == 5139:
+        if exc.code == CloseCode.NORMAL:
             return f"{dev} closed the connection (it may be restarting): try again in a moment"
     return f"lost contact with {dev}: check that it is still running and on this network"
 

@@ -37,24 +37,28 @@ from zeroconf import (
     Zeroconf,
     current_time_millis,
 )
-from zeroconf._dns import DNSAddress, DNSPointer, DNSQuestion, DNSRecord, DNSService
-from zeroconf._protocol.outgoing import DNSOutgoing
 from zeroconf.asyncio import AsyncZeroconf
-from zeroconf.const import (
-    _CLASS_IN,
-    _CLASS_UNIQUE,
-    _FLAGS_AA,
-    _FLAGS_QR_QUERY,
-    _FLAGS_QR_RESPONSE,
-    _TYPE_A,
-    _TYPE_AAAA,
-    _TYPE_ANY,
-)
 
-from device_sdk.errors import DiscoveryError
+from device_sdk.errors import DiscoveryError, InvalidArgument, InvalidType
 from device_sdk.identity.names import instance_label, truncate_instance_name
 from device_sdk.wire.varint import MAX_VARINT
 
+from ._zeroconf_compat import (
+    CLASS_IN,
+    CLASS_UNIQUE,
+    FLAGS_AA,
+    FLAGS_QR_QUERY,
+    FLAGS_QR_RESPONSE,
+    TYPE_A,
+    TYPE_AAAA,
+    TYPE_ANY,
+    DNSAddress,
+    DNSOutgoing,
+    DNSPointer,
+    DNSQuestion,
+    DNSRecord,
+    DNSService,
+)
 from .interfaces import ResolvedInterfaces, resolve_interfaces
 from .txt import MAX_INSTANCE_NAME_BYTES, SERVICE_TYPE, DeviceRecord, encode_txt
 
@@ -112,11 +116,11 @@ class AdvertiserConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
-            raise ValueError(f"port {self.port} is not in 1..65535")
+            raise InvalidArgument(f"port {self.port} is not in 1..65535")
         if not self.instance_name:
-            raise ValueError("instance_name must not be empty")
+            raise InvalidArgument("instance_name must not be empty")
         if self.coalesce_delay < 0:
-            raise ValueError("coalesce_delay must not be negative")
+            raise InvalidArgument("coalesce_delay must not be negative")
 
 
 class Advertiser:
@@ -324,9 +328,9 @@ class Advertiser:
     @staticmethod
     def _check_record(record: DeviceRecord) -> None:
         if not isinstance(record, DeviceRecord):
-            raise TypeError(f"expected a DeviceRecord, not {type(record).__name__}")
+            raise InvalidType(f"expected a DeviceRecord, not {type(record).__name__}")
         if record.mv > MAX_VARINT:  # pragma: no cover - DeviceRecord already checks
-            raise ValueError("mv too large")
+            raise InvalidArgument("mv too large")
 
     def _resolve_addresses(self) -> None:
         self._resolved = resolve_interfaces(self._config.interfaces)
@@ -388,8 +392,8 @@ class Advertiser:
         for _ in range(_PROBES):
             if self._taken(info):
                 return False
-            out = DNSOutgoing(_FLAGS_QR_QUERY)
-            out.add_question(DNSQuestion(info.name, _TYPE_ANY, _CLASS_IN))
+            out = DNSOutgoing(FLAGS_QR_QUERY)
+            out.add_question(DNSQuestion(info.name, TYPE_ANY, CLASS_IN))
             # the records the probe proposes (zeroconf's annotation says PTR only, but any record goes there)
             out.authorities.extend([info.dns_service(), info.dns_text()])  # type: ignore[list-item]
             zc.async_send(out)
@@ -476,11 +480,11 @@ class Advertiser:
     def _send_address_goodbyes(self, gone: Sequence[str]) -> None:
         if not gone or self._zc is None:
             return
-        out = DNSOutgoing(_FLAGS_QR_RESPONSE | _FLAGS_AA)
+        out = DNSOutgoing(FLAGS_QR_RESPONSE | FLAGS_AA)
         for address in gone:
             packed = ipaddress.ip_address(address).packed
-            rtype = _TYPE_A if len(packed) == 4 else _TYPE_AAAA
-            out.add_answer_at_time(DNSAddress(self._host_name, rtype, _CLASS_IN | _CLASS_UNIQUE, 0, packed), 0)
+            rtype = TYPE_A if len(packed) == 4 else TYPE_AAAA
+            out.add_answer_at_time(DNSAddress(self._host_name, rtype, CLASS_IN | CLASS_UNIQUE, 0, packed), 0)
         self._zc.zeroconf.async_send(out)
 
     def _cancel_announce(self) -> None:

@@ -9,9 +9,10 @@ the loop.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import gpiozero
@@ -225,18 +226,20 @@ def _input_device(part: PartConfig, pin_factory: Any) -> Any:
     return cls(pin, pull_up=pull_up, active_state=active, bounce_time=None, pin_factory=pin_factory)
 
 
-def _ensure_default_factory(pin_factory: Any) -> None:
-    """gpiozero's software SPI bus asks for the global default factory even when given one
-    (gpiozero 2.0.1): where none loads (off a Pi, simulating), make ours the default."""
+@contextlib.contextmanager
+def _spi_bus_factory(pin_factory: Any) -> Iterator[None]:
+    """While an SPI device is built: gpiozero's software SPI bus object asks for the global default
+    factory even when its pins are given ``pin_factory`` (``SPISoftwareBus`` calls ``Device.__init__()``
+    without it, gpiozero 2.0.1). Where no default is set, ours stands in for the construction only and
+    the global is put back: the SDK never leaves a process-wide pin factory behind."""
     if gpiozero.Device.pin_factory is not None:
+        yield
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            gpiozero.Device.ensure_pin_factory()
-        except Exception:
-            _log.debug("no default gpiozero pin factory: using the runtime's for SPI")
-            gpiozero.Device.pin_factory = pin_factory
+    gpiozero.Device.pin_factory = pin_factory
+    try:
+        yield
+    finally:
+        gpiozero.Device.pin_factory = None
 
 
 def _build(part: PartConfig, pin_factory: Any) -> Part:
@@ -264,7 +267,6 @@ def _build(part: PartConfig, pin_factory: Any) -> Part:
         )
         return PwmOutputPart(spec=spec, device=dev)
     if t == "mcp3008":
-        _ensure_default_factory(pin_factory)
         scale, offset = float(opts["scale"]), float(opts["offset"])
         adc = None
         if isinstance(pin_factory, MockFactory):  # the chip at the other end of the mock SPI pins
@@ -274,7 +276,8 @@ def _build(part: PartConfig, pin_factory: Any) -> Part:
                 _log.debug("%s: not simulated: %s", part.where, exc)
             else:
                 adc = SimulatedAdcInput(chip, opts["adc_channel"], scale=scale, offset=offset)
-        dev = gpiozero.MCP3008(channel=opts["adc_channel"], device=opts["device"], pin_factory=pin_factory)
+        with _spi_bus_factory(pin_factory):
+            dev = gpiozero.MCP3008(channel=opts["adc_channel"], device=opts["device"], pin_factory=pin_factory)
         return AnalogInputPart(spec=spec, device=dev, scale=scale, offset=offset, simulated=adc)
     if t == "distance_sensor":
         echo = None

@@ -23,7 +23,11 @@ aioquic has no public API for these things the profile needs:
   reads, and asyncio reports "Future exception was never retrieved" (:func:`abandon_connected_waiter`);
 - letting go of a finished connection's streams and TLS state at once (:func:`release`): aioquic's
   objects refer to each other (TLS callbacks, delivery handlers), so without this they wait for the
-  cyclic garbage collector with every buffer they hold.
+  cyclic garbage collector with every buffer they hold;
+- whether both sides enabled DATAGRAM frames (:func:`datagrams_negotiated`) and the UDP port a server
+  bound (:func:`server_port`, its ``_transport``).
+
+No module but this one names an aioquic private attribute.
 
 ``tests/test_transport_compat.py`` fails loudly if an aioquic release renames or changes any of these.
 """
@@ -35,11 +39,13 @@ from collections.abc import Callable
 from typing import Any
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import QuicServer
 from aioquic.quic import events as qe
 from aioquic.quic.connection import QuicConnection, QuicConnectionState
 from aioquic.quic.packet import QuicErrorCode, QuicFrameType
 from cryptography import x509
 
+from ..errors import TransportError
 from .limits import ResourceLimits, slid_limit
 
 REQUEST_CLIENT_CERT_FLAG = "_request_client_certificate"
@@ -164,13 +170,25 @@ class MutualTLSServerConnection(BoundedQuicConnection):
     def _initialize(self, peer_cid: bytes) -> None:
         super()._initialize(peer_cid)
         if not hasattr(self.tls, REQUEST_CLIENT_CERT_FLAG):
-            raise RuntimeError("this aioquic release has no client-certificate flag; see _aioquic_compat")
+            raise TransportError("this aioquic release has no client-certificate flag; see _aioquic_compat")
         setattr(self.tls, REQUEST_CLIENT_CERT_FLAG, True)
 
 
 def require_client_certificate(connection: QuicConnection) -> None:
     """Make a not yet initialized server connection request a client certificate."""
     connection.__class__ = MutualTLSServerConnection
+
+
+def datagrams_negotiated(connection: QuicConnection) -> bool:
+    """Whether both sides enabled QUIC DATAGRAM frames (RFC 9221) in their transport parameters."""
+    return bool(connection._remote_max_datagram_frame_size and connection._configuration.max_datagram_frame_size)
+
+
+def server_port(server: QuicServer) -> int:
+    """The UDP port a server is bound to."""
+    transport = server._transport
+    assert transport is not None
+    return int(transport.get_extra_info("sockname")[1])
 
 
 def peer_certificate(connection: QuicConnection) -> x509.Certificate | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from base64 import b64encode
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +14,9 @@ from aioquic.asyncio.server import serve as quic_serve
 from aioquic.quic.connection import QuicConnection
 
 from ..errors import ConnectTimeout, FingerprintMismatch, TransportError
+from ..identity import fingerprint_text
 from ..wire import AgentInfo, CloseCode
-from ._aioquic_compat import require_client_certificate
+from ._aioquic_compat import require_client_certificate, server_port
 from .endpoint import (
     AgentConnection,
     ConnectionHandler,
@@ -39,9 +39,7 @@ class Server:
 
     @property
     def port(self) -> int:
-        transport = self._server._transport
-        assert transport is not None
-        return int(transport.get_extra_info("sockname")[1])
+        return server_port(self._server)
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "shutting down") -> None:
         """Close every connection (5139 by default) and stop listening."""
@@ -160,7 +158,7 @@ async def connect(
         actual = conn.peer_fingerprint or b""
         conn.close(CloseCode.UNAUTHORIZED, "device fingerprint mismatch")
         await _close_quietly(stack)
-        raise FingerprintMismatch(b64encode(expected_fingerprint).decode(), b64encode(actual).decode())
+        raise FingerprintMismatch(fingerprint_text(expected_fingerprint), fingerprint_text(actual) if actual else "")
     return conn
 
 

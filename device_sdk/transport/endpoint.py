@@ -21,6 +21,7 @@ from typing import Any
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic import events as qe
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
 
 from ..errors import ConfigError, ConnectionClosed, ConnectionLost, ConnectTimeout
 from ..identity import AgentIdentity
@@ -40,6 +41,7 @@ from ._aioquic_compat import (
     abandon_connected_waiter,
     bound_receive_windows,
     datagram_can_leave_now,
+    datagrams_negotiated,
     is_terminated,
     lift_limits,
     peer_close,
@@ -98,10 +100,18 @@ class TransportConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
-    """An agent's certificate and key files (see :mod:`device_sdk.identity`)."""
+    """An agent's certificate and key files (see :mod:`device_sdk.identity`).
+
+    The certificate and key, once loaded, are kept in the object itself (not in the process): the
+    endpoint that uses it (a device's server, a controller's dials) holds them as long as it holds it.
+    """
 
     cert_path: Path
     key_path: Path
+    _loaded: list[tuple[tuple[int, ...], Any, list[Any], Any]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+    """The last load: (files' version, certificate, chain, private key); at most one entry."""
 
     @classmethod
     def from_identity(cls, identity: AgentIdentity) -> Credentials:
@@ -127,9 +137,6 @@ def quic_configuration(
     return qc
 
 
-_loaded_credentials: dict[tuple[str, str], tuple[tuple[int, ...], Any, list[Any], Any]] = {}
-
-
 def _file_version(path: Path) -> tuple[int, int, int]:
     st = os.stat(path)
     return st.st_ino, st.st_mtime_ns, st.st_size
@@ -138,20 +145,20 @@ def _file_version(path: Path) -> tuple[int, int, int]:
 def _load_cert_chain(qc: QuicConfiguration, credentials: Credentials) -> None:
     """``qc.load_cert_chain`` once per version of the files, not for every connection: a controller
     dials often, and reading and parsing the key is on every dial's critical path. The files are
-    replaced atomically (a new inode), so a renewed identity is loaded on the next connection."""
-    key = (str(credentials.cert_path), str(credentials.key_path))
+    replaced atomically (a new inode), so a renewed identity is loaded on the next connection. What is
+    loaded stays in ``credentials`` (nothing is cached for the life of the process)."""
     try:
         version = _file_version(credentials.cert_path) + _file_version(credentials.key_path)
     except OSError:
         qc.load_cert_chain(credentials.cert_path, credentials.key_path)  # raises the clear error
         return
-    cached = _loaded_credentials.get(key)
-    if cached is not None and cached[0] == version:
-        _, qc.certificate, chain, qc.private_key = cached
+    loaded = credentials._loaded
+    if loaded and loaded[0][0] == version:
+        _, qc.certificate, chain, qc.private_key = loaded[0]
         qc.certificate_chain = list(chain)
         return
     qc.load_cert_chain(credentials.cert_path, credentials.key_path)
-    _loaded_credentials[key] = (version, qc.certificate, list(qc.certificate_chain), qc.private_key)
+    loaded[:] = [(version, qc.certificate, list(qc.certificate_chain), qc.private_key)]
 
 
 class ConnectionHandler:
@@ -204,11 +211,11 @@ class AgentConnection:
     ) -> None:
         loop = asyncio.get_running_loop()
         self._protocol = protocol
-        self.osp = OspConnection(protocol._quic, max_message_size=config.max_message_size)
+        self.osp = OspConnection(protocol.quic, max_message_size=config.max_message_size)
         self.is_client = is_client
         self.config = config
         self.limits = config.limits
-        bound_receive_windows(protocol._quic, ReceiveWindows(config.limits, self.osp.buffered), config.limits)
+        bound_receive_windows(protocol.quic, ReceiveWindows(config.limits, self.osp.buffered), config.limits)
         self._local_info = local_info
         self.handler: ConnectionHandler = ConnectionHandler()
         self.peer_name: str | None = None
@@ -239,8 +246,6 @@ class AgentConnection:
         self._last_control_stream: int | None = None
         self._closing_task: asyncio.Task[None] | None = None
         self._finished = False
-        self.context: Any = None
-        """Free slot for the layer above (the device keeps its per-connection state here)."""
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -258,7 +263,7 @@ class AgentConnection:
             self._deadline.cancel()
             self._deadline = None
         if not self.osp.closed:
-            lift_limits(self._protocol._quic, self.limits)
+            lift_limits(self._protocol.quic, self.limits)
             self._protocol.transmit()
 
     @property
@@ -268,8 +273,7 @@ class AgentConnection:
     @property
     def datagrams_enabled(self) -> bool:
         """Both sides enabled QUIC DATAGRAM support."""
-        quic = self._protocol._quic
-        return bool(quic._remote_max_datagram_frame_size and quic._configuration.max_datagram_frame_size)
+        return datagrams_negotiated(self._protocol.quic)
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -314,11 +318,11 @@ class AgentConnection:
         return self.osp.send_buffered(stream_id)
 
     def datagram_can_leave_now(self, size: int) -> bool:
-        return not self.osp.closed and datagram_can_leave_now(self._protocol._quic, size)
+        return not self.osp.closed and datagram_can_leave_now(self._protocol.quic, size)
 
     def send_datagram(self, data: bytes) -> None:
         if not self.osp.closed:
-            self._protocol._quic.send_datagram_frame(data)
+            self._protocol.quic.send_datagram_frame(data)
             self._protocol.transmit()
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
@@ -503,7 +507,7 @@ class AgentConnection:
         self.handler = _DETACHED
         self._pending.clear()
         self.osp.release()
-        release(self._protocol._quic)
+        release(self._protocol.quic)
 
     # -- keep-alive, liveness, deadlines ------------------------------------------------------------
 
@@ -564,10 +568,15 @@ class _Protocol(QuicConnectionProtocol):
 
     conn: AgentConnection
 
+    def __init__(self, quic: QuicConnection, *args: Any, **kwargs: Any) -> None:
+        super().__init__(quic, *args, **kwargs)
+        self.quic = quic
+        """The sans-I/O connection this protocol drives (aioquic keeps it only in a private attribute)."""
+
     def quic_event_received(self, event: qe.QuicEvent) -> None:
         self.conn._quic_event(event)
-        if isinstance(event, qe.ConnectionTerminated) and is_terminated(self._quic):
-            self._loop.call_soon(self.conn._released)
+        if isinstance(event, qe.ConnectionTerminated) and is_terminated(self.quic):
+            asyncio.get_running_loop().call_soon(self.conn._released)
 
     _batching = False
 
@@ -584,12 +593,12 @@ class _Protocol(QuicConnectionProtocol):
             super().transmit()
 
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
-        self.conn._last_heard = self._loop.time()
+        self.conn._last_heard = asyncio.get_running_loop().time()
         self._batching = True
         try:
             super().datagram_received(data, addr)
             conn = self.conn
-            closed_by_peer = peer_close(self._quic)
+            closed_by_peer = peer_close(self.quic)
             if closed_by_peer is not None:
                 conn._quic_event(closed_by_peer)  # now, not when draining ends 3 PTO later
             if not conn.osp.closed:

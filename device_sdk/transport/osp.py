@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from aioquic.quic import events as qe
-from aioquic.quic.connection import QuicConnection, stream_is_client_initiated, stream_is_unidirectional
+from aioquic.quic.connection import QuicConnection, stream_is_unidirectional
 
 from ..errors import RemoteProtocolError
 from ..identity.fingerprint import spki_fingerprint
@@ -232,8 +232,3 @@ class OspConnection:
             raise RemoteProtocolError(CloseCode.BAD_REQUEST, f"type {msg.TYPE_KEY} belongs on a unidirectional stream")
         if not self.authenticated and msg.TYPE_KEY not in UNAUTHENTICATED_TYPES:
             raise RemoteProtocolError(CloseCode.UNAUTHORIZED, f"type {msg.TYPE_KEY} before authentication")
-
-
-def is_peer_stream(stream_id: int, *, is_client: bool) -> bool:
-    """True when the peer opened ``stream_id``."""
-    return stream_is_client_initiated(stream_id) != is_client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .cbor import WIRE_INT_MAX, WIRE_INT_MIN, CborScanner, dumps_item, loads_item, unencodable
 from .codec import DEFAULT_MAX_MESSAGE_SIZE, MessageDecoder, decode_body, encode_message
-from .codes import CloseCode
+from .codes import AuthResult, CloseCode, OpenResult
 from .messages import (
     CAP_DATA_CHANNELS,
     CAP_DEVICE_SDK_CHANNELS,
@@ -18,7 +18,6 @@ from .messages import (
     AgentStatusResponse,
     AuthCapabilities,
     AuthMessage,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
@@ -26,7 +25,6 @@ from .messages import (
     DataChannelOpenResponse,
     DataFrame,
     Message,
-    OpenResult,
     PskStatus,
     SchemaError,
 )

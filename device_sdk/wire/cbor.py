@@ -20,13 +20,15 @@ from typing import Any
 
 import cbor2
 
+from ..errors import DeviceSDKError, InvalidArgument
+
 MAX_NESTING = 32
 """Deepest nesting of arrays and maps accepted in a received item."""
 
 _INDEFINITE = -1
 
 
-class _Malformed(Exception):
+class _Malformed(DeviceSDKError):
     pass
 
 
@@ -58,7 +60,7 @@ class CborScanner:
         try:
             return self._scan(buf)
         except _Malformed as exc:
-            raise ValueError(str(exc)) from None
+            raise InvalidArgument(str(exc)) from None
 
     def _scan(self, buf: bytes | bytearray) -> int | None:
         n = len(buf)
@@ -189,13 +191,13 @@ def loads_item(data: bytes | bytearray, *, max_nesting: int = MAX_NESTING) -> An
     """
     end = CborScanner(max_nesting=max_nesting).scan(data)
     if end is None:
-        raise ValueError("the item is truncated")
+        raise InvalidArgument("the item is truncated")
     if end != len(data):
-        raise ValueError("bytes after the item")
+        raise InvalidArgument("bytes after the item")
     try:
         return cbor2.loads(data)
     except Exception as exc:  # cbor2 raises several types (invalid UTF-8 among them)
-        raise ValueError(str(exc) or type(exc).__name__) from None
+        raise InvalidArgument(str(exc) or type(exc).__name__) from None
 
 
 WIRE_INT_MIN = -(2**64)
@@ -261,5 +263,5 @@ def dumps_item(value: object) -> bytes:
     :func:`unencodable`)."""
     why = unencodable(value)
     if why is not None:
-        raise ValueError(f"cannot encode {why}")
+        raise InvalidArgument(f"cannot encode {why}")
     return cbor2.dumps(value)

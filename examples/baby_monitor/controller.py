@@ -18,12 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from device_sdk.config import ControllerConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
+from device_sdk.controller.recording import StreamRecorder
 from device_sdk.discovery import DiscoveredDevice
 from device_sdk.errors import DeviceSDKError
-from device_sdk.recording import StreamRecorder
 
 BYTES_PER_S = 16000 * 2
 

@@ -23,10 +23,8 @@ import sys
 from pathlib import Path
 
 from device_sdk.channels import Actuator, Sensor
-from device_sdk.config import DeviceConfig
-from device_sdk.device import Device
+from device_sdk.device import Device, DeviceConfig, DeviceEvent, Paired, PairingWindowChanged
 from device_sdk.errors import DeviceSDKError
-from device_sdk.events import DeviceEvent, Paired, PairingWindowChanged
 
 log = logging.getLogger("thermostat")
 

@@ -1,4 +1,5 @@
-"""The device: joins identity, pairing, discovery, the transport, channels and hardware.
+"""The device: its lifecycle and its declarations. Joins identity, pairing, discovery, the transport,
+channels and hardware, each part given what it needs (see docs/architecture.md).
 
 Application authors declare channels and run the device::
 
@@ -14,46 +15,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
-import string
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zeroconf.asyncio import AsyncZeroconf
 
-from . import __version__
-from ._device_pairing import PairingRunner
-from ._device_session import DeviceSession, SessionHub
-from .channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
+from .._version import __version__
+from ..channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
+from ..discovery import Advertiser, AdvertiserConfig, DeviceRecord
+from ..errors import DeviceSDKError, NotRunning
+from ..identity import AgentIdentity, stored_names
+from ..pairing.auth import PskProvider
+from ..pairing.spake2 import Spake2SharePool
+from ..pairing.trust import DeviceTrustStore
+from ..pairing.window import OpenReason, PairingMode, PairingWindow
+from ..pairing.window_store import WindowStore
+from ..storage.statefile import StateWriterThread, ensure_dir, remove_stale_temporaries
+from ..transport import AgentConnection, Credentials, Server, serve
+from ..wire import AgentInfo, AgentInfoEvent, CloseCode
+from .admin import DeviceAdmin
 from .config import DEFAULT_DEVICE_NAME, DeviceConfig
-from .discovery import Advertiser, AdvertiserConfig, DeviceRecord
-from .errors import DeviceSDKError
 from .events import DeviceEvent
 from .factory import FactoryData
-from .hardware_binding import HardwareBinding
-from .identity import AgentIdentity, fingerprint_from_text, stored_names
-from .pairing.auth import PskProvider
-from .pairing.spake2 import Spake2SharePool
-from .pairing.trust import DeviceTrustStore
-from .pairing.window import OpenReason, PairingMode, PairingWindow
-from .pairing.window_store import WindowStore
-from .statefile import ensure_dir, remove_stale_temporaries, write_json
-from .transport import AgentConnection, Credentials, Server, serve
-from .wire import CAP_DATA_CHANNELS, CAP_DEVICE_SDK_CHANNELS, AgentInfo, AgentInfoEvent, CloseCode
+from .metadata import DeviceMetadata, Published
+from .pairing import PairingRunner
+from .session import DeviceSession, SessionContext, SessionHub
+
+if TYPE_CHECKING:  # imported when a board is given: a device without hardware loads no gpiozero
+    from .hardware_binding import HardwareBinding, PairingStatus
 
 log = logging.getLogger(__name__)
 
 TRUST_FILE = "trust.json"
 WINDOW_FILE = "pairing-window.json"
-_TOKEN_ALPHABET = string.ascii_letters + string.digits
-
-
-def new_state_token() -> str:
-    """agent-info state-token: 8 characters [0-9A-Za-z], new at each start."""
-    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(8))
 
 
 class Device:
@@ -84,11 +80,12 @@ class Device:
                 state_dir, passcode=config.setup_code, discriminator=config.discriminator
             )
         self.factory = stored.for_this_run(passcode=config.setup_code, discriminator=config.discriminator)
-        # The stores write on threads: a pairing's fsyncs (tens of ms on an SD card) must not stall
-        # the event loop that serves every other controller. Failures and revocations are still
-        # written at once.
-        self.trust = DeviceTrustStore(state_dir / TRUST_FILE, background_writes=True)
-        self.window_store = WindowStore(state_dir / WINDOW_FILE, background_writes=True)
+        # The stores write on the device's own thread: a pairing's fsyncs (tens of ms on an SD card)
+        # must not stall the event loop that serves every other controller. Failures and revocations
+        # are still written at once. The thread starts with the device and stops with it.
+        self.state_writer = StateWriterThread()
+        self.trust = DeviceTrustStore(state_dir / TRUST_FILE, background=self.state_writer)
+        self.window_store = WindowStore(state_dir / WINDOW_FILE, background=self.state_writer)
         self.window = PairingWindow(
             mode=config.pairing_mode, duration_s=config.window_s, state=self.window_store.load()
         )
@@ -102,8 +99,8 @@ class Device:
             sdk=f"device_sdk {__version__}",
             clock=clock,
         )
-        self.state_token = new_state_token()
-        self.metadata_version = 1
+        self.metadata = DeviceMetadata(locales=config.locales, ready_file=config.ready_file)
+        """What the device publishes: agent-info's state token, TXT ``mv``, the ready file."""
         self._subscribers: list[Callable[[DeviceEvent], None]] = []
         self._server: Server | None = None
         self._advertiser: Advertiser | None = None
@@ -123,10 +120,30 @@ class Device:
         )
         """The pairing runner: each connection's authentication, the window's decisions, the commits."""
         self.channels.add_listener(self._registry_event)
-        self.channels.set_admin_backend(_AdminBackend(self))
+        self.channels.set_admin_backend(
+            DeviceAdmin(
+                trust=self.trust,
+                open_window=lambda seconds: self.open_pairing_window("admin", seconds),
+                remove_peer=self.remove_peer,
+                role_changed=self.channels.update_peer_role,
+                rename=self._rename_for_admin,
+            )
+        )
         self.hardware: HardwareBinding | None = None
         if config.board is not None:
-            self.hardware = HardwareBinding(self, config.board, pin_factory=config.pin_factory)
+            from .hardware_binding import ChannelDeclarations, HardwareBinding
+
+            registry = self.channels
+            self.hardware = HardwareBinding(
+                config.board,
+                declare=ChannelDeclarations(sensor=registry.sensor, actuator=registry.actuator, input=registry.input),
+                status=self._pairing_status,
+                on_short_press=lambda: self.open_pairing_window("button"),
+                on_long_press=self.factory_reset,
+                state_dir=config.state_dir,
+                pin_factory=config.pin_factory,
+            )
+            self.subscribe(self.hardware.device_event)
 
     # -- channel declarations (delegated to the registry) -----------------------------------------
 
@@ -169,7 +186,7 @@ class Device:
     @property
     def port(self) -> int:
         if self._server is None:
-            raise RuntimeError("the device is not started")
+            raise NotRunning("the device is not started: start it first (async with device, or await device.start())")
         return self._server.port
 
     @property
@@ -185,22 +202,33 @@ class Device:
         return self._server.connections if self._server else set()
 
     def agent_info(self) -> AgentInfo:
-        return AgentInfo(
-            display_name=self.name,
-            model_name=self.model,
-            capabilities=(CAP_DATA_CHANNELS, CAP_DEVICE_SDK_CHANNELS),
-            state_token=self.state_token,
-            locales=self.config.locales,
-        )
+        return self.metadata.agent_info(name=self.name, model=self.model)
 
     def txt_record(self) -> DeviceRecord:
-        return DeviceRecord(
+        return self.metadata.txt_record(self._published())
+
+    def _published(self) -> Published:
+        """The values the device publishes now (TXT and the ready file)."""
+        return Published(
             fp=self.identity.fingerprint_text,
-            mv=self.metadata_version,
-            at=self.window.token,
             sn=self.identity.sn,
-            d=self.factory.discriminator if self.config.pairing_mode is PairingMode.STICKER else None,
+            instance_name=self.instance_name,
+            at=self.window.token,
             cm=self.window.is_open_at(self.clock()),
+            discriminator=self.factory.discriminator,
+            advertise_discriminator=self.config.pairing_mode is PairingMode.STICKER,
+            port=self._server.port if self._server is not None else None,
+        )
+
+    def _pairing_status(self) -> PairingStatus:
+        from .hardware_binding import PairingStatus
+
+        return PairingStatus(
+            window_open=self.window.is_open_at(self.clock()),
+            reason=self.window.opened_reason,
+            expires_at=self.window.expires_at,
+            mode=self.window.mode.value,
+            paired=len(self.trust.list()),
         )
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -208,9 +236,12 @@ class Device:
     async def start(self) -> None:
         """Serve on QUIC, advertise over mDNS, open the pairing window if unpaired."""
         self._closed = asyncio.Event()
+        self.state_writer.start()  # before any pairing, so that none waits for the thread
         self.identity.renew_if_needed()
         self.pairing.start(open_window=self.config.open_window)
-        self._hub = SessionHub(self)
+        self._hub = SessionHub(
+            SessionContext(registry=self.channels, trust=self.trust, pairing=self.pairing, clock=self.clock)
+        )
         hub = self._hub
         self._server = await serve(
             credentials=Credentials.from_identity(self.identity),
@@ -231,7 +262,7 @@ class Device:
             await self._advertiser.start(self.txt_record())
         if self.hardware is not None:
             await self.hardware.start()
-        self._write_ready_file()
+        self.metadata.write_ready_file(self._published())
         log.info("device %r serving on UDP port %d", self.instance_name, self._server.port)
 
     async def stop(self) -> None:
@@ -258,6 +289,7 @@ class Device:
     def _stop_writers(self) -> None:
         self.window_store.shutdown()
         self.trust.shutdown()
+        self.state_writer.close()
 
     async def wait_closed(self) -> None:
         """Wait until :meth:`stop` is called."""
@@ -299,7 +331,7 @@ class Device:
 
     def _registry_event(self, event: object) -> None:
         if isinstance(event, CatalogChanged):
-            self.metadata_version += 1
+            self.metadata.changed()
             self._publish()
         if self._hub is not None:
             self._hub.registry_event(event)
@@ -307,14 +339,15 @@ class Device:
     def _renamed(self, new_name: str) -> None:
         log.warning("mDNS name conflict: renamed to %r", new_name)
         self.identity.rename(new_name)
-        self.metadata_version += 1
+        self.metadata.changed()
         self._publish()
 
     def _publish(self) -> None:
         """Push the current TXT values and rewrite the ready file."""
+        published = self._published()
         if self._advertiser is not None and self._advertiser.running:
-            asyncio.get_running_loop().create_task(self._advertiser.update(self.txt_record()))
-        self._write_ready_file()
+            asyncio.get_running_loop().create_task(self._advertiser.update(self.metadata.txt_record(published)))
+        self.metadata.write_ready_file(published)
 
     def rename(self, name: str) -> None:
         """Change the display name: agent-info, catalog, certificate label and mDNS name follow
@@ -326,6 +359,10 @@ class Device:
         self.info_changed()
         if self._advertiser is not None and self._advertiser.running:
             self._readvertise = asyncio.get_running_loop().create_task(self._advertise_as(name))
+
+    def _rename_for_admin(self, name: str) -> str:
+        self.rename(name)
+        return self.name
 
     async def _advertise_as(self, name: str) -> None:
         advertiser = self._advertiser
@@ -342,66 +379,9 @@ class Device:
 
     def info_changed(self) -> None:
         """agent-info changed (for example a rename): bump ``mv`` and tell authenticated peers."""
-        self.metadata_version += 1
+        self.metadata.changed()
         event = AgentInfoEvent(self.agent_info())
         for conn in list(self.connections):
             if conn.authenticated:
                 conn.send_control(event)
         self._publish()
-
-    def _write_ready_file(self) -> None:
-        path = self.config.ready_file
-        if path is None or self._server is None:
-            return
-        write_json(
-            Path(path),
-            {
-                "port": self._server.port,
-                "fp": self.identity.fingerprint_text,
-                "name": self.instance_name,
-                "sn": self.identity.sn,
-                "at": self.window.token,
-                "cm": 1 if self.window.is_open_at(self.clock()) else 0,
-                "d": self.factory.discriminator,
-                "mv": self.metadata_version,
-            },
-        )
-
-
-class _AdminBackend:
-    """The admin channel's operations on this device (profile section 6.5)."""
-
-    def __init__(self, device: Device) -> None:
-        self.device = device
-
-    def open_window(self, seconds: int | None) -> None:
-        self.device.open_pairing_window("admin", None if seconds is None else max(180.0, float(seconds)))
-
-    def list_peers(self) -> list[dict[str, Any]]:
-        # "last_seen" is an extension key (profile section 3: string keys are extensions).
-        return [
-            {
-                "fp": p.fingerprint_text,
-                "name": p.name,
-                "role": p.role,
-                "paired_at": p.paired_at,
-                "last_seen": p.last_seen,
-            }
-            for p in self.device.trust.list()
-        ]
-
-    def remove_peer(self, fp: str) -> bool:
-        """Remove-peer, and leave (a peer removing itself): on disk before the answer."""
-        return self.device.remove_peer(fingerprint_from_text(fp))
-
-    def set_role(self, fp: str, role: Any) -> bool:
-        raw = fingerprint_from_text(fp)
-        if not self.device.trust.is_trusted(raw):
-            return False
-        self.device.trust.set_role(raw, role)
-        self.device.channels.update_peer_role(raw, role)
-        return True
-
-    def rename(self, name: str) -> str:
-        self.device.rename(name)
-        return self.device.name

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from .channels import ChannelDescriptor, StreamFormat
-from .errors import ConfigError
+from ..channels import ChannelDescriptor, StreamFormat
+from ..errors import ConfigError
 
 __all__ = ["PCM_CODEC", "StreamRecorder", "format_from_catalog"]
 

@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TypeAlias
 
-from .discovery import DiscoveredDevice
-from .errors import ConfigError, DeviceNotFound, FingerprintMismatch, TransportError
-from .identity import fingerprint_from_text
-from .pairing.trust import PinnedDevice
-
-if TYPE_CHECKING:
-    from .controller import Controller, DeviceTarget
-    from .device_connection import DeviceConnection
+from ..discovery import DiscoveredDevice
+from ..errors import ConfigError, DeviceNotFound, FingerprintMismatch, TransportError
+from ..pairing.trust import PinnedDevice
+from .connection import DeviceConnection
+from .targets import DeviceTarget
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +56,22 @@ class ReconnectPolicy:
             delay = min(delay * self.factor, self.max_delay_s)
 
 
+Target: TypeAlias = DiscoveredDevice | DeviceTarget | PinnedDevice
+"""A device as :func:`connections` dials it: a pinned device is found again over mDNS each time."""
+
+
 async def connections(
-    controller: Controller,
-    device: str | DiscoveredDevice | DeviceTarget | PinnedDevice,
+    connect: Callable[[Target], Awaitable[DeviceConnection]],
+    device: Target,
     policy: ReconnectPolicy,
 ) -> AsyncGenerator[DeviceConnection, None]:
-    """See the module docstring; :meth:`Controller.connections` is the public entry."""
-    if isinstance(device, str):
-        device = controller.pins.find(device)
-    elif isinstance(device, DiscoveredDevice):
-        pinned = controller.pins.get(fingerprint_from_text(device.fingerprint))
-        device = pinned if pinned is not None else device  # pinned: found again by fingerprint later
+    """Connect to ``device`` with ``connect`` (the controller's), again whenever the last connection is
+    given back; see the module docstring. :meth:`Controller.connections` is the public entry."""
     name = device.display_name if isinstance(device, DiscoveredDevice) else device.name
     delays = policy.delays()
     while True:
         try:
-            conn = await controller.connect(device)
+            conn = await connect(device)
         except FingerprintMismatch:
             raise
         except (DeviceNotFound, TransportError) as exc:

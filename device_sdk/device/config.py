@@ -1,15 +1,15 @@
-"""Explicit configuration of a device and of a controller (frozen dataclasses, no globals)."""
+"""Explicit configuration of a device (a frozen dataclass, no globals) and its config file for ``device-sdk run``."""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .pairing.window import PairingMode
-from .transport import TransportConfig
+from ..errors import ConfigError
+from ..pairing.window import PairingMode
+from ..transport import TransportConfig
 
 DEFAULT_DEVICE_NAME = "device_sdk device"
 """The name and model of a device configured with neither and with none stored."""
@@ -61,21 +61,6 @@ class DeviceConfig:
             raise ConfigError(f"port {self.port} is not in 0..65535")
         if self.name is not None and not self.name.strip():
             raise ConfigError("the device name must not be empty")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ControllerConfig:
-    """Configuration of a :class:`~device_sdk.Controller`."""
-
-    state_dir: Path
-    """Where the controller's identity and pinned devices live."""
-    name: str = "device_sdk controller"
-    """The controller's name, shown in the device's peer list."""
-    interfaces: tuple[str, ...] | None = None
-    """Interfaces (names or addresses) to browse on; None for all."""
-    transport: TransportConfig = field(default_factory=TransportConfig)
-    pair_timeout: float = 90.0
-    """Give up a pairing after this many seconds."""
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -158,4 +143,4 @@ def device_config_from(values: dict[str, Any]) -> DeviceConfig:
         raise ConfigError(f"invalid configuration: {exc}") from None
 
 
-__all__ = ["ControllerConfig", "DeviceConfig", "device_config_from", "load_config_file", "replace"]
+__all__ = ["DEFAULT_DEVICE_NAME", "DeviceConfig", "device_config_from", "load_config_file"]

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, InvalidSetupCode, StateError
-from .pairing.setup_code import (
+from ..errors import ConfigError, InvalidSetupCode, StateError
+from ..pairing.setup_code import (
     DISCOVERY_ON_NETWORK,
     FLOW_STANDARD,
     SetupPayload,
@@ -29,7 +29,7 @@ from .pairing.setup_code import (
     generate_discriminator,
     generate_passcode,
 )
-from .statefile import ensure_dir, read_json, write_json
+from ..storage.statefile import ensure_dir, read_json, write_json
 
 __all__ = ["DEFAULT_PRODUCT_ID", "DEFAULT_VENDOR_ID", "FACTORY_FILE", "FACTORY_VERSION", "FactoryData"]
 

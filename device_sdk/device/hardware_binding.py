@@ -1,6 +1,10 @@
 """Joins a board's hardware runtime to a device: parts become channels, the button and LED follow
 the pairing window. The one place where hardware meets the protocol layers.
 
+It gets what it needs passed in, never the device: the registry's declaration methods
+(:class:`ChannelDeclarations`), the pairing state as a value (``status()``, a :class:`PairingStatus`),
+the button's callbacks, and the device's events (the device calls :meth:`HardwareBinding.device_event`).
+
 The status LED tells the truth: it shows the window (open), the device's state (paired, or off), a
 pairing in progress, and, for :data:`ERROR_SHOW_S` seconds after a failed attempt, the error pattern;
 then the window or paired state again. A handshake turned away before any attempt (a stranger at a
@@ -15,17 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
-from .errors import HardwareError
-from .events import DeviceEvent, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
-from .hardware import HardwareRuntime, LedPattern, SimulatedBoard, load_profile
-from .hardware.sim_control import SimController, SimControlServer, sim_socket_path
-
-if TYPE_CHECKING:
-    from .device import Device
+from ..channels import Actuator, Input, Sensor
+from ..errors import HardwareError
+from ..hardware import HardwareRuntime, LedPattern, SimulatedBoard, load_profile
+from ..hardware.sim_control import SimController, SimControlServer, sim_socket_path
+from .events import DeviceEvent, Paired, PairingFailed, PairingStarted, PairingWindowChanged, PinShown
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +38,54 @@ ERROR_SHOW_S = 3.0
 """How long the status LED shows the error pattern after a failed pairing attempt."""
 
 
-class HardwareBinding:
-    """Declares a channel for every part of the board and keeps them in sync."""
+@dataclass(frozen=True, kw_only=True)
+class ChannelDeclarations:
+    """The declaration methods of a :class:`~device_sdk.channels.ChannelRegistry` the binding uses."""
 
-    def __init__(self, device: Device, board: str, *, pin_factory: str | None = None) -> None:
-        self.device = device
+    sensor: Callable[..., Sensor]
+    actuator: Callable[..., Actuator]
+    input: Callable[..., Input]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairingStatus:
+    """The device's pairing state at one moment, as the LED and the sim socket show it."""
+
+    window_open: bool
+    """The window is open (not expired)."""
+    reason: str | None
+    """Why it was opened (``boot``, ``button``, ``admin``)."""
+    expires_at: float | None
+    """When it closes by itself (Unix time); None when closed."""
+    mode: str
+    """The pairing mode (``sticker``, ``display``, ``button``)."""
+    paired: int
+    """How many controllers are paired."""
+
+
+class HardwareBinding:
+    """Declares a channel for every part of the board and keeps them in sync.
+
+    ``declare`` declares the channels (the device's registry), ``status`` tells the pairing state,
+    ``on_short_press``/``on_long_press`` are the pairing button's (open the window, factory reset),
+    ``state_dir`` is where the sim control socket goes.
+    """
+
+    def __init__(
+        self,
+        board: str,
+        *,
+        declare: ChannelDeclarations,
+        status: Callable[[], PairingStatus],
+        on_short_press: Callable[[], None],
+        on_long_press: Callable[[], None],
+        state_dir: Path,
+        pin_factory: str | None = None,
+    ) -> None:
+        self._status = status
+        self._on_short_press = on_short_press
+        self._on_long_press = on_long_press
+        self._state_dir = state_dir
         self.error_show_s = ERROR_SHOW_S
         """How long a failed attempt's error pattern lasts before the LED shows the state again."""
         self._error_timer: asyncio.TimerHandle | None = None
@@ -52,7 +100,7 @@ class HardwareBinding:
             kw["description"] = spec.description
             if spec.kind == "actuator":
                 sink = self.runtime.sinks[spec.name]
-                self._channels[spec.name] = device.actuator(
+                self._channels[spec.name] = declare.actuator(
                     spec.name,
                     initial=sink.state,
                     handler=lambda value, name=spec.name: self.runtime.set(name, value),
@@ -60,16 +108,15 @@ class HardwareBinding:
                     **kw,
                 )
             elif spec.kind == "input":
-                self._channels[spec.name] = device.input(spec.name, rate_hz=spec.rate_hz, **kw)
+                self._channels[spec.name] = declare.input(spec.name, rate_hz=spec.rate_hz, **kw)
             else:
-                self._channels[spec.name] = device.sensor(spec.name, rate_hz=spec.rate_hz, values=spec.values, **kw)
-        self._unsubscribe = device.subscribe(self._device_event)
+                self._channels[spec.name] = declare.sensor(spec.name, rate_hz=spec.rate_hz, values=spec.values, **kw)
 
     async def start(self) -> None:
         await self.runtime.start(
             self._emit,
-            on_short_press=lambda: self.device.open_pairing_window("button"),
-            on_long_press=self.device.factory_reset,
+            on_short_press=self._on_short_press,
+            on_long_press=self._on_long_press,
         )
         self._show_idle()
         if self.simulated:
@@ -84,7 +131,7 @@ class HardwareBinding:
         controller = SimController(
             board=SimulatedBoard(self.runtime), values=self._values, status_extra=self._sim_status
         )
-        server = SimControlServer(path=sim_socket_path(self.device.config.state_dir), controller=controller)
+        server = SimControlServer(path=sim_socket_path(self._state_dir), controller=controller)
         try:
             await server.start()
         except (HardwareError, OSError) as exc:
@@ -94,19 +141,18 @@ class HardwareBinding:
         self.sim_control = server
 
     def _sim_status(self) -> dict[str, object]:
-        window = self.device.window
+        status = self._status()
         return {
             "pairing_window": {
-                "open": window.is_open_at(self.device.clock()),
-                "reason": window.opened_reason,
-                "expires_at": window.expires_at,
-                "mode": window.mode.value,
+                "open": status.window_open,
+                "reason": status.reason,
+                "expires_at": status.expires_at,
+                "mode": status.mode,
             },
-            "paired": len(self.device.trust.list()),
+            "paired": status.paired,
         }
 
     async def stop(self) -> None:
-        self._unsubscribe()
         self._end_error()
         server, self.sim_control = self.sim_control, None
         if server is not None:
@@ -129,18 +175,20 @@ class HardwareBinding:
             led.show(pattern)
 
     def _show_idle(self) -> None:
-        if self.device.window.is_open:
+        status = self._status()
+        if status.window_open:
             self._show(LedPattern.WINDOW_OPEN)
-        elif self.device.trust.list():
+        elif status.paired:
             self._show(LedPattern.PAIRED)
         else:
             self._show(LedPattern.OFF)
 
-    def _device_event(self, event: DeviceEvent) -> None:
+    def device_event(self, event: DeviceEvent) -> None:
+        """The device reported ``event``: the status LED follows it."""
         if isinstance(event, PairingFailed):
             if not event.refused:  # a refusal tested no code: nothing to show
                 self._show_error()
-        elif isinstance(event, ShowPin | PairingStarted):
+        elif isinstance(event, PinShown | PairingStarted):
             self._end_error()
             self._show(LedPattern.PAIRING)
         elif isinstance(event, Paired):

@@ -8,7 +8,6 @@ the new content, never a torn file.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import collections
 import contextlib
 import json
@@ -21,7 +20,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from .errors import StateError
+from ..errors import StateError
 
 log = logging.getLogger(__name__)
 
@@ -112,41 +111,65 @@ def encode_json(value: Any) -> bytes:
     return (json.dumps(value, sort_keys=True) + "\n").encode()
 
 
-_background_writers: weakref.WeakSet[StateWriter] = weakref.WeakSet()
+WRITER_THREAD_NAME = "device-sdk-state-writer"
+"""The name of the writer threads (one per :class:`StateWriterThread`)."""
 
 
-@atexit.register
-def _flush_background_writers() -> None:
-    """At interpreter exit, write what the (daemon) writer thread has not written yet."""
-    for writer in list(_background_writers):
-        with contextlib.suppress(StateError):
-            writer.flush()
+class StateWriterThread:
+    """A background thread that writes :class:`StateWriter` snapshots, owned by whoever made it (a
+    device or a controller) and stopped with it: nothing of it is process-wide.
 
-
-class _WriterThread:
-    """The one background thread of the process that writes :class:`StateWriter` snapshots.
-
-    It is started when the first background writer is created (a device or controller starting
-    up), not at the first write: a pairing must not wait for a thread to start. It then sleeps on
-    a condition until there is something to write, for the life of the process.
+    Its thread starts at :meth:`start` (a device starting up: a pairing then never waits for a thread
+    to start) or at the first snapshot handed to it. It sleeps on a condition until there is something
+    to write. :meth:`close` writes what its writers have pending, stops the thread and joins it; after
+    that their writes are synchronous. A process that exits without closing it loses the snapshots not
+    written yet (the thread is a daemon): close the device or controller (``async with`` does).
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._queue: collections.deque[tuple[float, StateWriter]] = collections.deque()
         self._thread: threading.Thread | None = None
+        self._writers: weakref.WeakSet[StateWriter] = weakref.WeakSet()
+        self._closed = False
+        self._pid = os.getpid()
 
-    def ensure_started(self) -> None:
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (writes are then synchronous)."""
+        return self._closed
+
+    @property
+    def running(self) -> bool:
+        """Whether its thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread now (again after :meth:`close`)."""
         with self._cond:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="device-sdk-state-writer", daemon=True)
+            self._closed = False
+        self._ensure_started()
+
+    def _ensure_started(self) -> None:
+        if os.getpid() != self._pid:  # a forked child: the parent's thread and lock state are not ours
+            self._pid = os.getpid()
+            self._cond = threading.Condition()
+            self._queue.clear()
+            self._thread = None
+        with self._cond:
+            if not self._closed and (self._thread is None or not self._thread.is_alive()):
+                self._thread = threading.Thread(target=self._run, name=WRITER_THREAD_NAME, daemon=True)
                 self._thread.start()
+
+    def add(self, writer: StateWriter) -> None:
+        """``writer`` writes through this thread (it is flushed by :meth:`close`)."""
+        self._writers.add(writer)
 
     def submit(self, writer: StateWriter) -> None:
         """``writer`` has a snapshot pending: write it :data:`BACKGROUND_WRITE_DELAY_S` from now.
 
         On an event loop, a loop timer hands it over then. If that loop stops first, the snapshot
-        stays pending until the writer's next write, :meth:`StateWriter.flush` or interpreter exit.
+        stays pending until the writer's next write, :meth:`StateWriter.flush` or :meth:`close`.
         """
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -163,22 +186,34 @@ class _WriterThread:
         self._enqueue(writer, 0.0)
 
     def _enqueue(self, writer: StateWriter, delay: float) -> None:
-        self.ensure_started()
+        if self._closed:
+            writer.flush_quietly()  # closed meanwhile: written here and now
+            return
+        self._ensure_started()
         with self._cond:
             if all(queued is not writer for _due, queued in self._queue):
                 self._queue.append((time.monotonic() + delay, writer))
             self._cond.notify()
 
-    def reset_after_fork(self) -> None:
-        self._cond = threading.Condition()
-        self._queue.clear()
-        self._thread = None
+    def close(self) -> None:
+        """Write every snapshot its writers have pending, stop the thread and wait for it to end."""
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._cond.notify()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        for writer in list(self._writers):
+            writer.flush_quietly()
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue:
+                while not self._queue and not self._closed:
                     self._cond.wait()
+                if self._closed:
+                    return
                 due, writer = self._queue[0]
                 delay = due - time.monotonic()
                 if delay > 0:
@@ -191,25 +226,20 @@ class _WriterThread:
                 log.error("cannot write %s: %s", writer.path, error)
 
 
-_writer_thread = _WriterThread()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_writer_thread.reset_after_fork)
-
-
 class StateWriter:
     """Atomic writes of one state file, optionally in the background so that the event loop
     never waits for ``fsync`` (tens of milliseconds on an SD card).
 
-    Each :meth:`write` is a complete snapshot. In the background, only the newest snapshot not
-    yet written is written (older ones are skipped), and a snapshot never overwrites a newer one.
-    ``write(..., sync=True)``, :meth:`flush` and :meth:`close` return once everything written
-    before them is on disk. Without ``background`` every write is synchronous. All background
-    writers of a process share one thread.
+    Each :meth:`write` is a complete snapshot. In the background (on ``background``, a
+    :class:`StateWriterThread` its owner made), only the newest snapshot not yet written is written
+    (older ones are skipped), and a snapshot never overwrites a newer one. ``write(..., sync=True)``,
+    :meth:`flush` and :meth:`close` return once everything written before them is on disk. Without
+    ``background`` (or once it is closed) every write is synchronous.
     """
 
-    def __init__(self, path: Path, *, background: bool = False, mode: int = FILE_MODE) -> None:
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None, mode: int = FILE_MODE) -> None:
         self.path = Path(path)
-        self.background = background
+        self._thread = background
         self._mode = mode
         self._disk = threading.Lock()  # held while a snapshot is taken and written
         self._cond = threading.Lock()  # guards the fields below
@@ -218,18 +248,24 @@ class StateWriter:
         self._retry: bytes | None = None
         self._closed = False
         self._handoff_loop: asyncio.AbstractEventLoop | None = None
-        if background:
-            _writer_thread.ensure_started()
-            _background_writers.add(self)
+        if background is not None:
+            background.add(self)
+
+    @property
+    def background(self) -> bool:
+        """Whether writes go to a writer thread (not after :meth:`close`, nor once that thread is closed)."""
+        return self._thread is not None and not self._thread.closed and not self._closed
 
     def write(self, data: bytes, *, sync: bool = False) -> None:
         """Write ``data`` as the file's new content: now when ``sync`` (or not in the background),
         else soon, on the writer thread."""
+        thread = self._thread
         with self._cond:
             self._pending = data
-            queue = self.background and not sync and not self._closed
+            queue = thread is not None and not thread.closed and not sync and not self._closed
         if queue:
-            _writer_thread.submit(self)
+            assert thread is not None
+            thread.submit(self)
             return
         self._write_pending()
         self._raise_error()
@@ -246,6 +282,13 @@ class StateWriter:
                 self._pending, self._retry = self._retry, None
         self._write_pending()
         self._raise_error()
+
+    def flush_quietly(self) -> None:
+        """:meth:`flush`, logging a failure instead of raising it (a writer thread closing)."""
+        try:
+            self.flush()
+        except StateError as exc:
+            log.error("%s", exc)
 
     def close(self) -> None:
         """Flush; later writes are synchronous."""

@@ -13,7 +13,8 @@ from xml.sax.saxutils import escape
 
 import segno
 
-from .pairing.setup_code import SetupPayload, encode_manual, encode_qr
+from ..errors import InvalidArgument
+from ..pairing.setup_code import SetupPayload, encode_manual, encode_qr
 
 __all__ = ["format_manual_code", "sticker_qr", "sticker_text", "write_sticker_png", "write_sticker_svg"]
 
@@ -27,7 +28,7 @@ def format_manual_code(code: str) -> str:
     """
     digits = code.replace("-", "").replace(" ", "")
     if not digits.isdigit() or len(digits) not in (11, 21):
-        raise ValueError("a manual pairing code has 11 or 21 digits")
+        raise InvalidArgument("a manual pairing code has 11 or 21 digits")
     groups = [digits[0:4], digits[4:7], digits[7:11]]
     if len(digits) == 21:
         groups += [digits[11:16], digits[16:21]]
@@ -59,7 +60,7 @@ def write_sticker_svg(payload: SetupPayload, path: Path, *, scale: int = 8) -> N
     ``scale`` is the size of one module in SVG user units (pixels).
     """
     if scale < 1:
-        raise ValueError("scale must be at least 1")
+        raise InvalidArgument("scale must be at least 1")
     qr = sticker_qr(payload)
     modules = []
     for y, row in enumerate(qr.matrix_iter(border=_QUIET_ZONE)):
@@ -90,5 +91,5 @@ def write_sticker_png(payload: SetupPayload, path: Path, *, scale: int = 8) -> N
     The PNG holds the QR code only: drawing text would need an imaging library.
     """
     if scale < 1:
-        raise ValueError("scale must be at least 1")
+        raise InvalidArgument("scale must be at least 1")
     sticker_qr(payload).save(str(path), kind="png", scale=scale, border=_QUIET_ZONE)

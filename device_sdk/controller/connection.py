@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from .channels import (
+from ..channels import (
     ACTUATOR_PROTOCOL,
     ADMIN_LABEL,
     ADMIN_PROTOCOL,
@@ -35,6 +35,7 @@ from .channels import (
     PeerRecord,
     Reading,
     ReadingFilter,
+    Role,
     StreamChunk,
     StreamFormat,
     StreamReceiver,
@@ -45,13 +46,13 @@ from .channels import (
     parse_peers,
     subscription_frame,
 )
-from .channels.client import PendingRequest
-from .errors import ChannelError, ChannelOpenFailed, ConnectionClosed
-from .pairing.trust import Role
-from .transport import AgentConnection, ConnectionHandler
-from .wire import (
+from ..channels.client import PendingRequest
+from ..errors import ChannelError, ChannelOpenFailed, ConnectionClosed
+from ..transport import AgentConnection, ConnectionHandler
+from ..wire import (
     AgentInfo,
     AgentInfoEvent,
+    CloseCode,
     DataChannelOpenRequest,
     DataChannelOpenResponse,
     DataFrame,
@@ -481,7 +482,7 @@ class DeviceConnection(ConnectionHandler):
                 channel.push(loads_frame(msg.payload))
             except FrameError:
                 log.info("channel %r: payload is not one CBOR item; resetting", channel.label)
-                conn.reset_stream(stream_id, 400)
+                conn.reset_stream(stream_id, CloseCode.BAD_REQUEST)
                 channel.end("bad payload")
 
     def stream_ended(self, conn: AgentConnection, stream_id: int, reset_code: int | None) -> None:

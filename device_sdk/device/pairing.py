@@ -17,7 +17,7 @@ Names (profile v1.1, docs/protocol.md "Names"): when the controller's confirmati
 device asks for its agent-info; the answer normally arrives with the controller's auth-status, so the
 pairing is committed under the controller's own name. If it has not arrived yet, the entry keeps its
 name (pairing again) or a placeholder until it does (at most :data:`LEARN_NAME_TIMEOUT_S`), and
-:class:`~device_sdk.events.Paired` is reported once the name is known.
+:class:`~device_sdk.device.events.Paired` is reported once the name is known.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import ConfigError
-from .events import DeviceEvent, LockedOut, Paired, PairingFailed, PairingStarted, PairingWindowChanged, ShowPin
-from .identity import fingerprint_text
-from .pairing.auth import (
+from ..errors import ConfigError
+from ..identity import fingerprint_text
+from ..pairing.auth import (
     AdmissionRequested,
     AttemptStarted,
     Authenticated,
@@ -38,12 +37,12 @@ from .pairing.auth import (
     ProofVerified,
     PskProvider,
     SendMessage,
+    ShowPin,
 )
-from .pairing.auth import ShowPin as AuthShowPin
-from .pairing.auth_device import DeviceAuth
-from .pairing.spake2 import Spake2SharePool, password_from_psk
-from .pairing.trust import DeviceTrustStore
-from .pairing.window import (
+from ..pairing.auth_device import DeviceAuth
+from ..pairing.spake2 import Spake2SharePool, password_from_psk
+from ..pairing.trust import DeviceTrustStore
+from ..pairing.window import (
     LockoutStarted,
     OpenReason,
     PairingMode,
@@ -54,9 +53,10 @@ from .pairing.window import (
     WindowOpened,
     WindowUpdate,
 )
-from .pairing.window_store import WindowStore
-from .transport import AgentConnection
-from .wire import AgentInfoResponse, AuthMessage, AuthSpake2Handshake, CloseCode, Message
+from ..pairing.window_store import WindowStore
+from ..transport import AgentConnection
+from ..wire import AgentInfoResponse, AuthMessage, AuthResult, AuthSpake2Handshake, CloseCode, Message
+from .events import DeviceEvent, Paired, PairingFailed, PairingStarted, PairingWindowChanged, PinShown
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +241,8 @@ class PairingRunner:
             # The attempt took the prepared share: prepare the next one once this one is answered.
             self._later(SHARE_REFILL_DELAY_S, self.prepare_share)
             self._emit(PairingStarted())
-        elif isinstance(event, AuthShowPin):
-            self._emit(ShowPin(event.text, event.qr_text, max(0.0, event.expires_at - self.clock())))
+        elif isinstance(event, ShowPin):
+            self._emit(PinShown(event.text, event.qr_text, max(0.0, event.expires_at - self.clock())))
         elif isinstance(event, ProofVerified):
             # Asked now, so that the request leaves with cB and the answer comes back with the
             # controller's auth-status; a controller that never answers is announced without it.
@@ -274,7 +274,7 @@ class PairingRunner:
         refusal: Refusal | None
         if admission.trusted and existing is None:
             # Removed while pairing again: pairing again does not bring a removed controller back.
-            refusal = Refusal(CloseCode.UNAUTHORIZED, 1, None, "this controller was removed")
+            refusal = Refusal(CloseCode.UNAUTHORIZED, AuthResult.UNKNOWN_ERROR, None, "this controller was removed")
             update = self.window.attempt_ended(admission, now)
         else:
             refusal, update = self.window.attempt_succeeded(admission, now)
@@ -325,7 +325,7 @@ class PairingRunner:
             elif isinstance(event, TokenRotated):
                 publish = True
             elif isinstance(event, LockoutStarted):
-                self._emit(LockedOut(event.until))
+                self._emit(event)
         if update.events:
             self._arm_window_timer()
         if publish:

@@ -1,8 +1,27 @@
-"""Events a device reports to its application (and to the CLI, a display or a status LED)."""
+"""Events a device reports to its application (and to the CLI, a display or a status LED).
+
+Named for what happened, apart from the exceptions a controller gets: :class:`PinShown` (the
+pairing machine's :class:`~device_sdk.pairing.auth.ShowPin` is the instruction that leads to it) and
+:class:`LockoutStarted` (the window's own event, reported as it is; the controller's exception is
+:class:`~device_sdk.errors.LockedOut`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from ..pairing.window_events import LockoutStarted
+
+__all__ = [
+    "DeviceEvent",
+    "LockoutStarted",
+    "Paired",
+    "PairingFailed",
+    "PairingStarted",
+    "PairingWindowChanged",
+    "PinShown",
+    "ShowPin",
+]
 
 
 @dataclass(frozen=True)
@@ -20,7 +39,7 @@ class PairingStarted:
 
 
 @dataclass(frozen=True)
-class ShowPin:
+class PinShown:
     """Display mode: show this PSK to the user (valid for ``valid_s`` seconds, one attempt)."""
 
     text: str = field(repr=False)
@@ -53,11 +72,9 @@ class PairingFailed:
     refused: bool = False
 
 
-@dataclass(frozen=True)
-class LockedOut:
-    """Handshakes are refused until ``until`` (after repeated failures)."""
+ShowPin = PinShown
+"""The former name of :class:`PinShown` (kept for applications written before the rename)."""
 
-    until: float
-
-
-DeviceEvent = PairingWindowChanged | PairingStarted | ShowPin | Paired | PairingFailed | LockedOut
+DeviceEvent = PairingWindowChanged | PairingStarted | PinShown | Paired | PairingFailed | LockoutStarted
+"""Every event a device reports; :class:`LockoutStarted` (``until``, ``consecutive_failures``): handshakes
+are refused until ``until`` after repeated failures."""

@@ -12,22 +12,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from zeroconf.asyncio import AsyncZeroconf
 
-from ._controller_pairing import PairingAttempt, PinCallback
-from .config import ControllerConfig
-from .device_connection import DeviceConnection
-from .discovery import Browser, DiscoveredDevice
-from .errors import (
+from ..discovery import Browser, DiscoveredDevice
+from ..errors import (
     ActuatorError,
-    AmbiguousDevice,
     ChannelError,
     ChannelOpenFailed,
     ConnectionClosed,
@@ -39,70 +32,29 @@ from .errors import (
     PairingTimeout,
     TransportError,
 )
-from .identity import AgentIdentity, agent_hostname, fingerprint_from_text, fingerprint_text
-from .pairing.auth import AuthFailed, failure_to_error
-from .pairing.auth_controller import ControllerAuth
-from .pairing.setup_code import parse_setup_code
-from .pairing.trust import ControllerPinStore, PinnedDevice
-from .reconnect import ReconnectPolicy, connections
-from .statefile import ensure_dir
-from .transport import AgentConnection, Credentials, connect
-from .wire import (
+from ..identity import AgentIdentity, fingerprint_from_text
+from ..pairing.auth import AuthFailed, failure_to_error
+from ..pairing.auth_controller import ControllerAuth
+from ..pairing.setup_code import parse_setup_code
+from ..pairing.trust import ControllerPinStore, PinnedDevice
+from ..storage.statefile import StateWriterThread, ensure_dir
+from ..transport import AgentConnection, Credentials, connect
+from ..wire import (
     CAP_DATA_CHANNELS,
     AgentInfo,
     AuthResult,
     CloseCode,
 )
+from .config import ControllerConfig
+from .connection import DeviceConnection
+from .pairing import PairingAttempt, PinCallback
+from .reconnect import ReconnectPolicy, connections
+from .targets import DeviceFinder, DeviceTarget
 
 log = logging.getLogger(__name__)
 
 PINS_FILE = "devices.json"
 CONTROLLER_MODEL = "device_sdk controller"
-DISCOVERY_SETTLE_S = 1.0
-"""How long after the browser starts :meth:`Controller.find` waits for other matching devices to answer."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeviceTarget:
-    """Where a device is and who it claims to be: from discovery, a ready file or the pin store."""
-
-    name: str
-    addresses: tuple[str, ...]
-    port: int
-    fingerprint: bytes
-    sn: str
-    token: str | None = None
-    discriminator: int | None = None
-
-    @classmethod
-    def from_discovered(cls, device: DiscoveredDevice) -> DeviceTarget:
-        return cls(
-            name=device.instance_name,
-            addresses=device.addresses,
-            port=device.port,
-            fingerprint=fingerprint_from_text(device.txt.fp),
-            sn=device.txt.sn,
-            token=device.txt.at,
-            discriminator=device.txt.d,
-        )
-
-    @classmethod
-    def from_ready_file(cls, path: Path, host: str = "127.0.0.1") -> DeviceTarget:
-        """A device started with ``--ready-file`` (tests and tools without mDNS)."""
-        data = json.loads(Path(path).read_text())
-        return cls(
-            name=data["name"],
-            addresses=(host,),
-            port=int(data["port"]),
-            fingerprint=fingerprint_from_text(data["fp"]),
-            sn=data["sn"],
-            token=data.get("at"),
-            discriminator=data.get("d"),
-        )
-
-    @property
-    def server_name(self) -> str:
-        return agent_hostname(self.sn, self.name)
 
 
 class Controller:
@@ -121,11 +73,14 @@ class Controller:
         self.identity = AgentIdentity.load_or_create(
             config.state_dir, model_name=CONTROLLER_MODEL, instance_name=config.name
         )
-        # Written on a thread: pair() need not wait for fsync; close() (or interpreter exit) flushes.
-        self.pins = ControllerPinStore(config.state_dir / PINS_FILE, background_writes=True)
-        self._zeroconf = zeroconf
-        self._browser: Browser | None = None
-        self._browser_started = 0.0
+        # Written on the controller's own thread: pair() need not wait for fsync; close() flushes and
+        # stops it.
+        self.state_writer = StateWriterThread()
+        self.pins = ControllerPinStore(config.state_dir / PINS_FILE, background=self.state_writer)
+        self._credentials = Credentials.from_identity(self.identity)
+        """The identity's files, and their certificate and key once loaded (for every dial)."""
+        self.finder = DeviceFinder(zeroconf=zeroconf, interfaces=config.interfaces)
+        """Finds devices over mDNS (discovery, queries, pinned devices found again)."""
 
     async def __aenter__(self) -> Controller:
         return self
@@ -135,10 +90,12 @@ class Controller:
 
     async def close(self) -> None:
         """Stop discovery and make sure the pinned devices are on disk."""
-        if self._browser is not None:
-            await self._browser.stop()
-            self._browser = None
-        await asyncio.to_thread(self.pins.flush)
+        await self.finder.close()
+        await asyncio.to_thread(self._close_writer)
+
+    def _close_writer(self) -> None:
+        self.pins.flush()
+        self.state_writer.close()
 
     def agent_info(self) -> AgentInfo:
         return AgentInfo(self.config.name, CONTROLLER_MODEL, (CAP_DATA_CHANNELS,), "c0ntr011", ())
@@ -147,20 +104,11 @@ class Controller:
 
     async def browser(self) -> Browser:
         """The controller's mDNS browser, started on first use."""
-        if self._browser is None:
-            self._browser = Browser(zeroconf=self._zeroconf, interfaces=self.config.interfaces)
-            await self._browser.start()
-            self._browser_started = asyncio.get_running_loop().time()
-        return self._browser
+        return await self.finder.browser()
 
     async def discover(self, timeout: float = 3.0, *, pairable_only: bool = False) -> list[DiscoveredDevice]:
         """Devices seen within ``timeout`` seconds (only those with an open window if asked)."""
-        browser = await self.browser()
-        await asyncio.sleep(timeout)
-        found = list(browser.devices.values())
-        if pairable_only:
-            found = [d for d in found if d.commissionable]
-        return sorted(found, key=lambda d: d.instance_name)
+        return await self.finder.discover(timeout, pairable_only=pairable_only)
 
     async def find(self, query: str, timeout: float = 5.0) -> DiscoveredDevice:
         """A device by name, fingerprint prefix (>= 4 characters) or discriminator.
@@ -168,15 +116,7 @@ class Controller:
         Raises :class:`~device_sdk.errors.AmbiguousDevice` when the query matches more than one device
         (a shared discriminator, a short fingerprint prefix, two devices showing the same name).
         """
-
-        def match(d: DiscoveredDevice) -> bool:
-            if query in (d.instance_name, d.display_name) or d.instance_name.lower() == query.lower():
-                return True
-            if len(query) >= 4 and d.txt.fp.startswith(query):
-                return True
-            return query.isdigit() and d.txt.d is not None and int(query) == d.txt.d
-
-        return await self._find_unique(match, timeout, f"{query!r}", exact_name=query)
+        return await self.finder.find(query, timeout)
 
     async def find_for_code(self, code: str, timeout: float = 5.0) -> DiscoveredDevice:
         """The device with an open pairing window whose discriminator matches a setup code.
@@ -184,35 +124,7 @@ class Controller:
         Raises :class:`~device_sdk.errors.AmbiguousDevice` when two or more such devices are on the
         network, rather than pairing with whichever answered first: one of them may be an impostor.
         """
-        parsed = parse_setup_code(code)
-
-        def match(d: DiscoveredDevice) -> bool:
-            return d.commissionable and (d.txt.d is None or parsed.matches_discriminator(d.txt.d))
-
-        return await self._find_unique(match, timeout, "the setup code's discriminator")
-
-    async def _find_unique(
-        self,
-        match: Callable[[DiscoveredDevice], bool],
-        timeout: float,
-        what: str,
-        *,
-        exact_name: str | None = None,
-    ) -> DiscoveredDevice:
-        browser = await self.browser()
-        first = await browser.find(match, timeout)
-        if exact_name is not None and first.instance_name.lower() == exact_name.lower():
-            return first  # an instance name is unique on the link (mDNS renames on conflict)
-        # Other devices answer the same query within ~120 ms (RFC 6762 section 6); allow for resolving and load.
-        wait = self._browser_started + DISCOVERY_SETTLE_S - asyncio.get_running_loop().time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        matches = {d.txt.fp: d for d in browser.devices.values() if match(d)}
-        if len(matches) > 1:
-            found = tuple(sorted(matches.values(), key=lambda d: d.display_name))
-            names = ", ".join(d.display_name for d in found)
-            raise AmbiguousDevice(f"{len(found)} devices match {what}: {names}; name one of them", found)
-        return next(iter(matches.values()), first)
+        return await self.finder.find_for_code(code, timeout)
 
     # -- connecting -----------------------------------------------------------------------------
 
@@ -237,7 +149,7 @@ class Controller:
                 agent = await connect(
                     host,
                     target.port,
-                    credentials=Credentials.from_identity(self.identity),
+                    credentials=self._credentials,
                     expected_fingerprint=target.fingerprint,
                     server_name=target.server_name,
                     local_info=self.agent_info,
@@ -267,7 +179,9 @@ class Controller:
         Raises :class:`~device_sdk.errors.WrongSetupCode`, :class:`~device_sdk.errors.PairingWindowClosed`,
         :class:`~device_sdk.errors.LockedOut`, :class:`~device_sdk.errors.PairingTimeout`, ...
         """
-        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self._freshest(device))
+        target = (
+            device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self.finder.freshest(device))
+        )
         passcode: int | None
         if code is None:
             passcode = None
@@ -292,10 +206,10 @@ class Controller:
             async with asyncio.timeout(self.config.pair_timeout):
                 await pairing.run(agent)
         except TimeoutError:
-            agent.close(401, "pairing timed out")
+            agent.close(CloseCode.UNAUTHORIZED, "pairing timed out")
             raise PairingTimeout("the device did not complete the pairing in time") from None
         except BaseException:
-            agent.close(401, "pairing failed")
+            agent.close(CloseCode.UNAUTHORIZED, "pairing failed")
             raise
         finally:
             conn.auth_handler = None
@@ -315,7 +229,7 @@ class Controller:
                 raise failure_to_error(refused, close_code=exc.code, close_reason=exc.reason) from None
             raise PairingError(f"the device closed the connection instead of committing the pairing: {exc}") from None
         except TimeoutError:
-            agent.close(401, "pairing not confirmed")
+            agent.close(CloseCode.UNAUTHORIZED, "pairing not confirmed")
             raise PairingTimeout("the device did not confirm the pairing in time") from None
         self.pins.add(
             target.fingerprint,
@@ -340,7 +254,7 @@ class Controller:
             target = device
         else:
             pinned = device if isinstance(device, PinnedDevice) else self.pins.find(device)
-            target = await self._locate(pinned)
+            target = await self.finder.locate(pinned)
         if self.pins.get(target.fingerprint) is None:
             raise NotPaired(f"{target.name} is not paired with this controller")
         conn = await self._open(target)
@@ -354,23 +268,21 @@ class Controller:
         policy: ReconnectPolicy | None = None,
     ) -> AsyncGenerator[DeviceConnection, None]:
         """Connections to a paired device, a new one whenever the last was lost: the device is found
-        again by its pinned fingerprint and dialled with backoff (:mod:`device_sdk.reconnect`)."""
-        return connections(self, device, policy or ReconnectPolicy())
-
-    def _freshest(self, device: DiscoveredDevice) -> DiscoveredDevice:
-        """The browser's current record of ``device``: its ``at`` rotates with every window opening
-        and failed attempt, and pairing with an old one would cost an attempt (secret-unknown)."""
-        if self._browser is not None:
-            for record in self._browser.devices.values():
-                if record.txt.fp == device.txt.fp:
-                    return record
-        return device
+        again by its pinned fingerprint and dialled with backoff (:mod:`device_sdk.controller.reconnect`)."""
+        if isinstance(device, str):
+            device = self.pins.find(device)
+        elif isinstance(device, DiscoveredDevice):
+            pinned = self.pins.get(fingerprint_from_text(device.fingerprint))
+            device = pinned if pinned is not None else device  # pinned: found again by fingerprint later
+        return connections(self.connect, device, policy or ReconnectPolicy())
 
     async def probe(self, device: DiscoveredDevice | DeviceTarget) -> AgentInfo:
         """The agent-info of a device, paired or not (the profile lets any peer ask): its full name and
         model, before pairing. The device is checked against its advertised fingerprint; the
         connection is closed at once."""
-        target = device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self._freshest(device))
+        target = (
+            device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self.finder.freshest(device))
+        )
         conn = await self._open(target)
         try:
             return await conn.agent_info()
@@ -382,15 +294,6 @@ class Controller:
         pinned = self.pins.get(fingerprint)
         if pinned is not None and pinned.name != info.display_name:
             self.pins.update(fingerprint, name=info.display_name, now=self.clock())
-
-    async def _locate(self, pinned: PinnedDevice) -> DeviceTarget:
-        """Where a pinned device is now: its mDNS record, found by its fingerprint."""
-        text = fingerprint_text(pinned.fingerprint)
-        try:
-            found = await (await self.browser()).find(lambda d: d.txt.fp == text, timeout=3.0)
-        except DeviceNotFound:
-            raise DeviceNotFound(f"{pinned.name} is paired but not advertised on the network") from None
-        return DeviceTarget.from_discovered(found)
 
     def peers(self) -> list[PinnedDevice]:
         """The paired devices."""

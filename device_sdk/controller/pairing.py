@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from .errors import ConnectionClosed, InvalidSetupCode, PairingAborted, PairingError
-from .pairing.auth import Authenticated, AuthFailed, NeedPin, SendMessage, failure_to_error
-from .pairing.auth_controller import ControllerAuth
-from .pairing.display_pin import parse_display_pin
-from .transport import AgentConnection, ConnectionHandler
-from .wire import AuthMessage, CloseCode, Message
+from ..errors import ConnectionClosed, InvalidSetupCode, PairingAborted, PairingError
+from ..pairing.auth import Authenticated, AuthFailed, NeedPin, SendMessage, failure_to_error
+from ..pairing.auth_controller import ControllerAuth
+from ..pairing.display_pin import parse_display_pin
+from ..transport import AgentConnection, ConnectionHandler
+from ..wire import AuthMessage, CloseCode, Message
 
 PEER_CLOSE_GRACE_S = 2.0
 """After the device reports a failed pairing, wait this long for its close before closing ourselves."""

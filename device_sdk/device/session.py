@@ -1,10 +1,12 @@
-"""Per-connection glue of the device: authentication and channel sessions on one connection.
+"""The device's connections: authentication and channel sessions on each one, frames pumped out.
 
 :class:`DeviceSession` is the :class:`~device_sdk.transport.ConnectionHandler` of each connection.
-It hands auth messages to the device's pairing runner (:mod:`device_sdk._device_pairing`), data
+It hands auth messages to the device's pairing runner (:mod:`device_sdk.device.pairing`), data
 channels to :class:`~device_sdk.channels.ChannelSession` objects, and pumps frames out as the QUIC
 stream buffers drain (flow control: a slow controller's frames wait in its own bounded queue).
-:class:`SessionHub` is what the connections share: the registry's events and actuator calls.
+:class:`SessionHub` is what the connections share: the registry's events and actuator calls. Both
+get what they need in a :class:`SessionContext` (the registry, the trust store, the pairing runner and
+a clock), never the device.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from .channels import (
+from ..channels import (
     CallsReady,
+    ChannelRegistry,
     ChannelSession,
     FrameError,
     InputSession,
@@ -28,9 +33,10 @@ from .channels import (
     loads_frame,
     run_call,
 )
-from .errors import ConnectionClosed
-from .transport import AgentConnection, ConnectionHandler
-from .wire import (
+from ..errors import ConnectionClosed
+from ..pairing.trust import DeviceTrustStore
+from ..transport import AgentConnection, ConnectionHandler
+from ..wire import (
     AuthMessage,
     CloseCode,
     DataChannelOpenRequest,
@@ -40,9 +46,7 @@ from .wire import (
     OpenResult,
     encode_message,
 )
-
-if TYPE_CHECKING:
-    from .device import Device
+from .pairing import PairingRunner
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +65,25 @@ DATAGRAM_SIZE_ESTIMATE = 256
 """Room asked of the congestion window before an input frame is handed to aioquic."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class SessionContext:
+    """What the device's connections need from the device."""
+
+    registry: ChannelRegistry
+    """The device's channels: opens, frames, actuator calls."""
+    trust: DeviceTrustStore
+    """Who may open channels, and with which role."""
+    pairing: PairingRunner
+    """Takes each connection's authentication."""
+    clock: Callable[[], float]
+    """Unix time (for frames received and calls run)."""
+
+
 class SessionHub:
     """State shared by the connections of one device."""
 
-    def __init__(self, device: Device) -> None:
-        self.device = device
+    def __init__(self, context: SessionContext) -> None:
+        self.context = context
         self.sessions: set[DeviceSession] = set()
         self.owners: weakref.WeakKeyDictionary[ChannelSession, DeviceSession] = weakref.WeakKeyDictionary()
         """Which connection each open channel session belongs to."""
@@ -77,8 +95,8 @@ class SessionHub:
             if owner is not None:
                 owner.schedule_pump()
         elif isinstance(event, CallsReady):
-            for call in self.device.channels.take_calls():
-                self.spawn(run_call(call, clock=self.device.clock))
+            for call in self.context.registry.take_calls():
+                self.spawn(run_call(call, clock=self.context.clock))
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -104,9 +122,9 @@ class DeviceSession(ConnectionHandler):
 
     def __init__(self, hub: SessionHub, conn: AgentConnection) -> None:
         self.hub = hub
-        self.device = hub.device
+        self.context = hub.context
         self.conn = conn
-        self.pairing = hub.device.pairing
+        self.pairing = hub.context.pairing
         self.channels: dict[int, ChannelSession] = {}
         self._channel_ids: dict[int, int] = {}  # stream id -> channel id
         self._pump_scheduled = False
@@ -169,7 +187,7 @@ class DeviceSession(ConnectionHandler):
             except FrameError as exc:
                 self._reset(stream_id, f"data-frame payload is not one CBOR item: {exc}")
                 return
-            session.receive_frame(frame, self.device.clock())
+            session.receive_frame(frame, self.context.clock())
             self.schedule_pump()
         else:
             conn.close(CloseCode.BAD_REQUEST, f"type {msg.TYPE_KEY} on a channel stream")
@@ -180,14 +198,14 @@ class DeviceSession(ConnectionHandler):
             return
         fp = self.conn.peer_fingerprint
         assert fp is not None  # authenticated peers have a certificate
-        entry = self.device.trust.get(fp)
+        entry = self.context.trust.get(fp)
         if entry is None or self._closing:  # removed: its connection is closing
             self.conn.send_stream(
                 stream_id, DataChannelOpenResponse(req.request_id, OpenResult.PERMANENT_ERROR), end_stream=True
             )
             return
         peer = PeerInfo(fp=fp, role=entry.role, name=entry.name)
-        result = self.device.channels.open_session(req.label, req.protocol, peer=peer, now=self.device.clock())
+        result = self.context.registry.open_session(req.label, req.protocol, peer=peer, now=self.context.clock())
         if isinstance(result, OpenRefused):
             self.conn.send_stream(stream_id, DataChannelOpenResponse(req.request_id, result.result), end_stream=True)
             return
