@@ -23,9 +23,7 @@ from _peers_child import HOST
 from _peers_sides import Arrivals, ControllerSide
 
 from device_sdk.channels import Reading
-from device_sdk.config import ControllerConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
 
 SETUP_CODE = 20202021
 

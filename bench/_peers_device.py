@@ -18,8 +18,7 @@ from _peers_child import HOST, device_main, until_terminated
 from _peers_sides import DeviceSide
 
 from device_sdk.channels import Sensor
-from device_sdk.config import DeviceConfig
-from device_sdk.device import Device
+from device_sdk.device import Device, DeviceConfig
 
 SETUP_CODE = 20202021
 

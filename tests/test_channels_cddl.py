@@ -32,8 +32,7 @@ from device_sdk.channels import (
 )
 from device_sdk.channels.descriptor import CHANNEL_KINDS
 from device_sdk.channels.values import ERROR_CODES, VALUE_TYPES
-from device_sdk.config import DeviceConfig
-from device_sdk.device import Device
+from device_sdk.device import Device, DeviceConfig
 
 from ._spec import DEVICE_CHANNELS_CDDL
 
