@@ -160,10 +160,14 @@ class PairingWindowClosed(PairingError):
 
 
 class LockedOut(PairingError):
-    """Too many failed attempts: the device refuses handshakes for ``retry_after`` seconds (429)."""
+    """The device refuses handshakes for ``retry_after`` seconds (429): after too many failed attempts, or
+    while another controller's attempt is under way (the profile gives both the same answer)."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many failed pairing attempts: try again in {retry_after:.0f} s")
+        super().__init__(
+            f"the device is not taking pairing attempts now (too many wrong codes, or another pairing under way): "
+            f"try again in {retry_after:.0f} s"
+        )
         self.retry_after = retry_after
 
 
