@@ -87,7 +87,7 @@ _CLOSE_MEANINGS = {
     403: "its pairing window is closed",
     404: "it received a message it does not know",
     413: "it received a message that is too large",
-    429: "too many failed pairing attempts",
+    429: "it is turning this side away for now (too many wrong codes, connections or unread answers)",
 }
 """What the profile's close codes mean, said of the side that closed (for the messages below). Keyed by
 the values of :class:`device_sdk.wire.CloseCode` (this root module imports nothing of the package;
