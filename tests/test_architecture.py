@@ -40,19 +40,19 @@ MODULES = sorted(module_name(p) for p in PACKAGE.rglob("*.py"))
 PUBLIC_API: dict[str, list[str]] = {
     "device_sdk": [
         "ActuatorBusy", "ActuatorError", "AgentIdentity", "AmbiguousDevice", "Catalog", "ChannelDescriptor",
-        "ChannelError", "ChannelOpenFailed", "ConfigError", "ConnectTimeout", "ConnectionClosed", "ConnectionLost",
-        "Controller", "ControllerConfig", "Device", "DeviceConfig", "DeviceConnection", "DeviceEvent",
-        "DeviceNotFound", "DeviceSDKError", "DeviceTarget", "DeviceUnreachable", "DiscoveryError", "FactoryData",
-        "FingerprintMismatch", "HardwareError", "InvalidArgument", "InvalidSetupCode", "InvalidType",
+        "ChannelError", "ChannelOpenFailed", "ConfigError", "ConnectTimeout", "ControllerRemoved", "ConnectionClosed",
+        "ConnectionLost", "Controller", "ControllerConfig", "Device", "DeviceConfig", "DeviceConnection",
+        "DeviceEvent", "DeviceNotFound", "DeviceSDKError", "DeviceTarget", "DeviceUnreachable", "DiscoveryError",
+        "FactoryData", "FingerprintMismatch", "HardwareError", "InvalidArgument", "InvalidSetupCode", "InvalidType",
         "LocalProtocolError", "LockedOut", "LockoutStarted", "NotPaired", "NotRunning", "Paired", "PairingAborted",
         "PairingError", "PairingFailed", "PairingMode", "PairingStarted", "PairingTimeout", "PairingWindowChanged",
         "PairingWindowClosed", "PinShown", "ProtocolError", "Reading", "ReconnectPolicy", "RemoteProtocolError",
-        "SetupPayload", "ShowPin", "StateError", "StreamChunk", "StreamFormat", "TransportError", "UnknownName",
-        "ValueRejected", "WrongSetupCode", "__version__", "encode_manual", "encode_qr", "parse_setup_code",
+        "SetupPayload", "StateError", "StreamChunk", "StreamFormat", "TransportError", "UnknownName", "ValueRejected",
+        "WrongSetupCode", "__version__", "encode_manual", "encode_qr", "parse_setup_code",
     ],
     "device_sdk.device": [
-        "Device", "DeviceConfig", "DeviceEvent", "FactoryData", "LockoutStarted", "Paired", "PairingFailed",
-        "PairingStarted", "PairingWindowChanged", "PinShown", "ShowPin", "device_config_from", "load_config_file",
+        "ControllerRemoved", "Device", "DeviceConfig", "DeviceEvent", "FactoryData", "LockoutStarted", "Paired",
+        "PairingFailed", "PairingStarted", "PairingWindowChanged", "PinShown", "device_config_from", "load_config_file",
     ],
     "device_sdk.controller": ["Controller", "ControllerConfig", "DeviceConnection", "DeviceTarget", "ReconnectPolicy"],
     "device_sdk.wire": [
