@@ -391,7 +391,8 @@ class BridgeCore:
 
     def input_reading(self, fingerprint: bytes, channel: str, value: Any, now: float) -> list[Action]:
         """A reading of an input channel: an event (bool and enum inputs: each change; others: at most
-        one per ``event_interval_s``, the newest value winning)."""
+        one per ``event_interval_s``, the newest value winning). The first reading on a connection is the
+        input's state at that moment, not an event."""
         device = self._devices.get(fingerprint)
         if device is None or not device.online:
             return []
@@ -399,6 +400,9 @@ class BridgeCore:
         if plan is None or plan.kind != "input":
             return []
         last = device.events.get(channel)
+        if last is None:  # the input's state when the channel opened: where it is, not something it did
+            device.events[channel] = (now, value)
+            return []
         if plan.type in ("bool", "enum"):
             if last is not None and last[1] == value:
                 return []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import ssl
 from collections import deque
@@ -101,14 +102,7 @@ class BrokerLink:
             except aiomqtt.MqttError as exc:
                 failures += 1
                 level = logging.WARNING if failures <= 3 or failures % 20 == 0 else logging.DEBUG
-                log.log(
-                    level,
-                    "the MQTT broker at %s:%d is not reachable (%s); trying again in %.0f s",
-                    host,
-                    port,
-                    exc,
-                    delay,
-                )
+                log.log(level, "the MQTT broker at %s:%d %s; trying again in %.0f s", host, port, _why(exc), delay)
             finally:
                 self._client_gone()
             with contextlib.suppress(TimeoutError):
@@ -203,3 +197,17 @@ class BrokerLink:
             batch = [self._states.popleft() for _ in range(min(STATE_BATCH, len(self._states)))]
             await asyncio.gather(*(client.publish(p.topic, p.payload, qos=p.qos, retain=p.retain) for p in batch))
             self.published += len(batch)
+
+
+_AUTH_REFUSED: Final = frozenset({4, 5, 134, 135})
+"""CONNACK codes for a bad user name or password, or a client that may not connect (3.1.1 and 5)."""
+
+
+def _why(exc: aiomqtt.MqttError) -> str:
+    """What went wrong with the broker, as the end of a sentence (no protocol codes, no errno)."""
+    rc = getattr(exc, "rc", None)
+    code = getattr(rc, "value", rc)
+    if isinstance(code, int) and code in _AUTH_REFUSED:
+        return "refused this bridge's user name or password (check --username and --password-file)"
+    text = re.sub(r"^\[(?:Errno \d+|code:\d+)\]\s*", "", str(exc)).strip() or "gave no reason"
+    return f"is not reachable ({text[:1].lower() + text[1:]})"

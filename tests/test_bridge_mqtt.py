@@ -1,0 +1,328 @@
+"""The MQTT bridge end to end: a real Mosquitto, a simulated device (`device-sdk run --board sim`), the
+`device-sdk bridge mqtt` process, and an MQTT client watching the broker as Home Assistant would."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from device_sdk.bridge import Topics, device_id
+from device_sdk.identity import fingerprint_from_text
+from tests._cli_helpers import DeviceProcess, Result, cli, unique_name
+from tests._mosquitto import MOSQUITTO, Mosquitto, Recorder
+
+pytestmark = [
+    pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed (.ci/run installs Debian's mosquitto)"),
+    pytest.mark.timeout(60),
+]
+
+PASSCODE = "20202021"
+CLIENT_ID = "test-bridge"
+T = Topics(bridge_id=CLIENT_ID)
+
+
+@dataclass
+class BridgeProcess:
+    """``device-sdk -vv bridge mqtt`` with its log in a file."""
+
+    broker: Mosquitto
+    state_dir: Path
+    log_path: Path
+    extra: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = [sys.executable, "-m", "device_sdk", "-vv", "bridge", "mqtt", "--broker", self.broker.url]
+        argv += ["--state-dir", str(self.state_dir), "--interface", "lo", "--client-id", CLIENT_ID, *self.extra]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        proc, self.proc = self.proc, None
+        assert proc is not None
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"the bridge did not exit within {timeout} s of signal {sig}") from None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def wait_log(self, text: str, timeout: float = 10) -> None:
+        async with asyncio.timeout(timeout):
+            while text not in self.log():
+                assert self.proc is None or self.proc.poll() is None, f"the bridge exited:\n{self.log()}"
+                await asyncio.sleep(0.1)
+
+
+@dataclass
+class Rig:
+    """A broker, a paired simulated device and a bridge (not started)."""
+
+    tmp: Path
+    broker: Mosquitto
+    device: DeviceProcess
+    ctl_dir: Path
+    dev: str
+    bridge: BridgeProcess
+
+    def ctl(self, *args: str) -> Result:
+        return cli(*args, "--state-dir", str(self.ctl_dir), "--interface", "lo", "--json")
+
+    def sim_outputs(self) -> dict[str, object]:
+        status = cli("sim", "status", "--state-dir", str(self.device.state_dir), "--json").json()
+        outputs: dict[str, object] = status["outputs"]
+        return outputs
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    broker = Mosquitto(tmp_path / "broker")
+    device = DeviceProcess(
+        name=unique_name("Bridged"),
+        state_dir=tmp_path / "device",
+        ready_file=tmp_path / "ready.json",
+        extra=("--setup-code", PASSCODE),
+    )
+    ctl_dir = tmp_path / "ctl"
+    bridge = BridgeProcess(broker, ctl_dir, tmp_path / "bridge.log")
+    try:
+        await asyncio.to_thread(broker.start)
+        ready = await asyncio.to_thread(device.start, "--open-window")
+        paired = await asyncio.to_thread(
+            cli, "pair", device.name, PASSCODE, "--state-dir", str(ctl_dir), "--interface", "lo", "--json"
+        )
+        assert paired.json()["name"] == device.name
+        dev = device_id(fingerprint_from_text(ready["fp"]))
+        yield Rig(tmp_path, broker, device, ctl_dir, dev, bridge)
+    finally:
+        bridge.kill()
+        device.kill()
+        broker.stop()
+
+
+async def online(rec: Recorder, rig: Rig, *, since: int = 0, timeout: float = 20) -> None:
+    await rec.wait_message(T.availability(rig.dev), lambda m: m.payload == b"online", since=since, timeout=timeout)
+
+
+async def test_entities_readings_and_commands(rig: Rig) -> None:
+    async with Recorder(rig.broker, "#") as rec:
+        rig.bridge.start()
+        config = await rec.wait_message(T.discovery(rig.dev), lambda m: m.payload != b"", timeout=20)
+        body = config.json()
+        components = body["components"]
+        assert body["device"]["name"] == rig.device.name and body["device"]["identifiers"] == [rig.dev]
+        assert components["temperature"]["device_class"] == "temperature"
+        assert components["temperature"]["unit_of_measurement"] == "°C"
+        assert components["led"]["platform"] == "switch"
+        assert components["night_light"]["platform"] == "number"
+        assert components["motion"]["platform"] == "binary_sensor"
+        assert components["button"]["platform"] == "event"
+        await online(rec, rig)
+        reading = await rec.wait_message(T.state(rig.dev, "temperature"))
+        assert 10 <= float(reading.payload) <= 35 and not reading.retain
+
+        # retained: a client that subscribes later (Home Assistant after a restart) gets the config
+        async with Recorder(rig.broker, T.discovery(rig.dev), T.availability(rig.dev)) as late:
+            got = await late.wait_message(T.discovery(rig.dev))
+            assert got.retain and got.json() == body
+            assert (await late.wait_message(T.availability(rig.dev))).retain
+
+        # garbage first: logged with the reason, the bridge goes on
+        await rec.publish(T.command(rig.dev, "led", "set"), b"maybe")
+        await rec.publish(T.command(rig.dev, "led", "set"), b"\xff" * 1_000_000)
+        await rec.publish(T.command(rig.dev, "no_such_channel", "set"), b"ON")
+        await rec.publish(T.command(rig.dev, "night_light", "set"), b"bright")
+        since = len(rec.messages)
+        await rec.publish(T.command(rig.dev, "led", "set"), b"ON")
+        await rec.wait_message(T.state(rig.dev, "led"), lambda m: m.payload == b"ON", since=since)
+        assert (await asyncio.to_thread(rig.sim_outputs))["led"] is True
+        await rig.bridge.wait_log("expected ON or OFF, got 'maybe'")
+        await rig.bridge.wait_log("more than the 4096 allowed")
+        await rig.bridge.wait_log("has no channel 'no_such_channel'")
+        await rig.bridge.wait_log("expected a number, got 'bright'")
+
+        # a value the device refuses: logged with the device's reason; the state stays the confirmed one
+        since = len(rec.messages)
+        await rec.publish(T.command(rig.dev, "night_light", "set"), b"1.5")
+        await rig.bridge.wait_log("the device refused")
+        assert "out-of-range" in rig.bridge.log()
+        await rec.publish(T.command(rig.dev, "night_light", "set"), b"0.25")
+        await rec.wait_message(T.state(rig.dev, "night_light"), lambda m: m.payload == b"0.25", since=since)
+        states = [m.payload for m in rec.on(T.state(rig.dev, "night_light"))[-3:]]
+        assert b"1.5" not in states
+        assert (await asyncio.to_thread(rig.sim_outputs))["night_light"] == 0.25
+
+        # a change made another way (another controller) is published as the device confirms it
+        since = len(rec.messages)
+        assert (await asyncio.to_thread(rig.ctl, "set", rig.device.name, "led", "false")).rc == 0
+        await rec.wait_message(T.state(rig.dev, "led"), lambda m: m.payload == b"OFF", since=since)
+
+        # motion from the (simulated) hardware reaches the binary sensor
+        since = len(rec.messages)
+        await asyncio.to_thread(cli, "sim", "set", "motion", "on", "--state-dir", str(rig.device.state_dir))
+        await rec.wait_message(T.state(rig.dev, "motion"), lambda m: m.payload == b"ON", since=since)
+        assert "Traceback" not in rig.bridge.log()
+
+
+async def test_home_assistant_birth_and_the_last_will(rig: Rig) -> None:
+    async with Recorder(rig.broker, "#") as rec:
+        rig.bridge.start()
+        await online(rec, rig)
+        await rec.wait_message(T.state(rig.dev, "led"))
+
+        # Home Assistant restarts: its birth message makes the bridge announce again, then the states
+        since = len(rec.messages)
+        await rec.publish(T.ha_status, b"online")
+        await rec.wait_message(T.discovery(rig.dev), lambda m: m.payload != b"", since=since)
+        await rec.wait_message(T.availability(rig.dev), lambda m: m.payload == b"online", since=since)
+        await rec.wait_message(T.state(rig.dev, "led"), since=since)  # an actuator state: only sent again
+
+        # the bridge dies without a goodbye: the broker publishes its will, and the devices' availability
+        # (device topic AND bridge status, mode all) makes every entity unavailable
+        config = rec.last(T.discovery(rig.dev))
+        assert config is not None
+        availability = config.json()["availability"]
+        assert {"topic": T.bridge_status} in availability and config.json()["availability_mode"] == "all"
+        since = len(rec.messages)
+        rig.bridge.stop(signal.SIGKILL)
+        await rec.wait_message(T.bridge_status, lambda m: m.payload == b"offline", since=since)
+        async with Recorder(rig.broker, T.bridge_status) as late:
+            status = await late.wait_message(T.bridge_status)
+            assert status.retain and status.payload == b"offline"
+
+
+async def test_unpairing_deletes_the_entities(rig: Rig) -> None:
+    async with Recorder(rig.broker, "#") as rec:
+        rig.bridge.start()
+        await online(rec, rig)
+        since = len(rec.messages)
+        unpaired = await asyncio.to_thread(rig.ctl, "unpair", rig.device.name)
+        assert unpaired.rc == 0, unpaired.err
+        await rec.wait_message(T.discovery(rig.dev), lambda m: m.payload == b"", since=since)
+        await rec.wait_message(T.availability(rig.dev), lambda m: m.payload == b"", since=since)
+        devices = await rec.wait_message(T.bridge_devices, lambda m: m.json() == {"devices": []}, since=since)
+        assert devices.payload
+        async with Recorder(rig.broker, T.discovery(rig.dev)) as late:
+            await asyncio.sleep(1.0)
+            assert late.messages == []  # nothing retained any more
+        # the running bridge does not write the unpaired device back into the pin store
+        await asyncio.sleep(3.0)
+        assert (await asyncio.to_thread(rig.ctl, "peers")).json() == []
+
+
+async def test_a_clean_stop_then_a_device_unpaired_while_away(rig: Rig) -> None:
+    async with Recorder(rig.broker, "#") as rec:
+        rig.bridge.start()
+        await online(rec, rig)
+        await rec.wait_message(T.bridge_devices, lambda m: m.json() == {"devices": [rig.dev]})
+        since = len(rec.messages)
+        assert rig.bridge.stop(signal.SIGTERM) == 0
+        # a goodbye, not a will: the device and the bridge are offline, retained
+        await rec.wait_message(T.availability(rig.dev), lambda m: m.payload == b"offline", since=since)
+        await rec.wait_message(T.bridge_status, lambda m: m.payload == b"offline", since=since)
+        assert "Traceback" not in rig.bridge.log()
+
+        assert (await asyncio.to_thread(rig.ctl, "unpair", rig.device.name)).rc == 0
+        since = len(rec.messages)
+        rig.bridge.start()  # it finds the device in its retained device list, no longer paired
+        await rec.wait_message(T.discovery(rig.dev), lambda m: m.payload == b"", since=since)
+        await rec.wait_message(T.bridge_devices, lambda m: m.json() == {"devices": []}, since=since)
+
+
+async def test_the_broker_restarts(rig: Rig) -> None:
+    rig.bridge.start()
+    async with Recorder(rig.broker, "#") as rec:
+        await online(rec, rig)
+    await asyncio.to_thread(rig.broker.stop)
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(rig.broker.start)  # no persistence: every retained message is gone
+    async with Recorder(rig.broker, "#") as rec:
+        await rec.wait_message(T.discovery(rig.dev), lambda m: m.payload != b"", timeout=20)
+        await online(rec, rig)
+        await rec.wait_message(T.state(rig.dev, "temperature"))
+
+
+@pytest.mark.timeout(120)
+async def test_a_device_killed_and_restarted_comes_back(rig: Rig) -> None:
+    async with Recorder(rig.broker, "#") as rec:
+        rig.bridge.start()
+        await online(rec, rig)
+        since = len(rec.messages)
+        rig.device.kill()  # SIGKILL: no goodbye from the device
+        # Noticed by the controller's liveness check (seconds) or, without one, the QUIC idle timeout.
+        await rec.wait_message(T.availability(rig.dev), lambda m: m.payload == b"offline", since=since, timeout=60)
+        since = len(rec.messages)
+        await asyncio.to_thread(rig.device.start)
+        await online(rec, rig, since=since, timeout=40)
+        await rec.wait_message(T.state(rig.dev, "temperature"), since=since)
+
+
+async def test_broker_credentials_from_a_file_never_logged(tmp_path: Path) -> None:
+    secret = "s3cret-Pa55word"
+    broker = Mosquitto(tmp_path / "broker", users={"bridge": secret, "watcher": "w"})
+    ctl_dir = tmp_path / "ctl"
+    good = tmp_path / "password"
+    good.write_text(secret + "\n")
+    good.chmod(0o600)
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-it\n")
+    wrong.chmod(0o644)
+    bridge = BridgeProcess(
+        broker, ctl_dir, tmp_path / "bridge.log", ("--username", "bridge", "--password-file", str(good))
+    )
+    refused = BridgeProcess(
+        broker, ctl_dir, tmp_path / "refused.log", ("--username", "bridge", "--password-file", str(wrong))
+    )
+    try:
+        await asyncio.to_thread(broker.start)
+        async with Recorder(broker, "#", username="watcher", password="w") as rec:
+            bridge.start()
+            await rec.wait_message(T.bridge_status, lambda m: m.payload == b"online", timeout=20)
+            refused.start()
+            await refused.wait_log("refused this bridge's user name or password")
+            await refused.wait_log("can be read by other users")
+            bridge.stop()
+            refused.stop()
+        for log in (bridge.log(), refused.log()):
+            assert secret not in log and "not-it" not in log
+            assert "Traceback" not in log
+    finally:
+        bridge.kill()
+        refused.kill()
+        broker.stop()
+
+
+def test_cli_errors_are_one_sentence(tmp_path: Path) -> None:
+    base = ("bridge", "mqtt", "--state-dir", str(tmp_path / "ctl"))
+    cases = [
+        (("--broker", "http://example"), "mqtt://HOST"),
+        (("--broker", "mqtt://u:p@host"), "--password-file"),
+        (("--broker", "mqtt://host", "--password-file", str(tmp_path / "none")), "does not exist"),
+        (("--broker", "mqtt://host", "--base-topic", "a/+/b"), "not a usable MQTT topic prefix"),
+    ]
+    for args, words in cases:
+        result = cli(*base, *args, timeout=20)
+        assert result.rc == 1, result
+        lines = [line for line in result.err.splitlines() if line.startswith("device-sdk: error:")]
+        assert len(lines) == 1 and words in lines[0], result.err
+        assert "Traceback" not in result.err
+    (tmp_path / "empty").write_text("")
+    result = cli(*base, "--broker", "mqtt://host", "--username", "u", "--password-file", str(tmp_path / "empty"))
+    assert result.rc == 1 and "is empty" in result.err
