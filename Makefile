@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test test-ha lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,19 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Opt-in, not part of `make test` or CI: the MQTT bridge against a real Home Assistant (the newest release
+# that installs on a Python found here, in its own venv; the first run takes minutes). Needs mosquitto.
+HA_VENV := .venv-ha
+test-ha: $(STAMP)
+	$(BIN)/python tests/_ha_install.py $(HA_VENV)
+	DEVICE_SDK_HA_VENV=$(abspath $(HA_VENV)) $(BIN)/pytest -q tests/test_bridge_ha.py
+
 bench: $(STAMP)
 	$(BIN)/python bench/transport.py
 	$(BIN)/python bench/pairing.py
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/channels.py
+	$(BIN)/python bench/bridge.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(HA_VENV) build *.egg-info

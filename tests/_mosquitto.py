@@ -103,6 +103,8 @@ class Message:
     topic: str
     payload: bytes
     retain: bool
+    arrived: float = 0.0
+    """Wall-clock time of arrival (``time.time()``)."""
 
     def json(self) -> Any:
         return json.loads(self.payload)
@@ -140,7 +142,7 @@ class Recorder:
         with contextlib.suppress(aiomqtt.MqttError):
             async for m in self._client.messages:
                 payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
-                self.messages.append(Message(m.topic.value, payload, bool(m.retain)))
+                self.messages.append(Message(m.topic.value, payload, bool(m.retain), time.time()))
                 self._changed.set()
 
     async def publish(self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int = 1) -> None:
