@@ -1,16 +1,17 @@
 """Child processes of bench/bridge.py.
 
 Usage: python _bridge_peers.py devices ROOT PREFIX COUNT RATE
-       python _bridge_peers.py controller STATE_DIR
+       python _bridge_peers.py controller STATE_DIR BROKER_PORT
 
 devices: COUNT Devices in this process (one shared AsyncZeroconf on lo, QUIC on 127.0.0.1), each with a
 float sensor ``value`` that publishes ``time.time()`` RATE times a second. Prints ``{"ready": [ready
 files]}`` once all serve, then answers ``{"cmd": "window", "start", "end"}`` after ``end`` with how
 many readings each device published with a time inside the window.
 
-controller: the baseline, a bare Controller that connects to every device paired in STATE_DIR and
-subscribes to ``value``; answers ``{"cmd": "window", ...}`` with the readings received inside it and
-their latencies (receive time minus the reading's value), and its own CPU seconds over the window.
+controller: the baseline, a naive bridge: a Controller that connects to every device paired in STATE_DIR,
+subscribes to ``value`` and publishes each reading (QoS 0, awaited one by one) on
+``baseline/<n>/value/state`` of the broker at 127.0.0.1:BROKER_PORT. Nothing else: no discovery, no
+availability, no commands. Prints ``{"ready": n}`` and runs until ``{"cmd": "stop"}``.
 
 Both read one JSON command per line on stdin and write one JSON answer per line on stdout.
 """
@@ -25,6 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 from zeroconf.asyncio import AsyncZeroconf
 
 from device_sdk import Controller, ControllerConfig, Device, DeviceConfig
@@ -98,33 +100,27 @@ async def run_devices(root: Path, prefix: str, count: int, rate: float) -> None:
     await azc.async_close()
 
 
-async def run_controller(state_dir: Path) -> None:
-    received: list[tuple[float, float]] = []  # (value, arrival)
+async def run_controller(state_dir: Path, broker_port: int) -> None:
+    """The naive bridge: every reading of every device straight to the broker, nothing else."""
+    async with (
+        Controller(ControllerConfig(state_dir=state_dir, interfaces=("lo",))) as controller,
+        aiomqtt.Client("127.0.0.1", broker_port, identifier="bench-baseline") as client,
+    ):
+        client.pending_calls_threshold = 1_000_000
 
-    async with Controller(ControllerConfig(state_dir=state_dir, interfaces=("lo",))) as controller:
-
-        async def follow(pinned: Any) -> None:
+        async def follow(index: int, pinned: Any) -> None:
+            topic = f"baseline/{index}/value/state"
             async for conn in controller.connections(pinned):
                 try:
                     async for reading in conn.subscribe("value"):
-                        received.append((reading.value, time.time()))
+                        await client.publish(topic, json.dumps(reading.value))
                 except Exception:  # the connection was lost: the next one comes
                     continue
 
-        tasks = [asyncio.create_task(follow(p)) for p in controller.peers()]
+        tasks = [asyncio.create_task(follow(i, p)) for i, p in enumerate(controller.peers())]
         answer({"ready": len(tasks)})
         async for command in commands():
-            if command["cmd"] == "window":
-                start, end = command["start"], command["end"]
-                await asyncio.sleep(max(0.0, start - time.time()))
-                cpu0 = time.process_time()
-                await asyncio.sleep(max(0.0, end - time.time()))
-                cpu = time.process_time() - cpu0
-                await asyncio.sleep(0.5)  # the last readings of the window arrive
-                inside = [(v, a) for v, a in received if start <= v <= end]
-                answer({"count": len(inside), "latencies": [a - v for v, a in inside], "cpu": cpu})
-                received.clear()
-            elif command["cmd"] == "stop":
+            if command["cmd"] == "stop":
                 break
         for task in tasks:
             task.cancel()
@@ -136,7 +132,7 @@ def main() -> None:
     if role == "devices":
         asyncio.run(run_devices(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])))
     else:
-        asyncio.run(run_controller(Path(sys.argv[2])))
+        asyncio.run(run_controller(Path(sys.argv[2]), int(sys.argv[3])))
 
 
 if __name__ == "__main__":
