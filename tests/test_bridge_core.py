@@ -46,10 +46,12 @@ def publishes(actions: list[Action]) -> dict[str, Publish]:
     return {a.topic: a for a in actions if isinstance(a, Publish)}
 
 
-def online_core(now: float = 0.0) -> BridgeCore:
-    core = BridgeCore(topics=T, settle_s=1.0, event_interval_s=0.5, manifest_wait_s=2.0)
+def online_core(now: float = 0.0, **options: Any) -> BridgeCore:
+    """A core with Thermo paired and online, its broker connected and its (absent) device list waited for."""
+    core = BridgeCore(topics=T, settle_s=1.0, event_interval_s=0.5, manifest_wait_s=0.0, **options)
     core.peers_changed([Peer(FP, "Thermo")], now)
     core.broker_connected(now)
+    core.handle_timers(now)  # no retained device list came
     core.device_online(FP, thermo(), now)
     return core
 
@@ -64,8 +66,12 @@ def test_a_paired_device_is_connected_announced_and_watched() -> None:
     assert out[T.bridge_status] == Publish(T.bridge_status, b"online", retain=True, qos=1)
     assert out[T.availability(DEV)] == Publish(T.availability(DEV), b"offline", retain=True, qos=1)
     assert T.discovery(DEV) not in out  # the catalog is not known yet
+    assert core.next_deadline() == 2.0  # the wait for the bridge's retained device list
+    out = publishes(core.handle_timers(2.0))
+    assert json.loads(out[T.bridge_devices].payload) == {"discovery": "device", "devices": [DEV]}
+    assert out[T.bridge_devices].retain
 
-    actions = core.device_online(FP, thermo(), 1.0)
+    actions = core.device_online(FP, thermo(), 3.0)
     watch = actions[0]
     assert watch == WatchChannels(FP, sensors=("temperature",), actuators=("led", "level"), inputs=("trigger", "pad"))
     out = publishes(actions)
@@ -75,6 +81,18 @@ def test_a_paired_device_is_connected_announced_and_watched() -> None:
     assert body["device"]["name"] == "Thermo"
     assert set(body["components"]) == {"temperature", "led", "led__toggle", "level", "trigger", "pad"}
     assert out[T.availability(DEV)].payload == b"online" and out[T.availability(DEV)].retain
+
+
+def test_configs_wait_for_the_old_device_list_so_that_stale_ones_go_first() -> None:
+    core = BridgeCore(topics=T)
+    core.peers_changed([Peer(FP, "Thermo")], 0.0)
+    core.broker_connected(0.0)
+    assert T.discovery(DEV) not in publishes(core.device_online(FP, thermo(), 0.1))
+    manifest = json.dumps({"discovery": "device", "devices": [DEV, DEV2]}).encode()
+    actions = core.message(T.bridge_devices, manifest, 0.2, retained=True)
+    topics = [a.topic for a in actions if isinstance(a, Publish)]
+    assert topics.index(T.discovery(DEV2)) < topics.index(T.discovery(DEV))  # removal, then announcement
+    assert core.next_deadline() == 0.2 + 1.0  # the states again, once Home Assistant subscribed
 
 
 def test_readings_and_confirmed_states_are_published_and_again_after_settling() -> None:
@@ -109,8 +127,8 @@ def test_nothing_is_published_while_the_broker_is_away_and_everything_after() ->
     core.broker_disconnected()
     assert core.reading(FP, "temperature", 22.0, 1.0) == []
     assert core.shutdown() == []
-    out = publishes(core.broker_connected(2.0))
-    assert {T.bridge_status, T.discovery(DEV), T.availability(DEV)} <= set(out)
+    out = publishes(core.broker_connected(2.0) + core.handle_timers(2.0))
+    assert {T.bridge_status, T.discovery(DEV), T.availability(DEV), T.bridge_devices} <= set(out)
     assert publishes(core.handle_timers(3.0))[T.state(DEV, "temperature")].payload == b"22.0"
 
 
@@ -195,14 +213,12 @@ def test_a_device_going_offline_and_back() -> None:
 
 def test_unpairing_deletes_the_entities_and_updates_the_device_list() -> None:
     core = online_core()
-    core.message(T.bridge_devices, b"", 0.5, retained=False)
-    core.handle_timers(2.0)  # no retained list came: the bridge publishes its own
     actions = core.peers_changed([], 3.0)
     assert DisconnectDevice(FP) in actions
     out = publishes(actions)
     assert out[T.discovery(DEV)] == Publish(T.discovery(DEV), b"", retain=True, qos=1)
     assert out[T.availability(DEV)] == Publish(T.availability(DEV), b"", retain=True, qos=1)
-    assert json.loads(out[T.bridge_devices].payload) == {"devices": []}
+    assert json.loads(out[T.bridge_devices].payload) == {"discovery": "device", "devices": []}
     assert core.message(T.command(DEV, "led", "set"), b"ON", 4.0) == []
     assert core.reading(FP, "temperature", 1.0, 4.0) == []
 
@@ -214,9 +230,9 @@ def test_devices_unpaired_while_the_bridge_was_away_are_removed_from_its_list() 
     manifest = json.dumps({"devices": [DEV, DEV2, "not-ours", "dsdk_zz"]}).encode()
     out = publishes(core.message(T.bridge_devices, manifest, 0.1, retained=True))
     assert out[T.discovery(DEV2)].payload == b"" and out[T.availability(DEV2)].payload == b""
-    assert T.discovery(DEV) not in out  # still paired
+    assert T.discovery(DEV) not in out  # still paired (and its catalog is not known yet)
     assert not any("not-ours" in topic or "dsdk_zz" in topic for topic in out)  # only ids of this layout
-    assert json.loads(out[T.bridge_devices].payload) == {"devices": [DEV]}
+    assert json.loads(out[T.bridge_devices].payload)["devices"] == [DEV]
     # our own later publishes echo back (not retained): nothing happens
     assert core.message(T.bridge_devices, manifest, 0.2, retained=True) == []
 
@@ -238,7 +254,7 @@ def test_a_garbled_device_list_is_replaced(garbage: bytes, caplog: pytest.LogCap
     with caplog.at_level(logging.WARNING, "device_sdk.bridge"):
         out = publishes(core.message(T.bridge_devices, garbage, 0.1, retained=True))
     assert "unreadable" in caplog.text
-    assert json.loads(out[T.bridge_devices].payload) == {"devices": [DEV]}
+    assert json.loads(out[T.bridge_devices].payload)["devices"] == [DEV]
 
 
 def test_a_rename_keeps_ids_and_updates_the_name_without_flip_flopping() -> None:
@@ -253,9 +269,10 @@ def test_a_rename_keeps_ids_and_updates_the_name_without_flip_flopping() -> None
 
 
 def test_a_renamed_device_whose_pin_lags_keeps_its_catalog_name() -> None:
-    core = BridgeCore(topics=T)
+    core = BridgeCore(topics=T, manifest_wait_s=0.0)
     core.peers_changed([Peer(FP, "Old")], 0.0)
     core.broker_connected(0.0)
+    core.handle_timers(0.0)
     body = json.loads(publishes(core.device_online(FP, thermo("New"), 1.0))[T.discovery(DEV)].payload)
     assert body["device"]["name"] == "New"
     assert core.peers_changed([Peer(FP, "Old")], 2.0) == []  # the stale pin name does not win
@@ -290,3 +307,69 @@ def test_a_clean_shutdown_sets_everything_offline() -> None:
     assert Publish(T.availability(DEV), b"offline", retain=True, qos=1) in out
     assert Publish(T.availability(DEV2), b"offline", retain=True, qos=1) in out
     assert out[-1] == Publish(T.bridge_status, b"offline", retain=True, qos=1)
+
+
+def small(name: str = "Thermo", *, with_level: bool = True) -> Catalog:
+    registry = ChannelRegistry(device_name=name, model="m")
+    registry.sensor("temperature", unit="C")
+    if with_level:
+        registry.actuator("level", type="int", initial=0, min=0, max=10, handler=lambda v: v)
+    return registry.catalog()
+
+
+def test_component_discovery_publishes_one_config_per_entity_and_deletes_what_went() -> None:
+    core = BridgeCore(topics=T, manifest_wait_s=0.0, discovery="component")
+    core.peers_changed([Peer(FP, "Thermo")], 0.0)
+    core.broker_connected(0.0)
+    core.handle_timers(0.0)
+    out = publishes(core.device_online(FP, small(), 1.0))
+    temp = T.component_discovery("sensor", DEV, "temperature")
+    level = T.component_discovery("number", DEV, "level")
+    assert T.discovery(DEV) not in out
+    body = json.loads(out[temp].payload)
+    assert body["unique_id"] == f"{DEV}_temperature" and body["device"]["identifiers"] == [DEV]
+    assert body["availability_mode"] == "all" and "platform" not in body
+    assert json.loads(out[T.bridge_devices].payload)["components"] == {DEV: sorted([temp, level])}
+    # the device comes back without "level": its entity is deleted
+    core.device_offline(FP, "gone", 2.0)
+    out = publishes(core.device_online(FP, small(with_level=False), 3.0))
+    assert out[level] == Publish(level, b"", retain=True, qos=1)
+    assert out[temp].payload
+    # unpaired: every entity topic and the availability, no device-discovery topic
+    out = publishes(core.peers_changed([], 4.0))
+    assert out[temp].payload == b"" and out[T.availability(DEV)].payload == b""
+    assert T.discovery(DEV) not in out
+
+
+def test_switching_discovery_mode_deletes_the_old_configs_first() -> None:
+    temp = T.component_discovery("sensor", DEV, "temperature")
+    # device -> component
+    core = BridgeCore(topics=T, discovery="component")
+    core.peers_changed([Peer(FP, "Thermo")], 0.0)
+    core.broker_connected(0.0)
+    core.device_online(FP, small(), 0.1)
+    actions = core.message(T.bridge_devices, json.dumps({"devices": [DEV]}).encode(), 0.2, retained=True)
+    topics = [(a.topic, a.payload) for a in actions if isinstance(a, Publish)]
+    assert topics.index((T.discovery(DEV), b"")) < [t for t, _ in topics].index(temp)
+    # component -> device
+    core = BridgeCore(topics=T)
+    core.peers_changed([Peer(FP, "Thermo")], 0.0)
+    core.broker_connected(0.0)
+    core.device_online(FP, small(), 0.1)
+    old = {"discovery": "component", "devices": [DEV], "components": {DEV: [temp, "elsewhere/x/config"]}}
+    actions = core.message(T.bridge_devices, json.dumps(old).encode(), 0.2, retained=True)
+    topics = [(a.topic, a.payload) for a in actions if isinstance(a, Publish)]
+    assert (temp, b"") in topics and ("elsewhere/x/config", b"") not in topics
+    assert topics.index((temp, b"")) < [t for t, _ in topics].index(T.discovery(DEV))
+
+
+def test_component_topics_from_the_last_run_that_no_longer_exist_are_deleted() -> None:
+    gone = T.component_discovery("switch", DEV, "old_relay")
+    core = BridgeCore(topics=T, discovery="component")
+    core.peers_changed([Peer(FP, "Thermo")], 0.0)
+    core.broker_connected(0.0)
+    core.device_online(FP, small(), 0.1)
+    old = {"discovery": "component", "devices": [DEV], "components": {DEV: [gone]}}
+    out = publishes(core.message(T.bridge_devices, json.dumps(old).encode(), 0.2, retained=True))
+    assert out[gone].payload == b""
+    assert out[T.component_discovery("sensor", DEV, "temperature")].payload

@@ -240,3 +240,20 @@ def test_humanize() -> None:
     assert humanize("night_light") == "Night light"
     assert humanize("sound-level") == "Sound level"
     assert humanize("LED") == "LED"
+
+
+def test_component_payloads_for_home_assistant_before_device_discovery() -> None:
+    from device_sdk.bridge import component_payloads
+
+    mapping = map_catalog(catalog(lambda r: r.sensor("temperature", unit="C")), dev=DEV, topics=TOPICS)
+    identity = DeviceIdentity(name="Kitchen")
+    got = component_payloads(mapping, dev=DEV, device=identity, topics=TOPICS)
+    topic = f"homeassistant/sensor/{DEV}/temperature/config"
+    assert list(got) == [topic]
+    assert TOPICS.is_component_discovery(topic, DEV)
+    assert not TOPICS.is_component_discovery(f"homeassistant/sensor/{DEV}/temperature/state", DEV)
+    assert not TOPICS.is_component_discovery(f"other/sensor/{DEV}/temperature/config", DEV)
+    body = got[topic]
+    assert "platform" not in body and body["unique_id"] == f"{DEV}_temperature"
+    assert body["device"] == {"identifiers": [DEV], "name": "Kitchen"}
+    assert body["availability_mode"] == "all" and body["origin"]["name"] == "device_sdk bridge"

@@ -156,8 +156,10 @@ def test_every_unit_pair_is_valid_in_the_installed_home_assistant() -> None:
     assert json.loads(result.stdout) == []
 
 
-async def test_entities_and_an_automation_in_home_assistant(rig: Rig) -> None:
+@pytest.mark.parametrize("discovery", ["device", "component"])
+async def test_entities_and_an_automation_in_home_assistant(rig: Rig, discovery: str) -> None:
     assert HA_VENV is not None
+    rig.bridge.extra = ("--discovery", discovery)
     device_slug = slug(rig.device.name)
     ha = HomeAssistant(rig.tmp / "ha", Path(HA_VENV))
     write_config(ha.directory, rig.broker.port, device_slug)

@@ -29,7 +29,14 @@ from .core import (
     Subscribe,
     WatchChannels,
 )
-from .discovery import ChannelPlan, DeviceIdentity, DeviceMapping, discovery_payload, map_catalog
+from .discovery import (
+    ChannelPlan,
+    DeviceIdentity,
+    DeviceMapping,
+    component_payloads,
+    discovery_payload,
+    map_catalog,
+)
 from .payloads import CommandRejected, decode_action, decode_set, encode_event, encode_state
 from .topics import Topics, channel_token, device_id
 
@@ -54,6 +61,7 @@ __all__ = [
     "Topics",
     "WatchChannels",
     "channel_token",
+    "component_payloads",
     "decode_action",
     "decode_set",
     "device_id",

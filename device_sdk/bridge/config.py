@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from device_sdk import ConfigError, ReconnectPolicy
@@ -32,6 +32,9 @@ class BridgeConfig:
     """Home Assistant's discovery prefix (its MQTT integration's setting)."""
     base_topic: str = "device_sdk"
     """The prefix of every other topic of the bridge."""
+    discovery: Literal["device", "component"] = "device"
+    """``device``: one discovery message per device (Home Assistant 2024.12 and newer); ``component``:
+    one per entity, for older releases."""
     ca_file: Path | None = None
     """For ``mqtts://``: the CA certificate (PEM) that signed the broker's; None trusts the system's CAs."""
     keepalive_s: int = 30
@@ -55,6 +58,8 @@ class BridgeConfig:
             object.__setattr__(self, "base_topic", check_topic_prefix(self.base_topic, "base topic"))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        if self.discovery not in ("device", "component"):
+            raise ConfigError("discovery must be 'device' or 'component'")
         if self.base_topic == self.discovery_prefix:
             raise ConfigError("the base topic and the discovery prefix must differ")
         if not 5 <= self.keepalive_s <= 3600:

@@ -19,7 +19,9 @@ The rules it keeps (docs/home-assistant.md has them for users):
 - The state published for an actuator is the one the device confirmed, never the one a command asked for.
 - Commands for one actuator run one at a time; while one runs, a newer ``set`` replaces a waiting one.
 - A device that is no longer paired loses its entities (empty retained config). Devices unpaired while the
-  bridge was not running are found in the bridge's retained device list when it connects again.
+  bridge was not running are found in the bridge's retained device list when it connects again; configs
+  are announced only after that list was read (or did not come), so that stale ones (and those of the
+  other discovery mode, after a switch) are deleted before new ones appear.
 - Bad commands (unknown device or channel, wrong type, oversized, not UTF-8) are logged and dropped.
 """
 
@@ -30,11 +32,18 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from device_sdk.channels import Catalog
 
-from .discovery import ChannelPlan, DeviceIdentity, DeviceMapping, discovery_payload, map_catalog, removal_payloads
+from .discovery import (
+    ChannelPlan,
+    DeviceIdentity,
+    DeviceMapping,
+    component_payloads,
+    discovery_payload,
+    map_catalog,
+)
 from .payloads import CommandRejected, decode_action, decode_set, encode_event, encode_state
 from .topics import DEVICE_ID_RE, Topics, device_id
 
@@ -110,6 +119,8 @@ class RunCommand:
 
 Action = Publish | Subscribe | ConnectDevice | DisconnectDevice | WatchChannels | RunCommand
 
+DiscoveryMode = Literal["device", "component"]
+
 
 @dataclass(frozen=True, slots=True)
 class Peer:
@@ -142,6 +153,8 @@ class _Device:
     pending_events: dict[str, bytes] = field(default_factory=dict)
     commands: dict[str, deque[RunCommand]] = field(default_factory=dict)
     """Actuator name -> its commands; the first one runs."""
+    component_topics: set[str] = field(default_factory=set)
+    """Entity discovery topics published for it (``discovery="component"``), to delete them later."""
 
     def use(self, mapping: DeviceMapping, topics: Topics) -> None:
         self.mapping = mapping
@@ -184,12 +197,16 @@ class BridgeCore:
         settle_s: float = 1.0,
         event_interval_s: float = 0.2,
         manifest_wait_s: float = 2.0,
+        discovery: DiscoveryMode = "device",
     ) -> None:
         """``settle_s``: how long after an announce the last states are published again; ``event_interval_s``:
         the shortest interval between two events of an input that is neither bool nor enum (the newest
         value wins); ``manifest_wait_s``: how long to wait for the bridge's retained device list before
-        publishing a new one."""
+        publishing a new one (configs are announced after it: old ones are deleted first); ``discovery``:
+        one device-discovery message per device, or one message per entity (Home Assistant before
+        2024.12)."""
         self.topics = topics
+        self.discovery: DiscoveryMode = discovery
         self._settle_s = settle_s
         self._event_interval_s = event_interval_s
         self._manifest_wait_s = manifest_wait_s
@@ -319,8 +336,7 @@ class BridgeCore:
             changed = True
             log.info("%s is no longer paired: removing its entities", device.name)
             out.append(DisconnectDevice(fp))
-            if self._connected:
-                out += [Publish(t, p, retain=True, qos=1) for t, p in removal_payloads([device.dev], self.topics)]
+            out += self._removal(device.dev, device.component_topics)
         if changed and self._manifest_read:
             out += self._publish_manifest()
         if first and self._early_manifest is not None:
@@ -466,7 +482,8 @@ class BridgeCore:
     # -- internals ------------------------------------------------------------------------------------
 
     def _announce_config(self, device: _Device) -> list[Action]:
-        if not self._connected or device.mapping is None or device.identity is None:
+        """The device's discovery config(s), once its catalog is known and old configs were cleaned up."""
+        if not self._connected or not self._manifest_read or device.mapping is None or device.identity is None:
             return []
         identity = DeviceIdentity(
             name=device.name,
@@ -474,9 +491,16 @@ class BridgeCore:
             sw_version=device.identity.sw_version,
             hw_version=device.identity.hw_version,
         )
-        body = discovery_payload(device.mapping, dev=device.dev, device=identity, topics=self.topics)
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        return [Publish(self.topics.discovery(device.dev), payload, retain=True, qos=1)]
+        if self.discovery == "device":
+            body = discovery_payload(device.mapping, dev=device.dev, device=identity, topics=self.topics)
+            return [Publish(self.topics.discovery(device.dev), _json(body), retain=True, qos=1)]
+        bodies = component_payloads(device.mapping, dev=device.dev, device=identity, topics=self.topics)
+        out: list[Action] = [Publish(t, b"", retain=True, qos=1) for t in sorted(device.component_topics - set(bodies))]
+        out += [Publish(topic, _json(body), retain=True, qos=1) for topic, body in bodies.items()]
+        if set(bodies) != device.component_topics:
+            device.component_topics = set(bodies)
+            out += self._publish_manifest()
+        return out
 
     def _announce(self, device: _Device, now: float) -> list[Action]:
         """Config (when the catalog is known), availability, and the states again once settled."""
@@ -486,9 +510,19 @@ class BridgeCore:
         out.append(
             Publish(self.topics.availability(device.dev), ONLINE if device.online else OFFLINE, retain=True, qos=1)
         )
-        if device.online:
+        if device.online and self._manifest_read:
             self._timers[("states", device.fingerprint, "")] = now + self._settle_s
         return out
+
+    def _removal(self, dev: str, component_topics: Iterable[str], *, mode: DiscoveryMode | None = None) -> list[Action]:
+        """Empty retained messages that delete a device's entities and availability."""
+        if not self._connected:
+            return []
+        topics = [self.topics.availability(dev)]
+        if (mode or self.discovery) == "device":
+            topics.append(self.topics.discovery(dev))
+        topics += sorted(component_topics)
+        return [Publish(topic, b"", retain=True, qos=1) for topic in topics]
 
     def _queue_command(self, device: _Device, run: RunCommand, now: float) -> list[Action]:
         queue = device.commands.setdefault(run.channel, deque())
@@ -511,38 +545,76 @@ class BridgeCore:
             del self._timers[key]
 
     def _publish_manifest(self) -> list[Action]:
-        body = json.dumps({"devices": sorted(d.dev for d in self._devices.values())}).encode()
-        return [Publish(self.topics.bridge_devices, body, retain=True, qos=1)]
+        if not self._manifest_read:
+            return []
+        body: dict[str, Any] = {
+            "discovery": self.discovery,
+            "devices": sorted(d.dev for d in self._devices.values()),
+        }
+        if self.discovery == "component":
+            body["components"] = {d.dev: sorted(d.component_topics) for d in self._devices.values()}
+        return [Publish(self.topics.bridge_devices, _json(body), retain=True, qos=1)]
 
     def _manifest_message(self, payload: bytes, now: float, *, retained: bool) -> list[Action]:
         """The bridge's retained device list from its last run: devices in it that are no longer paired
-        lose their entities. (Live copies are this bridge's own publishes: nothing to do.)"""
+        lose their entities, and so do configs of the other discovery mode (after a switch). (Live copies
+        are this bridge's own publishes: nothing to do.)"""
         if not retained or self._manifest_read:
             return []
         if not self._peers_loaded:  # keep it until the pin store is read (retained copies come once)
             self._early_manifest = payload
             return []
         try:
-            if len(payload) > MAX_MANIFEST_BYTES:
-                raise ValueError("too large")
-            body = json.loads(payload) if payload else {"devices": []}
-            listed = body.get("devices") if isinstance(body, dict) else None
-            if not isinstance(listed, list):
-                raise ValueError("no device list")
+            listed, old_mode, old_components = self._parse_manifest(payload)
         except ValueError as exc:
             self._warnings.warn(
                 now, "the bridge's device list on %s is unreadable (%s): replacing it", self.topics.bridge_devices, exc
             )
-            listed = []
-        known = {d.dev for d in self._devices.values()}
-        stale = sorted({x for x in listed if isinstance(x, str) and DEVICE_ID_RE.fullmatch(x) and x not in known})
+            listed, old_mode, old_components = [], self.discovery, {}
+        known = {d.dev: d for d in self._devices.values()}
         out: list[Action] = []
+        stale = [dev for dev in listed if dev not in known]
         if stale:
             log.info("removing the entities of %d devices that are no longer paired", len(stale))
-            out += [Publish(t, p, retain=True, qos=1) for t, p in removal_payloads(stale, self.topics)]
+        for dev in stale:
+            out += self._removal(dev, old_components.get(dev, ()), mode=old_mode)
+        for dev in listed:
+            device = known.get(dev)
+            if device is None:
+                continue
+            if old_mode != self.discovery:  # the other mode's configs would clash with the new ones
+                if old_mode == "device":
+                    out.append(Publish(self.topics.discovery(dev), b"", retain=True, qos=1))
+                else:
+                    out += [Publish(t, b"", retain=True, qos=1) for t in sorted(old_components.get(dev, ()))]
+            elif self.discovery == "component":
+                device.component_topics |= set(old_components.get(dev, ()))  # deleted if no longer there
         return out + self._manifest_read_done(now)
 
+    def _parse_manifest(self, payload: bytes) -> tuple[list[str], DiscoveryMode, dict[str, set[str]]]:
+        """(device ids, discovery mode, entity topics by device) of a device list; ValueError if garbled.
+        Only ids and topics of this bridge's layout are kept: the list cannot make it delete others'."""
+        if len(payload) > MAX_MANIFEST_BYTES:
+            raise ValueError("too large")
+        body = json.loads(payload) if payload else {"devices": []}
+        listed = body.get("devices") if isinstance(body, dict) else None
+        if not isinstance(listed, list):
+            raise ValueError("no device list")
+        mode: DiscoveryMode = "component" if body.get("discovery") == "component" else "device"
+        devs = sorted({x for x in listed if isinstance(x, str) and DEVICE_ID_RE.fullmatch(x)})
+        raw = body.get("components")
+        components: dict[str, set[str]] = {}
+        if isinstance(raw, dict):
+            for dev in devs:
+                topics = raw.get(dev)
+                if isinstance(topics, list):
+                    components[dev] = {
+                        t for t in topics if isinstance(t, str) and self.topics.is_component_discovery(t, dev)
+                    }
+        return devs, mode, components
+
     def _manifest_read_done(self, now: float) -> list[Action]:
+        """The old device list was handled (or did not come): publish the new one and announce."""
         self._timers.pop(("manifest", b"", ""), None)
         if self._manifest_read or not self._connected:
             return []
@@ -550,4 +622,11 @@ class BridgeCore:
             self._timers[("manifest", b"", "")] = now + self._manifest_wait_s
             return []
         self._manifest_read = True
-        return self._publish_manifest()
+        out = self._publish_manifest()
+        for device in self._devices.values():
+            out += self._announce(device, now)
+        return out
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

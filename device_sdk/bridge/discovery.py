@@ -278,12 +278,8 @@ class DeviceIdentity:
     hw_version: str | None = None
 
 
-def discovery_payload(mapping: DeviceMapping, *, dev: str, device: DeviceIdentity, topics: Topics) -> dict[str, Any]:
-    """The device-discovery payload (``homeassistant/device/<dev>/config``) of a mapped device.
-
-    Availability is the device's own topic AND the bridge's status (``availability_mode: all``): the
-    bridge's last will sets the bridge offline, and with it every device it bridges.
-    """
+def _shared(dev: str, device: DeviceIdentity, topics: Topics) -> dict[str, Any]:
+    """What every entity of a device shares: the device, the origin, the availability pair, QoS 1."""
     info: dict[str, Any] = {"identifiers": [dev], "name": device.name}
     for key, value in (("model", device.model), ("sw_version", device.sw_version), ("hw_version", device.hw_version)):
         if value:
@@ -294,8 +290,32 @@ def discovery_payload(mapping: DeviceMapping, *, dev: str, device: DeviceIdentit
         "availability": [{"topic": topics.bridge_status}, {"topic": topics.availability(dev)}],
         "availability_mode": "all",
         "qos": 1,
+    }
+
+
+def discovery_payload(mapping: DeviceMapping, *, dev: str, device: DeviceIdentity, topics: Topics) -> dict[str, Any]:
+    """The device-discovery payload (``homeassistant/device/<dev>/config``) of a mapped device.
+
+    Availability is the device's own topic AND the bridge's status (``availability_mode: all``): the
+    bridge's last will sets the bridge offline, and with it every device it bridges.
+    """
+    return {
+        **_shared(dev, device, topics),
         "components": {cid: dict(config) for cid, config in mapping.components.items()},
     }
+
+
+def component_payloads(
+    mapping: DeviceMapping, *, dev: str, device: DeviceIdentity, topics: Topics
+) -> dict[str, dict[str, Any]]:
+    """The same entities as one discovery message each (``homeassistant/<platform>/<dev>/<id>/config``),
+    for Home Assistant releases before 2024.12, which have no device discovery. Keyed by topic."""
+    shared = _shared(dev, device, topics)
+    out: dict[str, dict[str, Any]] = {}
+    for cid, config in mapping.components.items():
+        body = {k: v for k, v in config.items() if k != "platform"}
+        out[topics.component_discovery(str(config["platform"]), dev, cid)] = {**body, **shared}
+    return out
 
 
 def removal_payloads(devs: Iterable[str], topics: Topics) -> list[tuple[str, bytes]]:

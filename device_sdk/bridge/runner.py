@@ -47,7 +47,7 @@ class MqttBridge:
             discovery_prefix=config.discovery_prefix,
             bridge_id=bridge_id_from(self.client_id),
         )
-        self.core = BridgeCore(topics=self.topics, settle_s=config.settle_s)
+        self.core = BridgeCore(topics=self.topics, settle_s=config.settle_s, discovery=config.discovery)
         self._devices = DeviceLinks(
             controller, _Feed(self), policy=config.reconnect, min_interval_ms=config.min_interval_ms
         )

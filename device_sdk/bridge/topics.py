@@ -10,6 +10,7 @@ With the default prefixes (``--base-topic device_sdk``, ``--discovery-prefix hom
     device_sdk/<device id>/<channel>/set          command: set the actuator (payload: the value)
     device_sdk/<device id>/<channel>/do           command: run an action (payload: the action's name)
     homeassistant/device/<device id>/config       Home Assistant device discovery   retained
+    homeassistant/<platform>/<device id>/<entity>/config   the same, one per entity (--discovery component)
     homeassistant/status                          Home Assistant's birth and last will
 
 A device id is ``dsdk_`` and the first 16 bytes of the device's SPKI fingerprint in hex: it never changes
@@ -30,6 +31,7 @@ DEVICE_ID_BYTES: Final = 16
 """Bytes of the SPKI fingerprint in a device id: 128 bits, collision-free for any fleet."""
 DEVICE_ID_RE: Final = re.compile(rf"{DEVICE_ID_PREFIX}[0-9a-f]{{{2 * DEVICE_ID_BYTES}}}")
 _SAFE_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TOPIC_LEVEL: Final = re.compile(r"[A-Za-z0-9_-]+")
 _UNSAFE_RUN: Final = re.compile(r"[^A-Za-z0-9]+")
 _TOPIC_FORBIDDEN: Final = re.compile(r"[+#\x00]")
 
@@ -93,6 +95,23 @@ class Topics:
 
     def discovery(self, dev: str) -> str:
         return f"{self.discovery_prefix}/device/{dev}/config"
+
+    def component_discovery(self, platform: str, dev: str, component_id: str) -> str:
+        """One entity's discovery topic (``--discovery component``, Home Assistant before 2024.12)."""
+        return f"{self.discovery_prefix}/{platform}/{dev}/{component_id}/config"
+
+    def is_component_discovery(self, topic: str, dev: str) -> bool:
+        """Whether ``topic`` is an entity discovery topic of device ``dev`` (for clean-up lists)."""
+        parts = topic.split("/")
+        prefix = self.discovery_prefix.split("/")
+        return (
+            len(parts) == len(prefix) + 4
+            and parts[: len(prefix)] == prefix
+            and parts[-3] == dev
+            and parts[-1] == "config"
+            and bool(_TOPIC_LEVEL.fullmatch(parts[-4]))
+            and bool(_TOPIC_LEVEL.fullmatch(parts[-2]))
+        )
 
     def availability(self, dev: str) -> str:
         return f"{self.base}/{dev}/availability"

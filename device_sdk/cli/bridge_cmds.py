@@ -37,6 +37,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--discovery-prefix", default="homeassistant", help="Home Assistant's discovery prefix")
     p.add_argument("--base-topic", default="device_sdk", help="prefix of the bridge's other topics")
     p.add_argument(
+        "--discovery",
+        choices=("device", "component"),
+        default="device",
+        help="one discovery message per device (Home Assistant 2024.12+, the default) or per entity (older)",
+    )
+    p.add_argument(
         "--min-interval-ms", type=int, metavar="MS", help="at most one reading per sensor per MS milliseconds"
     )
     p.add_argument("--state-dir", type=Path, help="the controller's state directory")
@@ -64,6 +70,7 @@ async def cmd_bridge_mqtt(ctl: Controller, args: argparse.Namespace) -> int:
         client_id=args.client_id,
         discovery_prefix=args.discovery_prefix,
         base_topic=args.base_topic,
+        discovery=args.discovery,
         ca_file=args.ca_file,
         min_interval_ms=args.min_interval_ms,
     )
