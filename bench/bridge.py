@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _util import ms, percentile, print_table, verdict
 
 from device_sdk import Controller, ControllerConfig, DeviceTarget
-from tests._mosquitto import MOSQUITTO, Mosquitto, Recorder
+from tests._mosquitto import MOSQUITTO, Mosquitto, Recorder, terminate
 
 PEERS = str(Path(__file__).with_name("_bridge_peers.py"))
 PER_PROCESS = 25
@@ -97,15 +96,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def stop_bridge(proc: subprocess.Popen[Any]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def start_bridge(broker: Mosquitto, ctl_dir: Path, log_path: Path, profile: Path | None) -> subprocess.Popen[bytes]:
@@ -181,7 +171,7 @@ async def main() -> None:
                 if child is not None:
                     child.stop()
                 else:
-                    stop_bridge(proc)
+                    terminate(proc, timeout=15)
                     bridge = None
         base, mine = results["naive bridge"], results["bridge"]
         rows = [row(name, r) for name, r in results.items()]
@@ -206,7 +196,7 @@ async def main() -> None:
         print(f"CPU < 50% of core  {verdict(mine.cpu < 0.5)}  ({mine.cpu:.1%})")
     finally:
         if bridge is not None:
-            stop_bridge(bridge)
+            terminate(bridge, timeout=15)
         for device in devices:
             device.stop()
         broker.stop()

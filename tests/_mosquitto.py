@@ -22,7 +22,7 @@ from typing import Any
 
 import aiomqtt
 
-__all__ = ["MOSQUITTO", "Message", "Mosquitto", "Recorder", "free_port"]
+__all__ = ["MOSQUITTO", "Message", "Mosquitto", "Recorder", "free_port", "terminate"]
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 
@@ -32,6 +32,17 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def terminate(proc: subprocess.Popen[Any], timeout: float) -> int:
+    """SIGTERM ``proc`` (if it still runs), wait up to ``timeout`` s, then SIGKILL; its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
 
 
 @dataclass
@@ -86,16 +97,10 @@ class Mosquitto:
     def stop(self) -> None:
         """Stop the broker by its PID (SIGTERM, then SIGKILL)."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        if proc is not None:
+            terminate(proc, timeout=5)
+            if proc.stderr is not None:
+                proc.stderr.close()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import pytest
 from device_sdk.bridge.units import device_class_pairs
 from tests._bridge_rig import Rig, T, make_rig
 from tests._cli_helpers import cli
-from tests._mosquitto import MOSQUITTO, Message, Recorder, free_port
+from tests._mosquitto import MOSQUITTO, Message, Recorder, free_port, terminate
 
 HA_VENV = os.environ.get("DEVICE_SDK_HA_VENV")
 
@@ -58,14 +58,8 @@ class HomeAssistant:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            terminate(proc, timeout=60)
 
     def log(self) -> str:
         return (self.directory / "hass.log").read_text(errors="replace")
