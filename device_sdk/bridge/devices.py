@@ -280,9 +280,11 @@ def _pins_path(controller: Controller) -> Any:
 def _reload_pins(controller: Controller) -> None:
     # API gap: a long-running Controller never reads devices.json again, and writes its own in-memory copy
     # back on the next connect (which would undo another process's pair or unpair). Until the Controller
-    # can reload (or merge on write), the bridge replaces its store with a fresh one read from the file,
-    # of the same class, after flushing what the old one still had to write.
+    # can reload (or merge on write), the bridge flushes what its store still had to write, then replaces
+    # the store with a fresh one of the same class read from the file. (A write of this process that lands
+    # between another process's change and this reload still wins: the window is one poll interval.)
     old = controller.pins
+    old.flush()
     fresh = type(old)(old.path, background_writes=True)
     old.shutdown()
     controller.pins = fresh
