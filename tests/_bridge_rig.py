@@ -32,10 +32,15 @@ class BridgeProcess:
     log_path: Path
     extra: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
+    argv_broker: tuple[str, ...] = ()
+    """Replaces ``--broker <the broker's plain URL>`` (and the client id, if it names one)."""
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "device_sdk", "-vv", "bridge", "mqtt", "--broker", self.broker.url]
-        argv += ["--state-dir", str(self.state_dir), "--interface", "lo", "--client-id", CLIENT_ID, *self.extra]
+        broker = self.argv_broker or ("--broker", self.broker.url)
+        argv = [sys.executable, "-m", "device_sdk", "-vv", "bridge", "mqtt", *broker]
+        if "--client-id" not in broker:
+            argv += ["--client-id", CLIENT_ID]
+        argv += ["--state-dir", str(self.state_dir), "--interface", "lo", *self.extra]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
 

@@ -34,6 +34,49 @@ def free_port() -> int:
         return port
 
 
+def make_tls_files(directory: Path, ca_file: Path) -> tuple[Path, Path]:
+    """A CA (written to ``ca_file``) and a server certificate and key for localhost / 127.0.0.1 signed by it."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def build(subject: str, issuer: str, key: Any, signer: Any, *, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = build("test CA", "test CA", ca_key, ca_key, ca=True)
+    server_cert = build("localhost", "test CA", server_key, ca_key, ca=False)
+    cert, key = directory / "server.pem", directory / "server.key"
+    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key.chmod(0o600)
+    return cert, key
+
+
 def terminate(proc: subprocess.Popen[Any], timeout: float) -> int:
     """SIGTERM ``proc`` (if it still runs), wait up to ``timeout`` s, then SIGKILL; its exit code."""
     if proc.poll() is None:
@@ -52,7 +95,14 @@ class Mosquitto:
     directory: Path
     port: int = field(default_factory=free_port)
     users: dict[str, str] = field(default_factory=dict)
+    tls: bool = False
+    """Also listen with TLS on :attr:`tls_port` (a certificate for localhost from :attr:`ca_file`)."""
+    tls_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "ca.pem"
 
     @property
     def url(self) -> str:
@@ -73,6 +123,15 @@ class Mosquitto:
             # As root, mosquitto switches to the "mosquitto" user, who cannot read files in our temp dir.
             f"user {getpass.getuser()}",
         ]
+        if self.tls:
+            cert, key = make_tls_files(self.directory, self.ca_file)
+            lines += [
+                "per_listener_settings false",
+                f"listener {self.tls_port} 127.0.0.1",
+                f"cafile {self.ca_file}",
+                f"certfile {cert}",
+                f"keyfile {key}",
+            ]
         if self.users:
             passwd = self.directory / "passwd"
             passwd.write_text("")

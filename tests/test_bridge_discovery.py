@@ -257,3 +257,21 @@ def test_component_payloads_for_home_assistant_before_device_discovery() -> None
     assert "platform" not in body and body["unique_id"] == f"{DEV}_temperature"
     assert body["device"] == {"identifiers": [DEV], "name": "Kitchen"}
     assert body["availability_mode"] == "all" and body["origin"]["name"] == "device_sdk bridge"
+
+
+def test_the_pure_parts_import_without_an_mqtt_client_and_the_cli_says_what_to_install(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    block = "import sys; sys.modules['aiomqtt'] = None\n"  # as if the mqtt extra were not installed
+    pure = block + "import device_sdk.bridge as b; print(b.map_catalog.__name__, b.BridgeCore.__name__)"
+    result = subprocess.run([sys.executable, "-c", pure], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0 and result.stdout.split() == ["map_catalog", "BridgeCore"], result.stderr
+    cli = block + (
+        "from device_sdk.cli import main\n"
+        f"sys.exit(main(['bridge', 'mqtt', '--broker', 'mqtt://localhost', '--state-dir', {str(tmp_path)!r}]))"
+    )
+    result = subprocess.run([sys.executable, "-c", cli], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 1
+    assert "device-sdk: error: the MQTT bridge needs the mqtt extra: pip install 'device_sdk[mqtt]'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -218,6 +218,31 @@ async def test_broker_credentials_from_a_file_never_logged(tmp_path: Path) -> No
         broker.stop()
 
 
+async def test_tls_with_a_ca_file(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker", tls=True)
+    tls = (
+        "--broker",
+        f"mqtts://localhost:{broker.tls_port}",
+        "--ca-file",
+        str(broker.ca_file),
+    )
+    bridge = BridgeProcess(broker, tmp_path / "ctl", tmp_path / "bridge.log")
+    untrusted = BridgeProcess(broker, tmp_path / "ctl", tmp_path / "untrusted.log")
+    try:
+        await asyncio.to_thread(broker.start)
+        bridge.argv_broker = tls
+        untrusted.argv_broker = ("--broker", f"mqtts://localhost:{broker.tls_port}", "--client-id", "other")
+        async with Recorder(broker, T.bridge_status) as rec:  # on the plain listener
+            bridge.start()
+            await rec.wait_message(T.bridge_status, lambda m: m.payload == b"online", timeout=20)
+            untrusted.start()  # the system's CAs do not know the test CA
+            await untrusted.wait_log("presented a TLS certificate this bridge does not trust")
+    finally:
+        bridge.kill()
+        untrusted.kill()
+        broker.stop()
+
+
 def test_cli_errors_are_one_sentence(tmp_path: Path) -> None:
     base = ("bridge", "mqtt", "--state-dir", str(tmp_path / "ctl"))
     cases = [

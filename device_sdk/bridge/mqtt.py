@@ -209,5 +209,7 @@ def _why(exc: aiomqtt.MqttError) -> str:
     code = getattr(rc, "value", rc)
     if isinstance(code, int) and code in _AUTH_REFUSED:
         return "refused this bridge's user name or password (check --username and --password-file)"
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "presented a TLS certificate this bridge does not trust (give its CA with --ca-file)"
     text = re.sub(r"^\[(?:Errno \d+|code:\d+)\]\s*", "", str(exc)).strip() or "gave no reason"
     return f"is not reachable ({text[:1].lower() + text[1:]})"
