@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Coroutine
+from pathlib import Path
 from typing import Any, Protocol
 
 from device_sdk import (
@@ -134,6 +135,8 @@ class DeviceLinks:
         await asyncio.gather(*(self.stop(fp) for fp in list(self._links)), *self._commands, return_exceptions=True)
 
     async def _keep(self, fingerprint: bytes, link: _Link, pinned: Any) -> None:
+        # API gap: `pinned` is what Controller.peers() lists, a PinnedDevice, which device_sdk does not
+        # export (it lives in device_sdk.pairing.trust); hence Any.
         try:
             async for conn in self._controller.connections(pinned, self._policy):
                 if not await self._serve(fingerprint, link, conn):
@@ -227,7 +230,7 @@ class DeviceLinks:
 
         self._spawn(link, run(), name)
 
-    def _spawn(self, link: _Link, coro: Any, name: str) -> None:
+    def _spawn(self, link: _Link, coro: Coroutine[Any, Any, None], name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=f"bridge {link.name} {name}")
         link.watchers.add(task)
         task.add_done_callback(link.watchers.discard)
@@ -271,7 +274,7 @@ class DeviceLinks:
         task.add_done_callback(self._commands.discard)
 
 
-def _pins_path(controller: Controller) -> Any:
+def _pins_path(controller: Controller) -> Path:
     # API gap: the pin store's path is not a public name; Controller.pins.path is the file that
     # another process (`device-sdk pair`, `unpair`) rewrites.
     return controller.pins.path
