@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests._bridge_rig import BridgeProcess, Rig, T, make_rig
-from tests._cli_helpers import cli
+from device_sdk.bridge import device_id
+from device_sdk.identity import fingerprint_from_text
+from tests._bridge_rig import PASSCODE, BridgeProcess, Rig, T, make_rig
+from tests._cli_helpers import DeviceProcess, cli, unique_name
 from tests._mosquitto import MOSQUITTO, Mosquitto, Recorder
 
 pytestmark = [
@@ -117,23 +119,39 @@ async def test_home_assistant_birth_and_the_last_will(rig: Rig) -> None:
             assert status.retain and status.payload == b"offline"
 
 
-async def test_unpairing_deletes_the_entities(rig: Rig) -> None:
-    async with Recorder(rig.broker, "#") as rec:
-        rig.bridge.start()
-        await online(rec, rig)
-        since = len(rec.messages)
-        unpaired = await asyncio.to_thread(rig.ctl, "unpair", rig.device.name)
-        assert unpaired.rc == 0, unpaired.err
-        await rec.wait_message(T.discovery(rig.dev), lambda m: m.payload == b"", since=since)
-        await rec.wait_message(T.availability(rig.dev), lambda m: m.payload == b"", since=since)
-        devices = await rec.wait_message(T.bridge_devices, lambda m: m.json()["devices"] == [], since=since)
-        assert devices.payload
-        async with Recorder(rig.broker, T.discovery(rig.dev)) as late:
-            await asyncio.sleep(1.0)
-            assert late.messages == []  # nothing retained any more
-        # the running bridge does not write the unpaired device back into the pin store
-        await asyncio.sleep(3.0)
-        assert (await asyncio.to_thread(rig.ctl, "peers")).json() == []
+async def test_unpairing_and_pairing_by_another_process_while_the_bridge_runs(rig: Rig) -> None:
+    second = DeviceProcess(
+        name=unique_name("Second"),
+        state_dir=rig.tmp / "second",
+        ready_file=rig.tmp / "second.json",
+        extra=("--setup-code", PASSCODE),
+    )
+    try:
+        async with Recorder(rig.broker, "#") as rec:
+            rig.bridge.start()
+            await online(rec, rig)
+            since = len(rec.messages)
+            unpaired = await asyncio.to_thread(rig.ctl, "unpair", rig.device.name)
+            assert unpaired.rc == 0, unpaired.err
+            await rec.wait_message(T.discovery(rig.dev), lambda m: m.payload == b"", since=since)
+            await rec.wait_message(T.availability(rig.dev), lambda m: m.payload == b"", since=since)
+            await rec.wait_message(T.bridge_devices, lambda m: m.json()["devices"] == [], since=since)
+            async with Recorder(rig.broker, T.discovery(rig.dev)) as late:
+                await asyncio.sleep(1.0)
+                assert late.messages == []  # nothing retained any more
+
+            # another process pairs a device: the running bridge reads the pin store again and bridges it
+            ready = await asyncio.to_thread(second.start, "--open-window")
+            assert (await asyncio.to_thread(rig.ctl, "pair", second.name, PASSCODE)).rc == 0
+            dev2 = device_id(fingerprint_from_text(ready["fp"]))
+            config = await rec.wait_message(T.discovery(dev2), lambda m: m.payload != b"", timeout=30)
+            assert config.json()["device"]["name"] == second.name
+            await rec.wait_message(T.availability(dev2), lambda m: m.payload == b"online", timeout=30)
+            # and its own writes to the pin store (on connecting) did not bring the unpaired device back
+            peers = (await asyncio.to_thread(rig.ctl, "peers")).json()
+            assert [p["name"] for p in peers] == [second.name]
+    finally:
+        second.kill()
 
 
 async def test_a_clean_stop_then_a_device_unpaired_while_away(rig: Rig) -> None:
