@@ -194,6 +194,11 @@ class BrokerLink:
                     await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
                     self.published += 1
                 continue
+            if len(self._states) == 1:  # the usual case: no task per message
+                item = self._states.popleft()
+                await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+                self.published += 1
+                continue
             batch = [self._states.popleft() for _ in range(min(STATE_BATCH, len(self._states)))]
             await asyncio.gather(*(client.publish(p.topic, p.payload, qos=p.qos, retain=p.retain) for p in batch))
             self.published += len(batch)
