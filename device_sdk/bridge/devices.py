@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 CATALOG_TIMEOUT_S = 10.0
 """A device that does not send its catalog within this is dropped and dialled again."""
 CATALOG_RETRY_S = 5.0
-"""The wait before dialling again a device whose catalog could not be read."""
+"""The wait before dialling again a device whose catalog could not be read (doubled each time it fails
+again, up to CATALOG_RETRY_MAX_S: a device that no longer trusts this controller refuses every time)."""
+CATALOG_RETRY_MAX_S = 60.0
 CLOSED_POLL_S = 0.25
 """How often a connection with nothing to watch is checked for having ended."""
 COMMAND_TIMEOUT_S = 10.0
@@ -137,10 +139,23 @@ class DeviceLinks:
     async def _keep(self, fingerprint: bytes, link: _Link, pinned: Any) -> None:
         # API gap: `pinned` is what Controller.peers() lists, a PinnedDevice, which device_sdk does not
         # export (it lives in device_sdk.pairing.trust); hence Any.
+        failures = 0
         try:
             async for conn in self._controller.connections(pinned, self._policy):
-                if not await self._serve(fingerprint, link, conn):
-                    await asyncio.sleep(CATALOG_RETRY_S)
+                error = await self._serve(fingerprint, link, conn)
+                if error is None:
+                    failures = 0
+                    continue
+                failures += 1
+                delay = min(CATALOG_RETRY_S * 2 ** (failures - 1), CATALOG_RETRY_MAX_S)
+                log.log(
+                    logging.WARNING if failures <= 3 else logging.DEBUG,
+                    "%s: cannot read its channels (%s); trying again in %.0f s",
+                    link.name,
+                    error,
+                    delay,
+                )
+                await asyncio.sleep(delay)
         except NotPaired:
             log.info("%s is no longer paired with this controller", link.name)
         except FingerprintMismatch as exc:
@@ -148,8 +163,8 @@ class DeviceLinks:
         except DeviceSDKError as exc:
             log.error("%s cannot be reached any more: %s", link.name, exc)
 
-    async def _serve(self, fingerprint: bytes, link: _Link, conn: DeviceConnection) -> bool:
-        """Bridge one connection until it ends; False when its catalog could not be read."""
+    async def _serve(self, fingerprint: bytes, link: _Link, conn: DeviceConnection) -> str | None:
+        """Bridge one connection until it ends; why, when its catalog could not be read."""
         link.conn, link.reason = conn, None
         link.lost = asyncio.Event()
         try:
@@ -157,11 +172,10 @@ class DeviceLinks:
                 async with asyncio.timeout(CATALOG_TIMEOUT_S):
                     catalog = await conn.catalog()
             except (ChannelError, TimeoutError) as exc:
-                log.warning("%s: cannot read its channels (%s); trying again", link.name, exc or "no answer")
-                return False
+                return str(exc) or "no answer"
             self._events.online(fingerprint, catalog)  # the core answers with WatchChannels -> watch()
             await self._until_lost(conn, link)
-            return True
+            return None
         finally:
             for task in link.watchers:
                 task.cancel()
