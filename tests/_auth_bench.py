@@ -26,10 +26,10 @@ from device_sdk.pairing.auth_controller import ControllerAuth
 from device_sdk.pairing.auth_device import DeviceAuth
 from device_sdk.pairing.window import PairingMode, PairingWindow, Refusal, WindowEvent, WindowUpdate
 from device_sdk.wire import MessageDecoder, encode_message
+from device_sdk.wire.codes import AuthResult
 from device_sdk.wire.messages import (
     AuthCapabilities,
     AuthMessage,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,

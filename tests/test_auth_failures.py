@@ -16,13 +16,8 @@ from device_sdk.pairing.auth import (
 )
 from device_sdk.pairing.auth_controller import ControllerAuth
 from device_sdk.pairing.window import Admission, PairingMode
-from device_sdk.wire.messages import (
-    AuthCapabilities,
-    AuthResult,
-    AuthSpake2Confirmation,
-    AuthSpake2Handshake,
-    AuthStatus,
-)
+from device_sdk.wire.codes import AuthResult
+from device_sdk.wire.messages import AuthCapabilities, AuthSpake2Confirmation, AuthSpake2Handshake, AuthStatus
 from tests._auth_bench import (
     CTL2_FP,
     CTL_FP,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk._device_pairing import PairingRunner
+from device_sdk.device.pairing import PairingRunner
 from device_sdk.errors import (
     ConfigError,
     LocalProtocolError,
@@ -30,9 +30,9 @@ from device_sdk.pairing.spake2 import IDENTITY, Spake2SharePool
 from device_sdk.pairing.trust import DeviceTrustStore
 from device_sdk.pairing.window import PairingMode, PairingWindow
 from device_sdk.pairing.window_store import WindowStore
+from device_sdk.wire.codes import AuthResult
 from device_sdk.wire.messages import (
     AuthCapabilities,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,

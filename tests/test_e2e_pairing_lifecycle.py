@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from device_sdk.channels import SENSOR_PROTOCOL
-from device_sdk.config import ControllerConfig, DeviceConfig
-from device_sdk.controller import Controller
-from device_sdk.device import Device
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection
+from device_sdk.device import Device, DeviceConfig, DeviceEvent, Paired, PairingFailed, PairingStarted, PinShown
 from device_sdk.errors import (
     ActuatorError,
     ChannelOpenFailed,
@@ -26,7 +24,6 @@ from device_sdk.errors import (
     PairingWindowClosed,
     WrongSetupCode,
 )
-from device_sdk.events import DeviceEvent, Paired, PairingFailed, PairingStarted, ShowPin
 from device_sdk.hardware import LedPattern
 from device_sdk.pairing.trust import DeviceTrustStore
 from device_sdk.pairing.window import BOOT_BUDGET_REFILL_S, MAX_FAILURES_PER_WINDOW, PairingMode
@@ -145,7 +142,7 @@ async def test_pairing_again_in_button_and_display_modes(tmp_path: Path) -> None
     shown: asyncio.Queue[str] = asyncio.Queue()
     for mode in (PairingMode.BUTTON, PairingMode.DISPLAY):
         dev = Device(config(tmp_path / mode.value, pairing_mode=mode, setup_code=None))
-        dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, ShowPin) else None)
+        dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, PinShown) else None)
         await dev.start()
         try:
             dev.open_pairing_window("button")
@@ -238,7 +235,7 @@ PAIR_AND_EXIT = textwrap.dedent(
     """
     import asyncio, os, sys
     from pathlib import Path
-    from device_sdk.config import ControllerConfig
+    from device_sdk.controller import ControllerConfig
     from device_sdk.controller import Controller, DeviceTarget
 
     async def main():

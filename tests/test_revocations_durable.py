@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk.config import ControllerConfig
-from device_sdk.controller import Controller, DeviceTarget
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
 from device_sdk.pairing.trust import ControllerPinStore, DeviceTrustStore
 
 pytestmark = pytest.mark.timeout(90)
 
 CODE = "20202021"
-SIM_TOML = Path(__file__).resolve().parents[1] / "boards" / "sim.toml"
+SIM_TOML = Path(__file__).resolve().parents[1] / "device_sdk" / "hardware" / "board_profiles" / "sim.toml"
 
 
 class DeviceRun:
@@ -122,7 +121,7 @@ UNPAIR_AND_WAIT = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from device_sdk.config import ControllerConfig
+    from device_sdk.controller import ControllerConfig
     from device_sdk.controller import Controller, DeviceTarget
 
     async def main():

@@ -34,6 +34,7 @@ from device_sdk.pairing.window import (
     new_auth_token,
 )
 from device_sdk.pairing.window_store import WindowStore
+from device_sdk.storage.statefile import StateWriterThread
 
 T0 = 1_700_000_000.0
 FP1 = b"\x01" * 32
@@ -481,7 +482,8 @@ def test_failures_are_written_at_once_and_only_changes_are_written(tmp_path: Pat
 
 
 def test_writes_in_the_background_land_on_flush(tmp_path: Path) -> None:
-    store = WindowStore(tmp_path / "w.json", background_writes=True)
+    thread = StateWriterThread()
+    store = WindowStore(tmp_path / "w.json", background=thread)
     window = PairingWindow(mode=PairingMode.STICKER)
     update = window.open(T0, "admin")
     assert update.state is not None
@@ -495,6 +497,7 @@ def test_writes_in_the_background_land_on_flush(tmp_path: Path) -> None:
     store.save(failed.state, sync=failed.sync)  # failures are written at once, not in the background
     assert WindowStore(tmp_path / "w.json").load() == failed.state
     store.shutdown()
+    thread.close()
 
 
 def test_button_mode_boot_does_not_open(tmp_path: Path) -> None:

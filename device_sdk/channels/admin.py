@@ -30,7 +30,8 @@ from typing import Any, ClassVar, Protocol
 
 from device_sdk.identity import fingerprint_from_text
 
-from .calls import ActuatorCall
+from ..errors import DeviceSDKError, InvalidArgument
+from .calls import ActuatorCall, CallHub
 from .frames import error_answer, ok_answer
 from .session import ChannelSession, Hub, PeerInfo, Role
 
@@ -61,21 +62,11 @@ class AdminBackend(Protocol):
         """Rename the device; return the name now in use (None: ``name``)."""
 
 
-def fp_from_text(text: object) -> bytes | None:
-    """The 32 fingerprint bytes of a base64 ``fp`` text, or None when it is not one."""
-    if not isinstance(text, str):
-        return None
-    try:
-        return fingerprint_from_text(text)
-    except ValueError:
-        return None
-
-
 def _is_uint(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-class _Rejected(Exception):
+class _Rejected(DeviceSDKError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -88,7 +79,7 @@ class AdminChannel:
     def __init__(
         self,
         *,
-        hub: Hub,
+        hub: CallHub,
         backend: AdminBackend,
         on_role_changed: Callable[[bytes, Role], None],
         on_renamed: Callable[[str], None],
@@ -160,9 +151,12 @@ class AdminChannel:
             return {}, backend.list_peers
         if op in ("remove-peer", "set-role"):
             fp = frame.get("fp")
-            if fp_from_text(fp) is None:
-                raise _Rejected("bad-type", "'fp' must be a base64 SHA-256 fingerprint (44 characters)")
-            assert isinstance(fp, str)
+            try:
+                if not isinstance(fp, str):
+                    raise InvalidArgument(fp)
+                fingerprint_from_text(fp)
+            except ValueError:
+                raise _Rejected("bad-type", "'fp' must be a base64 SHA-256 fingerprint (44 characters)") from None
             if op == "remove-peer":
                 return {"fp": fp}, lambda: backend.remove_peer(fp)
             role = frame.get("role")
@@ -200,9 +194,7 @@ class AdminChannel:
                 self._answer(session, error_answer(call.request_id, "failed", "no such peer"))
                 return
             if call.op == "set-role":
-                fp = fp_from_text(params["fp"])
-                assert fp is not None
-                self._on_role_changed(fp, params["role"])
+                self._on_role_changed(fingerprint_from_text(params["fp"]), params["role"])
             self._answer(session, ok_answer(call.request_id))
             return
         if call.op == "rename":

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidArgument, InvalidType
 from .admin import MAX_WINDOW_SECONDS
 from .descriptor import FrameError
 from .frames import (
@@ -48,9 +49,9 @@ def subscription_frame(*, min_interval_ms: int | None = None, change: float | No
     if min_interval_ms is not None and (
         isinstance(min_interval_ms, bool) or not isinstance(min_interval_ms, int) or min_interval_ms < 0
     ):
-        raise ValueError("min_interval_ms must be a non-negative integer")
+        raise InvalidArgument("min_interval_ms must be a non-negative integer")
     if change is not None and (isinstance(change, bool) or not isinstance(change, int | float) or not change >= 0):
-        raise ValueError("change must be a non-negative number")
+        raise InvalidArgument("change must be a non-negative number")
     return Subscription(min_interval_ms, change).to_frame()
 
 
@@ -100,7 +101,7 @@ class PendingRequest:
 class _RequestClient:
     def __init__(self, *, first_id: int = 1) -> None:
         if first_id < 0:
-            raise ValueError("request ids are unsigned")
+            raise InvalidArgument("request ids are unsigned")
         self._next_id = first_id
         self._pending: dict[int, dict[str, Any]] = {}
 
@@ -154,13 +155,13 @@ class ActuatorClient(_RequestClient):
     def set(self, value: Any) -> PendingRequest:
         """A ``{"id", "set": value}`` request."""
         if value is None:
-            raise ValueError("None is not a channel value")
+            raise InvalidArgument("None is not a channel value")
         return self._new(set_request(self._allocate(), value))
 
     def do(self, action: str) -> PendingRequest:
         """A ``{"id", "do": action}`` request."""
         if not isinstance(action, str):
-            raise TypeError("an action is named by text")
+            raise InvalidType("an action is named by text")
         return self._new(do_request(self._allocate(), action))
 
     def receive(self, frame: object) -> ActuatorAnswer | ActuatorState | None:
@@ -235,7 +236,7 @@ class AdminClient(_RequestClient):
     def open_pairing_window(self, seconds: int | None = None) -> PendingRequest:
         """Open the device's pairing window for ``seconds`` (None: the device's default)."""
         if seconds is not None and not 1 <= seconds <= MAX_WINDOW_SECONDS:
-            raise ValueError(f"seconds must be 1..{MAX_WINDOW_SECONDS}")
+            raise InvalidArgument(f"seconds must be 1..{MAX_WINDOW_SECONDS}")
         params = {} if seconds is None else {"seconds": seconds}
         return self._new(admin_request(self._allocate(), "open-pairing-window", params))
 

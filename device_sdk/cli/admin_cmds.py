@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..channels import PeerRecord
-from ..controller import Controller, DeviceTarget
-from ..device_connection import DeviceConnection
+from ..controller import Controller, DeviceConnection, DeviceTarget
 from ..errors import ActuatorError, DeviceSDKError
 from ..identity import fingerprint_text
 from ..pairing.trust import PinnedDevice, named_by

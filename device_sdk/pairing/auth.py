@@ -35,15 +35,13 @@ from ..errors import (
     PairingWindowClosed,
     WrongSetupCode,
 )
-from ..wire.messages import AuthCapabilities, AuthMessage, AuthResult, AuthStatus
+from ..wire.codes import AuthResult, CloseCode
+from ..wire.messages import AuthCapabilities, AuthMessage, AuthStatus
 from .display_pin import display_pin_qr_text, format_display_pin, generate_display_pin
 from .setup_code import passcode_is_valid
 from .window import BACKOFF_CAP_S, PairingMode
 
 __all__ = [
-    "CLOSE_FORBIDDEN",
-    "CLOSE_TOO_MANY_ATTEMPTS",
-    "CLOSE_UNAUTHORIZED",
     "CONTROLLER_CAPABILITIES",
     "DEVICE_CAPABILITIES",
     "PSK_TIMEOUT_S",
@@ -63,10 +61,6 @@ __all__ = [
     "failure_to_error",
     "parse_retry_after",
 ]
-
-CLOSE_UNAUTHORIZED = 401
-CLOSE_FORBIDDEN = 403
-CLOSE_TOO_MANY_ATTEMPTS = 429
 
 PSK_TIMEOUT_S = 60.0
 """The device gives up this long after it sent pB (auth-status timeout): the PSK's validity."""
@@ -264,9 +258,9 @@ def failure_to_error(
     """
     code = close_code if close_code is not None else failure.close_code
     reason = close_reason if close_reason is not None else failure.reason
-    if code == CLOSE_FORBIDDEN:
+    if code == CloseCode.FORBIDDEN:
         return PairingWindowClosed("the device's pairing window is closed: press its pairing button")
-    if code == CLOSE_TOO_MANY_ATTEMPTS:
+    if code == CloseCode.TOO_MANY_ATTEMPTS:
         retry_after = parse_retry_after(reason)
         return LockedOut(BACKOFF_CAP_S if retry_after is None else retry_after)
     if failure.result == AuthResult.PROOF_INVALID:

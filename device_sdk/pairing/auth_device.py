@@ -39,18 +39,17 @@ import enum
 import hmac
 import logging
 
-from ..errors import LocalProtocolError
+from ..errors import InvalidArgument, LocalProtocolError
+from ..wire.codes import AuthResult, CloseCode
 from ..wire.messages import (
     AuthCapabilities,
     AuthMessage,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
     PskStatus,
 )
 from .auth import (
-    CLOSE_UNAUTHORIZED,
     DEVICE_CAPABILITIES,
     PSK_TIMEOUT_S,
     STATUS_TIMEOUT_S,
@@ -111,7 +110,7 @@ class DeviceAuth(AuthMachine):
     ) -> None:
         super().__init__()
         if shares is not None and shares.role != "B":
-            raise ValueError("the device is SPAKE2 party B")
+            raise InvalidArgument("the device is SPAKE2 party B")
         self._device_fp = bytes(device_fp)
         self._controller_fp = None if controller_fp is None else bytes(controller_fp)
         self._psk = psk
@@ -192,7 +191,7 @@ class DeviceAuth(AuthMachine):
     def admit(self, verdict: Admission | Refusal, now: float) -> None:
         """The pairing window's verdict on the first handshake (after :class:`AdmissionRequested`)."""
         if self._state is not _State.WAIT_ADMISSION or self._first is None:
-            raise LocalProtocolError(CLOSE_UNAUTHORIZED, "no handshake is waiting for admission")
+            raise LocalProtocolError(CloseCode.UNAUTHORIZED, "no handshake is waiting for admission")
         msg, self._first = self._first, None
         if isinstance(verdict, Refusal):
             self._fail(
@@ -330,7 +329,7 @@ class DeviceAuth(AuthMachine):
         result: AuthResult,
         reason: str,
         *,
-        close_code: int = CLOSE_UNAUTHORIZED,
+        close_code: int = CloseCode.UNAUTHORIZED,
         count: bool | None = None,
         send_status: bool = True,
     ) -> None:

@@ -1,7 +1,7 @@
 """Trust stores: who a device trusts, and which devices a controller has pinned.
 
 Both are JSON files in the state directory, private (0600) and replaced atomically with
-:mod:`device_sdk.statefile` (temp file, fsync, rename, fsync of the directory), so a crash at any
+:mod:`device_sdk.storage.statefile` (temp file, fsync, rename, fsync of the directory), so a crash at any
 moment leaves the old or the new content. Fingerprints are the 32 raw bytes of the SHA-256 SPKI
 fingerprint in memory and its 44-character base64 text (the TXT ``fp`` form) in the files.
 
@@ -19,11 +19,12 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from ..errors import AmbiguousDevice, DeviceNotFound, NotPaired, StateError
+from ..channels.session import Role
+from ..errors import AmbiguousDevice, DeviceNotFound, InvalidArgument, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
-from ..statefile import StateWriter, read_json
+from ..storage.statefile import StateWriter, StateWriterThread, read_json
 
 __all__ = [
     "STORE_VERSION",
@@ -32,7 +33,6 @@ __all__ = [
     "ControllerPinStore",
     "DeviceTrustStore",
     "PinnedDevice",
-    "Role",
     "TrustedController",
 ]
 
@@ -46,19 +46,18 @@ MAX_NAME_LENGTH = 256
 """Longer names (they come from the network) are cut to this many characters."""
 MIN_FINGERPRINT_PREFIX = 4
 
-Role = Literal["admin", "user"]
 _ROLES: tuple[Role, ...] = ("admin", "user")
 _T = TypeVar("_T")
 
 
 def _check_fingerprint(fingerprint: bytes) -> None:
     if not isinstance(fingerprint, bytes) or len(fingerprint) != 32:
-        raise ValueError("a fingerprint is 32 raw bytes (SHA-256 of the SPKI)")
+        raise InvalidArgument("a fingerprint is 32 raw bytes (SHA-256 of the SPKI)")
 
 
 def _clean_name(name: str) -> str:
     if not isinstance(name, str):
-        raise ValueError("name must be a string")
+        raise InvalidArgument("name must be a string")
     return name[:MAX_NAME_LENGTH]
 
 
@@ -156,24 +155,24 @@ def _load_entries(path: Path, key: str) -> list[dict[str, Any]]:
 def _number(entry: dict[str, Any], name: str) -> float:
     value = entry.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} is not a number")
+        raise InvalidArgument(f"{name} is not a number")
     return float(value)
 
 
 def _string(entry: dict[str, Any], name: str) -> str:
     value = entry.get(name)
     if not isinstance(value, str):
-        raise ValueError(f"{name} is not a string")
+        raise InvalidArgument(f"{name} is not a string")
     return value
 
 
 class _Store:
     """What both stores share: the path and the once-a-minute last_seen write policy."""
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
         self.path = Path(path)
         self._persisted_seen: dict[bytes, float] = {}
-        self._writer = StateWriter(self.path, background=background_writes)
+        self._writer = StateWriter(self.path, background=background)
 
     def _save_entries(self, key: str, entries: list[dict[str, Any]], *, sync: bool = False) -> None:
         self._writer.write_json({"version": STORE_VERSION, key: entries}, sync=sync)
@@ -202,22 +201,23 @@ class DeviceTrustStore(_Store):
 
     The file is read when the store is created; every change is written through at once, except
     ``touch`` (last-seen times), which writes at most once a minute per controller. With
-    ``background_writes`` the writes (and their fsyncs) happen on a thread, so that an event loop
-    serving other controllers never waits for the disk; :meth:`flush` waits for them. Revocations
+    ``background`` (the owner's :class:`~device_sdk.storage.statefile.StateWriterThread`) the writes
+    (and their fsyncs) happen on that thread, so that an event loop serving other controllers never
+    waits for the disk; :meth:`flush` waits for them. Revocations
     (:meth:`remove`, :meth:`clear`, :meth:`set_role`) are always on disk when the call returns: they
     are acknowledged right after, and a power cut must not bring a removed controller back.
     """
 
     _KEY = "controllers"
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
-        super().__init__(path, background_writes=background_writes)
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
+        super().__init__(path, background=background)
         self._entries: dict[bytes, TrustedController] = {}
         for index, raw in enumerate(_load_entries(self.path, self._KEY)):
             try:
                 role = _string(raw, "role")
                 if role not in _ROLES:
-                    raise ValueError(f"unknown role {role!r}")
+                    raise InvalidArgument(f"unknown role {role!r}")
                 entry = TrustedController(
                     fingerprint=fingerprint_from_text(_string(raw, "fingerprint")),
                     name=_string(raw, "name"),
@@ -307,7 +307,7 @@ class DeviceTrustStore(_Store):
     def set_role(self, fingerprint: bytes, role: Role) -> TrustedController:
         """Make a trusted controller an ``"admin"`` or a ``"user"``; :class:`NotPaired` when unknown."""
         if role not in _ROLES:
-            raise ValueError(f"role must be 'admin' or 'user', got {role!r}")
+            raise InvalidArgument(f"role must be 'admin' or 'user', got {role!r}")
         existing = self._entries.get(fingerprint)
         if existing is None:
             raise NotPaired("this controller is not trusted by the device")
@@ -337,8 +337,8 @@ class ControllerPinStore(_Store):
 
     _KEY = "devices"
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
-        super().__init__(path, background_writes=background_writes)
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
+        super().__init__(path, background=background)
         self._entries: dict[bytes, PinnedDevice] = {}
         for index, raw in enumerate(_load_entries(self.path, self._KEY)):
             try:
@@ -356,13 +356,13 @@ class ControllerPinStore(_Store):
         if discriminator is not None and (
             isinstance(discriminator, bool) or not isinstance(discriminator, int) or not 0 <= discriminator < 4096
         ):
-            raise ValueError("discriminator is not 0..4095")
+            raise InvalidArgument("discriminator is not 0..4095")
         addresses = raw.get("addresses", [])
         if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
-            raise ValueError("addresses is not a list of strings")
+            raise InvalidArgument("addresses is not a list of strings")
         port = raw.get("port")
         if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
-            raise ValueError("port is not 1..65535")
+            raise InvalidArgument("port is not 1..65535")
         return PinnedDevice(
             fingerprint=fingerprint_from_text(_string(raw, "fingerprint")),
             name=_string(raw, "name"),
@@ -475,7 +475,7 @@ class ControllerPinStore(_Store):
                 }
             )
         except ValueError as exc:
-            raise ValueError(f"invalid device entry: {exc}") from None
+            raise InvalidArgument(f"invalid device entry: {exc}") from None
 
     def get(self, fingerprint: bytes) -> PinnedDevice | None:
         """The entry for ``fingerprint``, or ``None``."""

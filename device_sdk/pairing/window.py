@@ -6,7 +6,7 @@ a :class:`WindowUpdate` saying what to do: the snapshot of the state that must s
 ``sync`` for a failure, which must be on disk before anything else is sent), the actions to carry out
 on other connections (a button-mode :class:`PairingConflict`), and the events to report. The window
 does no I/O and never reaches into a connection: the device's pairing runner
-(``device_sdk._device_pairing``) persists, acts and notifies, in that order, after the call has
+(``device_sdk.device.pairing``) persists, acts and notifies, in that order, after the call has
 returned. :class:`~device_sdk.pairing.window_store.WindowStore` reads and writes the snapshot.
 
 What it decides:
@@ -53,9 +53,9 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidArgument
+from ..wire.codes import AuthResult, CloseCode
 from .window_events import (
     Admission,
     LockoutStarted,
@@ -67,6 +67,7 @@ from .window_events import (
     WindowOpened,
     WindowUpdate,
 )
+from .window_state import OPEN_REASONS, OpenReason, WindowState
 
 __all__ = [
     "ATTEMPT_LEASE_S",
@@ -107,13 +108,8 @@ sooner (60 s after pB, then 10 s for the controller's auth-status); this is a sa
 LIVE_RETRY_AFTER_S = 1
 """The ``retry after`` of a handshake refused because another attempt is live (it usually ends
 within a round trip; a stalled one costs its controller a counted failure within 70 s)."""
-AUTH_UNKNOWN_ERROR = 1  # auth-status unknown-error, the result sent with every refusal
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9+/]{16}")
-_STATE_VERSION = 1
-
-OpenReason = Literal["boot", "button", "admin"]
-_OPEN_REASONS: tuple[OpenReason, ...] = ("boot", "button", "admin")
 
 
 class PairingMode(enum.StrEnum):
@@ -135,63 +131,6 @@ def backoff_seconds(consecutive_failures: int) -> float:
         return 0.0
     exponent = consecutive_failures - LOCKOUT_THRESHOLD
     return BACKOFF_CAP_S if exponent >= 6 else min(float(2**exponent), BACKOFF_CAP_S)
-
-
-# -- the persisted part --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class WindowState:
-    """What of the window survives a restart (the token and the live attempts do not)."""
-
-    open: bool = False
-    reason: OpenReason | None = None
-    opened_at: float | None = None
-    expires_at: float | None = None
-    failures_in_window: int = 0
-    consecutive_failures: int = 0
-    last_failure_at: float | None = None
-    button_fp: bytes | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON document of the state file."""
-        return {
-            "version": _STATE_VERSION,
-            "open": self.open,
-            "reason": self.reason,
-            "opened_at": self.opened_at,
-            "expires_at": self.expires_at,
-            "failures_in_window": self.failures_in_window,
-            "consecutive_failures": self.consecutive_failures,
-            "last_failure_at": self.last_failure_at,
-            "button_fp": None if self.button_fp is None else self.button_fp.hex(),
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> WindowState:
-        """Parse a state file's document; ValueError (or TypeError) says what is wrong."""
-        if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
-            raise ValueError("unknown format")
-        opened = data["open"]
-        if not isinstance(opened, bool):
-            raise TypeError("open must be a boolean")
-        reason = data.get("reason")
-        if reason is not None and reason not in _OPEN_REASONS:
-            raise ValueError(f"bad reason {reason!r}")
-        expires_at = _optional_float(data.get("expires_at"))
-        fp = data.get("button_fp")
-        if fp is not None and not isinstance(fp, str):
-            raise TypeError("button_fp must be hexadecimal text")
-        return cls(
-            open=opened and expires_at is not None,
-            reason=reason,
-            opened_at=_optional_float(data.get("opened_at")),
-            expires_at=expires_at,
-            failures_in_window=_count(data["failures_in_window"]),
-            consecutive_failures=_count(data["consecutive_failures"]),
-            last_failure_at=_optional_float(data.get("last_failure_at")),
-            button_fp=None if fp is None else bytes.fromhex(fp),
-        )
 
 
 @dataclass
@@ -357,8 +296,8 @@ class PairingWindow:
         open once they reach 20), does nothing when a window is already open, and does nothing in
         button mode. ``duration_s`` overrides the default length (180..900 s, else :class:`ConfigError`).
         """
-        if reason not in _OPEN_REASONS:
-            raise ValueError(f"unknown reason to open the pairing window: {reason!r}")
+        if reason not in OPEN_REASONS:
+            raise InvalidArgument(f"unknown reason to open the pairing window: {reason!r}")
         length = self._duration_s if duration_s is None else _check_duration(duration_s)
         self._begin()
         self._expire(now)
@@ -477,7 +416,7 @@ class PairingWindow:
         self._live.pop(attempt.attempt, None)
         if not attempt.trusted and (not self._open or attempt.generation in self._committed):
             logger.info("pairing not committed: the window it was admitted in is closed")
-            return Refusal(403, AUTH_UNKNOWN_ERROR, None, "pairing window closed"), self._end()
+            return Refusal(CloseCode.FORBIDDEN, AuthResult.UNKNOWN_ERROR, None, "pairing window closed"), self._end()
         self._consecutive_failures = 0
         self._last_failure_at = None
         self._dirty = True
@@ -491,7 +430,7 @@ class PairingWindow:
 
     def _verdict(self, now: float, controller_fp: bytes, trusted: bool) -> Refusal | None:
         if not trusted and not self._open:
-            return Refusal(403, AUTH_UNKNOWN_ERROR, None, "pairing window closed")
+            return Refusal(CloseCode.FORBIDDEN, AuthResult.UNKNOWN_ERROR, None, "pairing window closed")
         locked_until = self.locked_until
         if locked_until is not None:
             # min(): a clock that went back never lengthens the wait beyond one backoff period.
@@ -507,7 +446,8 @@ class PairingWindow:
                 logger.warning("two controllers tried to pair in one button window: aborting both")
                 self._actions.append(PairingConflict(abort_fp=first))
                 self._close("conflict")
-                return Refusal(401, AUTH_UNKNOWN_ERROR, None, "pairing aborted: another controller is pairing")
+                why = "pairing aborted: another controller is pairing"
+                return Refusal(CloseCode.UNAUTHORIZED, AuthResult.UNKNOWN_ERROR, None, why)
         if self._mode is not PairingMode.DISPLAY and self._live_now(now):
             return _retry_after(LIVE_RETRY_AFTER_S)
         if self._open and self._failures_in_window + len(self._live) >= MAX_FAILURES_PER_WINDOW:
@@ -558,25 +498,11 @@ class PairingWindow:
 
 def _retry_after(seconds: float) -> Refusal:
     whole = max(1, math.ceil(seconds))
-    return Refusal(429, AUTH_UNKNOWN_ERROR, float(whole), f"retry after {whole}")
+    return Refusal(CloseCode.TOO_MANY_ATTEMPTS, AuthResult.UNKNOWN_ERROR, float(whole), f"retry after {whole}")
 
 
 def _check_duration(duration_s: float) -> float:
     value = float(duration_s)
     if not MIN_DURATION_S <= value <= MAX_DURATION_S:
         raise ConfigError(f"the pairing window lasts 3..15 min (180..900 s), not {duration_s!r} s")
-    return value
-
-
-def _optional_float(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
-
-
-def _count(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TypeError(f"expected a non-negative integer, got {value!r}")
     return value

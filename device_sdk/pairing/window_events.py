@@ -4,10 +4,8 @@ on a handshake (an :class:`Admission` or a :class:`Refusal`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .window import WindowState
+from .window_state import WindowState
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The pairing window's state file (``pairing-window.json``): read at start, written on every change.
 
 The file is private (0600) and replaced atomically through a
-:class:`~device_sdk.statefile.StateWriter`: at once for a failure (``sync``, the failure counters
-bound guessing), else on the writer thread when ``background_writes`` (so that a pairing's fsync
-does not stall the event loop that serves every other controller).
+:class:`~device_sdk.storage.statefile.StateWriter`: at once for a failure (``sync``, the failure counters
+bound guessing), else on ``background``, the owner's
+:class:`~device_sdk.storage.statefile.StateWriterThread`, when given (so that a pairing's fsync does
+not stall the event loop that serves every other controller).
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import StateError
-from ..statefile import StateWriter, read_json
-from .window import WindowState
+from ..storage.statefile import StateWriter, StateWriterThread, read_json
+from .window_state import WindowState
 
 __all__ = ["WindowStore"]
 
 
 class WindowStore:
-    """Load and save :class:`~device_sdk.pairing.window.WindowState` snapshots in ``path``."""
+    """Load and save :class:`~device_sdk.pairing.window_state.WindowState` snapshots in ``path``."""
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
         self.path = Path(path)
-        self._writer = StateWriter(self.path, background=background_writes)
+        self._writer = StateWriter(self.path, background=background)
 
     def load(self) -> WindowState | None:
         """The state saved last, or None when there is no file; :class:`StateError` when it is corrupt."""
