@@ -41,8 +41,9 @@ class BridgeConfig:
     """MQTT keep-alive: the broker publishes the bridge's last will within 1.5 times this after it is gone."""
     min_interval_ms: int | None = None
     """Ask sensors for at most one reading per this many ms (None: every reading the device produces)."""
-    peer_poll_s: float = 2.0
-    """How often the pin store is checked for devices paired, unpaired or renamed by another process."""
+    peer_poll_s: float = 1.0
+    """How often the controller's pin store is asked whether devices were paired, unpaired or renamed (by
+    this process or another, such as ``device-sdk pair``): its revision, which costs one ``stat``."""
     settle_s: float = 1.0
     """How long after announcing a device the last states are published again (Home Assistant subscribes
     to a new entity's state topic only after it processed the config)."""

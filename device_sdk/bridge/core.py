@@ -6,7 +6,8 @@ out the actions it returns, in order:
 
 - :class:`Publish` a message, :class:`Subscribe` to topics (on the broker);
 - :class:`ConnectDevice` / :class:`DisconnectDevice`: keep (or stop keeping) a connection to a paired device;
-- :class:`WatchChannels`: on a device's connection, follow these sensors, actuators' states and inputs;
+- :class:`WatchChannels`: on a device's connection, follow these sensors, actuators' states and inputs (and
+  only these: a channel no longer listed is no longer followed);
 - :class:`RunCommand`: set an actuator or run an action, then report with :meth:`BridgeCore.command_done`.
 
 Timers: :meth:`BridgeCore.next_deadline` says when :meth:`BridgeCore.handle_timers` wants to be called.
@@ -18,6 +19,9 @@ The rules it keeps (docs/home-assistant.md has them for users):
   and, ``settle_s`` later (once Home Assistant has subscribed), the last states are published again.
 - The state published for an actuator is the one the device confirmed, never the one a command asked for.
 - Commands for one actuator run one at a time; while one runs, a newer ``set`` replaces a waiting one.
+- A device whose catalog changes while it is connected (channels added or removed at run time, a rename) is
+  announced again with its new entities; an entity that went is removed (device discovery: the component
+  once with only its platform, as Home Assistant asks; component discovery: its config deleted).
 - A device that is no longer paired loses its entities (empty retained config). Devices unpaired while the
   bridge was not running are found in the bridge's retained device list when it connects again; configs
   are announced only after that list was read (or did not come), so that stale ones (and those of the
@@ -94,7 +98,8 @@ class DisconnectDevice:
 
 @dataclass(frozen=True, slots=True)
 class WatchChannels:
-    """On the device's current connection, follow these channels and report what they carry."""
+    """On the device's current connection, follow these channels and report what they carry; stop following
+    any other (the newest WatchChannels of a device names all its channels to follow)."""
 
     fingerprint: bytes
     sensors: tuple[str, ...]
@@ -155,6 +160,9 @@ class _Device:
     """Actuator name -> its commands; the first one runs."""
     component_topics: set[str] = field(default_factory=set)
     """Entity discovery topics published for it (``discovery="component"``), to delete them later."""
+    removed_components: dict[str, str] = field(default_factory=dict)
+    """Component id -> platform of entities its catalog no longer has, to remove with the next device
+    discovery config (``discovery="device"``)."""
 
     def use(self, mapping: DeviceMapping, topics: Topics) -> None:
         self.mapping = mapping
@@ -349,30 +357,63 @@ class BridgeCore:
         device = self._devices.get(fingerprint)
         if device is None:
             return []
-        mapping = map_catalog(catalog, dev=device.dev, topics=self.topics)
-        info = catalog.device
-        device.use(mapping, self.topics)
-        device.identity = DeviceIdentity(name=info.name, model=info.model, sw_version=info.sdk, hw_version=info.board)
-        device.name = info.name
         device.online = True
         device.commands.clear()
+        watch = self._use_catalog(device, catalog, changed=False)
+        return [watch, *self._announce(device, now)]
+
+    def catalog_changed(self, fingerprint: bytes, catalog: Catalog, now: float) -> list[Action]:
+        """The connected device sent a new catalog (channels added or removed at run time, a rename):
+        follow its channels now and announce its entities again (those that went are removed)."""
+        device = self._devices.get(fingerprint)
+        if device is None or not device.online:
+            return []
+        old = device.mapping
+        watch = self._use_catalog(device, catalog, changed=True)
+        if old is not None:
+            mapping = device.mapping
+            assert mapping is not None
+            new_components = mapping.components
+            for cid, config in old.components.items():
+                if cid not in new_components:
+                    device.removed_components[cid] = str(config["platform"])
+            for cid in new_components:
+                device.removed_components.pop(cid, None)
+            kept = {p.name for p in mapping.channels if old.by_name(p.name) == p}
+            for name in [n for n in device.commands if n not in kept]:
+                del device.commands[name]  # the actuator went or changed: its answer no longer matters
+        return [watch, *self._announce(device, now)]
+
+    def _use_catalog(self, device: _Device, catalog: Catalog, *, changed: bool) -> WatchChannels:
+        """Map ``catalog`` for ``device`` (keeping the last states of channels that did not change) and say
+        which channels to follow."""
+        mapping = map_catalog(catalog, dev=device.dev, topics=self.topics)
+        old = device.mapping
+        states = dict(device.states)
+        device.use(mapping, self.topics)
+        if old is not None and changed:
+            for plan in mapping.channels:
+                topic = device.state_topics[plan.name]
+                if old.by_name(plan.name) == plan and topic in states:
+                    device.states[topic] = states[topic]
+        info = catalog.device
+        device.identity = DeviceIdentity(name=info.name, model=info.model, sw_version=info.sdk, hw_version=info.board)
+        device.name = info.name
         skipped = [f"{p.name} ({p.skip_reason})" for p in mapping.channels if p.skip_reason]
         log.info(
-            "%s is online: %d entities%s",
+            "%s %s: %d entities%s",
             device.name,
+            "changed its channels" if changed else "is online",
             len(mapping.components),
             f"; not in Home Assistant: {', '.join(skipped)}" if skipped else "",
         )
         watched = [p for p in mapping.channels if p.watched]
-        out: list[Action] = [
-            WatchChannels(
-                fingerprint,
-                sensors=tuple(p.name for p in watched if p.kind == "sensor"),
-                actuators=tuple(p.name for p in watched if p.kind == "actuator"),
-                inputs=tuple(p.name for p in watched if p.kind == "input"),
-            )
-        ]
-        return out + self._announce(device, now)
+        return WatchChannels(
+            device.fingerprint,
+            sensors=tuple(p.name for p in watched if p.kind == "sensor"),
+            actuators=tuple(p.name for p in watched if p.kind == "actuator"),
+            inputs=tuple(p.name for p in watched if p.kind == "input"),
+        )
 
     def device_offline(self, fingerprint: bytes, reason: str, now: float) -> list[Action]:
         """The device's connection was lost (it is being looked for again)."""
@@ -493,6 +534,9 @@ class BridgeCore:
         )
         if self.discovery == "device":
             body = discovery_payload(device.mapping, dev=device.dev, device=identity, topics=self.topics)
+            for cid, platform in device.removed_components.items():  # Home Assistant removes these
+                body["components"][cid] = {"platform": platform}
+            device.removed_components.clear()
             return [Publish(self.topics.discovery(device.dev), _json(body), retain=True, qos=1)]
         bodies = component_payloads(device.mapping, dev=device.dev, device=identity, topics=self.topics)
         out: list[Action] = [Publish(t, b"", retain=True, qos=1) for t in sorted(device.component_topics - set(bodies))]

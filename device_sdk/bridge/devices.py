@@ -1,10 +1,12 @@
 """The bridge's controller edge: a connection to each paired device, what its channels carry, commands.
 
 An ordinary :class:`~device_sdk.Controller` user: :meth:`Controller.connections` keeps one connection per
-device (found again by its pinned fingerprint when it restarts or moves), :meth:`DeviceConnection.catalog`
-tells what it has, ``subscribe`` / ``actuator_states`` / ``input`` follow its channels, ``set`` / ``do``
-carry out commands. What happens is reported to a :class:`DeviceEvents` (the bridge's core); nothing here
-decides anything.
+device (found again by its pinned fingerprint when it restarts or moves), :meth:`DeviceConnection.catalogs`
+tells what it has now and whenever that changes, ``subscribe`` / ``actuator_states`` / ``input`` follow its
+channels, ``set`` / ``do`` carry out commands, :meth:`DeviceConnection.wait_closed` says when and why the
+connection ended. The pin store's :attr:`~device_sdk.pairing.ControllerPinStore.revision` tells when devices
+were paired, unpaired or renamed (by this process or another). What happens is reported to a
+:class:`DeviceEvents` (the bridge's core); nothing here decides anything.
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import AsyncGenerator, Callable, Coroutine
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any, Literal, Protocol
 
 from device_sdk import (
     ActuatorError,
@@ -24,10 +24,9 @@ from device_sdk import (
     Controller,
     DeviceConnection,
     DeviceSDKError,
-    FingerprintMismatch,
     NotPaired,
+    PinnedDevice,
     ReconnectPolicy,
-    StateError,
 )
 
 from .core import Peer, RunCommand, WatchChannels
@@ -40,15 +39,30 @@ CATALOG_RETRY_S = 5.0
 """The wait before dialling again a device whose catalog could not be read (doubled each time it fails
 again, up to CATALOG_RETRY_MAX_S: a device that no longer trusts this controller refuses every time)."""
 CATALOG_RETRY_MAX_S = 60.0
-CLOSED_POLL_S = 0.25
-"""How often a connection with nothing to watch is checked for having ended."""
+CHANNEL_RETRY_S = 0.5
+"""The wait before opening again a followed channel that ended while its device stays connected (a channel
+removed and declared again; a removed one is dropped by the new catalog meanwhile); doubled each time it
+fails again, up to CHANNEL_RETRY_MAX_S."""
+CHANNEL_RETRY_MAX_S = 30.0
 COMMAND_TIMEOUT_S = 10.0
+
+Describe = Callable[[BaseException, str], str]
+"""Turns an error of the library and the name of the device it concerns into the sentence to log."""
+
+
+def plain(error: BaseException, device: str) -> str:
+    """The default :data:`Describe`: the library's own message."""
+    return str(error) or type(error).__name__
+
+
+ChannelKind = Literal["sensor", "actuator", "input"]
 
 
 class DeviceEvents(Protocol):
     """What the controller edge reports (the bridge feeds each to its core)."""
 
     def online(self, fingerprint: bytes, catalog: Catalog) -> None: ...
+    def catalog_changed(self, fingerprint: bytes, catalog: Catalog) -> None: ...
     def offline(self, fingerprint: bytes, reason: str) -> None: ...
     def reading(self, fingerprint: bytes, channel: str, value: Any) -> None: ...
     def actuator_state(self, fingerprint: bytes, channel: str, value: Any) -> None: ...
@@ -63,8 +77,7 @@ class _Link:
         self.name = name
         self.task: asyncio.Task[None] | None = None
         self.conn: DeviceConnection | None = None
-        self.watchers: set[asyncio.Task[None]] = set()
-        self.lost: asyncio.Event = asyncio.Event()
+        self.watchers: dict[tuple[ChannelKind, str], asyncio.Task[None]] = {}
         self.reason: str | None = None
 
 
@@ -78,36 +91,25 @@ class DeviceLinks:
         *,
         policy: ReconnectPolicy,
         min_interval_ms: int | None = None,
+        describe: Describe = plain,
     ) -> None:
         self._controller = controller
         self._events = events
         self._policy = policy
         self._min_interval_ms = min_interval_ms
+        self._describe = describe
         self._links: dict[bytes, _Link] = {}
         self._commands: set[asyncio.Task[None]] = set()
 
-    # -- the pin store ---------------------------------------------------------------------------------
+    # -- the paired devices --------------------------------------------------------------------------
 
     def peers(self) -> list[Peer]:
         """The paired devices as the controller lists them now."""
         return [Peer(p.fingerprint, p.name) for p in self._controller.peers()]
 
-    def pins_signature(self) -> tuple[int, int, int] | None:
-        """A value that changes whenever another process rewrites the pin store (None: no file)."""
-        try:
-            st = os.stat(_pins_path(self._controller))
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-    def reload_peers(self) -> bool:
-        """Read the pin store again after another process changed it; False (logged) if it is unreadable."""
-        try:
-            _reload_pins(self._controller)
-        except StateError as exc:
-            log.error("cannot read the paired devices: %s", exc)
-            return False
-        return True
+    def peers_revision(self) -> int:
+        """Changes whenever devices are paired, unpaired or renamed, by this process or another (one stat)."""
+        return self._controller.pins.revision
 
     # -- devices -----------------------------------------------------------------------------------------
 
@@ -136,9 +138,7 @@ class DeviceLinks:
             task.cancel()
         await asyncio.gather(*(self.stop(fp) for fp in list(self._links)), *self._commands, return_exceptions=True)
 
-    async def _keep(self, fingerprint: bytes, link: _Link, pinned: Any) -> None:
-        # API gap: `pinned` is what Controller.peers() lists, a PinnedDevice, which device_sdk does not
-        # export (it lives in device_sdk.pairing.trust); hence Any.
+    async def _keep(self, fingerprint: bytes, link: _Link, pinned: PinnedDevice) -> None:
         failures = 0
         try:
             async for conn in self._controller.connections(pinned, self._policy):
@@ -158,106 +158,114 @@ class DeviceLinks:
                 await asyncio.sleep(delay)
         except NotPaired:
             log.info("%s is no longer paired with this controller", link.name)
-        except FingerprintMismatch as exc:
-            log.error("%s presented another identity than the paired one (%s): not bridging it", link.name, exc)
         except DeviceSDKError as exc:
-            log.error("%s cannot be reached any more: %s", link.name, exc)
+            log.error("%s is not bridged any more: %s", link.name, self._describe(exc, link.name))
 
     async def _serve(self, fingerprint: bytes, link: _Link, conn: DeviceConnection) -> str | None:
         """Bridge one connection until it ends; why, when its catalog could not be read."""
         link.conn, link.reason = conn, None
-        link.lost = asyncio.Event()
+        catalogs = conn.catalogs()  # open while the connection lasts: new catalogs come on it
+        follow: asyncio.Task[None] | None = None
         try:
             try:
                 async with asyncio.timeout(CATALOG_TIMEOUT_S):
-                    catalog = await conn.catalog()
+                    catalog = await anext(catalogs)
             except (ChannelError, TimeoutError) as exc:
-                return str(exc) or "no answer"
+                return self._describe(exc, link.name) if str(exc) else "no answer"
             self._events.online(fingerprint, catalog)  # the core answers with WatchChannels -> watch()
-            await self._until_lost(conn, link)
+            follow = asyncio.create_task(self._follow_catalogs(fingerprint, link, conn, catalogs))
+            link.reason = self._describe(await conn.wait_closed(), link.name)
             return None
         finally:
-            for task in link.watchers:
-                task.cancel()
-            await asyncio.gather(*link.watchers, return_exceptions=True)
+            if follow is not None:
+                follow.cancel()
+                await asyncio.gather(follow, return_exceptions=True)
+            await catalogs.aclose()
+            watchers = list(link.watchers.values())
             link.watchers.clear()
+            for task in watchers:
+                task.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
             link.conn = None
             if not conn.closed:
                 await conn.close()
             self._events.offline(fingerprint, link.reason or "the connection ended")
 
-    async def _until_lost(self, conn: DeviceConnection, link: _Link) -> None:
-        # API gap: DeviceConnection has no wait_closed() (nor a callback when the connection ends), so the
-        # end is noticed by a watcher's channel ending or by polling `closed`.
-        while not conn.closed and not link.lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CLOSED_POLL_S):
-                    await link.lost.wait()
+    async def _follow_catalogs(
+        self, fingerprint: bytes, link: _Link, conn: DeviceConnection, catalogs: AsyncIterator[Catalog]
+    ) -> None:
+        """Each new catalog of the connected device goes to the core (which answers with WatchChannels)."""
+        try:
+            async for catalog in catalogs:
+                self._events.catalog_changed(fingerprint, catalog)
+        except ChannelError as exc:
+            if conn.closed:
+                return
+            log.warning(
+                "%s: its channel list ended (%s); connecting again to read it",
+                link.name,
+                self._describe(exc, link.name),
+            )
+            await conn.close()
 
     # -- channels -----------------------------------------------------------------------------------------
 
     def watch(self, action: WatchChannels) -> None:
-        """Follow the channels the core asked for on the device's current connection."""
+        """Follow exactly the channels the core asked for on the device's current connection."""
         link = self._links.get(action.fingerprint)
         if link is None or link.conn is None:
             return
-        conn = link.conn
-        fp = action.fingerprint
-        for name in action.sensors:
-            self._follow(
-                link, name, conn.subscribe(name, min_interval_ms=self._min_interval_ms), fp, self._events.reading
-            )
-        for name in action.actuators:
-            self._follow_states(link, name, conn, fp)
-        for name in action.inputs:
-            self._follow(link, name, conn.input(name), fp, self._events.input_reading)
+        wanted: set[tuple[ChannelKind, str]] = {("sensor", name) for name in action.sensors}
+        wanted |= {("actuator", name) for name in action.actuators}
+        wanted |= {("input", name) for name in action.inputs}
+        for key in [k for k in link.watchers if k not in wanted]:
+            link.watchers.pop(key).cancel()  # the channel went from the catalog (or changed kind)
+        for key in sorted(wanted):
+            task = link.watchers.get(key)
+            if task is None or task.done():
+                link.watchers[key] = asyncio.create_task(
+                    self._follow(action.fingerprint, link, link.conn, *key), name=f"bridge {link.name} {key[1]}"
+                )
 
-    def _follow(
-        self,
-        link: _Link,
-        name: str,
-        readings: AsyncGenerator[Any, None],
-        fingerprint: bytes,
-        report: Callable[[bytes, str, Any], None],
+    def _values(self, conn: DeviceConnection, kind: ChannelKind, name: str) -> AsyncGenerator[Any, None]:
+        if kind == "sensor":
+            return conn.subscribe(name, min_interval_ms=self._min_interval_ms)
+        if kind == "input":
+            return conn.input(name)
+        return conn.actuator_states(name)
+
+    async def _follow(
+        self, fingerprint: bytes, link: _Link, conn: DeviceConnection, kind: ChannelKind, name: str
     ) -> None:
-        async def run() -> None:
+        """Report what channel ``name`` carries for as long as the connection lasts; a channel that ends while
+        the device stays connected is opened again (a wait first: the device's new catalog, sent when it
+        removes a channel, cancels this)."""
+        report: Callable[[bytes, str, Any], None] = {
+            "sensor": self._events.reading,
+            "actuator": self._events.actuator_state,
+            "input": self._events.input_reading,
+        }[kind]
+        failures = 0
+        while True:
             try:
-                async for reading in readings:
-                    report(fingerprint, name, reading.value)
+                async with contextlib.aclosing(self._values(conn, kind, name)) as values:
+                    async for item in values:
+                        failures = 0
+                        report(fingerprint, name, item.value)
             except ChannelError as exc:
-                self._channel_ended(link, name, exc)
-            finally:
-                await readings.aclose()
-
-        self._spawn(link, run(), name)
-
-    def _follow_states(self, link: _Link, name: str, conn: DeviceConnection, fingerprint: bytes) -> None:
-        async def run() -> None:
-            states = conn.actuator_states(name)
-            try:
-                async for state in states:
-                    self._events.actuator_state(fingerprint, name, state.value)
-            except ChannelError as exc:
-                self._channel_ended(link, name, exc)
-            finally:
-                await states.aclose()
-
-        self._spawn(link, run(), name)
-
-    def _spawn(self, link: _Link, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=f"bridge {link.name} {name}")
-        link.watchers.add(task)
-        task.add_done_callback(link.watchers.discard)
-
-    def _channel_ended(self, link: _Link, name: str, exc: Exception) -> None:
-        conn = link.conn
-        if conn is None or conn.closed:
-            link.reason = link.reason or str(exc)
-            link.lost.set()
-        else:
-            log.warning(
-                "%s: channel %r ended (%s); it is not bridged until the device reconnects", link.name, name, exc
-            )
+                if conn.closed:
+                    return  # the connection ended: _serve reports it
+                failures += 1
+                delay = min(CHANNEL_RETRY_S * 2 ** (failures - 1), CHANNEL_RETRY_MAX_S)
+                log.log(
+                    logging.DEBUG if failures == 1 else logging.WARNING if failures <= 4 else logging.DEBUG,
+                    "%s: channel %r ended (%s); opening it again in %.1f s",
+                    link.name,
+                    name,
+                    self._describe(exc, link.name),
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     # -- commands ----------------------------------------------------------------------------------------
 
@@ -277,31 +285,12 @@ class DeviceLinks:
                     await conn.set(command.channel, command.value, timeout=COMMAND_TIMEOUT_S)
             except ActuatorError as exc:
                 error = f"the device refused: {exc.message or exc.code}" + (f" ({exc.code})" if exc.message else "")
-            except (ChannelError, TimeoutError) as exc:
-                error = f"no answer from the device ({exc or 'timed out'})"
+            except TimeoutError:
+                error = "no answer from the device (timed out)"
             except DeviceSDKError as exc:
-                error = str(exc)
+                error = self._describe(exc, link.name if link is not None else "the device")
             self._events.command_done(command.fingerprint, command.channel, error)
 
         task = asyncio.create_task(execute(), name=f"bridge command {command.channel}")
         self._commands.add(task)
         task.add_done_callback(self._commands.discard)
-
-
-def _pins_path(controller: Controller) -> Path:
-    # API gap: the pin store's path is not a public name; Controller.pins.path is the file that
-    # another process (`device-sdk pair`, `unpair`) rewrites.
-    return controller.pins.path
-
-
-def _reload_pins(controller: Controller) -> None:
-    # API gap: a long-running Controller never reads devices.json again, and writes its own in-memory copy
-    # back on the next connect (which would undo another process's pair or unpair). Until the Controller
-    # can reload (or merge on write), the bridge flushes what its store still had to write, then replaces
-    # the store with a fresh one of the same class read from the file. (A write of this process that lands
-    # between another process's change and this reload still wins: the window is one poll interval.)
-    old = controller.pins
-    old.flush()
-    fresh = type(old)(old.path, background_writes=True)
-    old.shutdown()
-    controller.pins = fresh

@@ -21,7 +21,7 @@ from .core import (
     Subscribe,
     WatchChannels,
 )
-from .devices import DeviceLinks
+from .devices import Describe, DeviceLinks, plain
 from .mqtt import BrokerLink
 from .topics import Topics, bridge_id_from
 
@@ -36,10 +36,13 @@ class MqttBridge:
 
     :meth:`run` returns only when cancelled; it then says goodbye (every device and the bridge offline)
     and disconnects. Devices paired, unpaired or renamed meanwhile, by this process or another, are picked
-    up within ``config.peer_poll_s``.
+    up within ``config.peer_poll_s`` (the pin store's revision, one ``stat``, is looked at that often); a
+    device whose channels change while it is connected is announced again at once. ``describe`` turns a
+    library error into the sentence logged (the ``device-sdk`` command passes its own renderer; the default
+    is the error's message).
     """
 
-    def __init__(self, controller: Controller, config: BridgeConfig) -> None:
+    def __init__(self, controller: Controller, config: BridgeConfig, *, describe: Describe = plain) -> None:
         self.config = config
         self.client_id = config.client_id or f"device-sdk-bridge-{controller.identity.fingerprint[:4].hex()}"
         self.topics = Topics(
@@ -49,7 +52,11 @@ class MqttBridge:
         )
         self.core = BridgeCore(topics=self.topics, settle_s=config.settle_s, discovery=config.discovery)
         self._devices = DeviceLinks(
-            controller, _Feed(self), policy=config.reconnect, min_interval_ms=config.min_interval_ms
+            controller,
+            _Feed(self),
+            policy=config.reconnect,
+            min_interval_ms=config.min_interval_ms,
+            describe=describe,
         )
         self._broker = BrokerLink(
             config,
@@ -109,13 +116,13 @@ class MqttBridge:
 
     async def _watch_peers(self) -> None:
         """Pick up devices paired, unpaired or renamed, here or by another process (``device-sdk pair``)."""
-        signature = self._devices.pins_signature()
+        seen = self._devices.peers_revision()
         while True:
             await asyncio.sleep(self.config.peer_poll_s)
-            current = self._devices.pins_signature()
-            if current != signature and self._devices.reload_peers():
-                signature = self._devices.pins_signature()
-            self.apply(self.core.peers_changed(self._devices.peers(), self.now()))
+            revision = self._devices.peers_revision()
+            if revision != seen:
+                seen = revision
+                self.apply(self.core.peers_changed(self._devices.peers(), self.now()))
 
     def apply(self, actions: list[Action]) -> None:
         """Carry out what the core decided, in order, then arm its next timer."""
@@ -163,6 +170,9 @@ class _Feed:
 
     def online(self, fingerprint: bytes, catalog: Catalog) -> None:
         self._apply(self._core.device_online(fingerprint, catalog, self._now()))
+
+    def catalog_changed(self, fingerprint: bytes, catalog: Catalog) -> None:
+        self._apply(self._core.catalog_changed(fingerprint, catalog, self._now()))
 
     def offline(self, fingerprint: bytes, reason: str) -> None:
         self._apply(self._core.device_offline(fingerprint, reason, self._now()))

@@ -8,7 +8,13 @@ from pathlib import Path
 from ..controller import Controller
 from ..errors import ConfigError
 from .controller_cmds import _wrap
+from .messages import ErrorContext, describe
 from .render import note
+
+
+def _describe(error: BaseException, device: str) -> str:
+    """The bridge logs a library error as the CLI says it: one sentence for a person."""
+    return describe(error, ErrorContext(device=device))
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,7 +80,7 @@ async def cmd_bridge_mqtt(ctl: Controller, args: argparse.Namespace) -> int:
         ca_file=args.ca_file,
         min_interval_ms=args.min_interval_ms,
     )
-    bridge = MqttBridge(ctl, config)
+    bridge = MqttBridge(ctl, config, describe=_describe)
     peers = ctl.peers()
     note(
         f"bridging {len(peers)} paired device{'s' if len(peers) != 1 else ''} to {args.broker} "
