@@ -373,3 +373,42 @@ def test_component_topics_from_the_last_run_that_no_longer_exist_are_deleted() -
     out = publishes(core.message(T.bridge_devices, json.dumps(old).encode(), 0.2, retained=True))
     assert out[gone].payload == b""
     assert out[T.component_discovery("sensor", DEV, "temperature")].payload
+
+
+def test_a_catalog_change_while_connected_reannounces_and_removes_what_went() -> None:
+    core = online_core()
+    core.reading(FP, "temperature", 21.5, 0.1)
+    core.actuator_state(FP, "level", 3, 0.1)
+    core.handle_timers(1.0)
+    registry = ChannelRegistry(device_name="Thermo", model="Thermo v2", board="sim", sdk="0.1.0")
+    registry.sensor("temperature", unit="C")  # unchanged: its last state is kept
+    registry.actuator("level", type="float", initial=0, min=0, max=1, handler=lambda v: v)  # changed
+    registry.sensor("humidity", unit="%")  # new
+    actions = core.catalog_changed(FP, registry.catalog(), 2.0)
+    assert actions[0] == WatchChannels(FP, sensors=("temperature", "humidity"), actuators=("level",), inputs=())
+    out = publishes(actions)
+    components = json.loads(out[T.discovery(DEV)].payload)["components"]
+    assert components["humidity"]["device_class"] == "humidity"
+    assert components["led"] == {"platform": "switch"} and components["trigger"] == {"platform": "event"}
+    assert components["led__toggle"] == {"platform": "button"}
+    assert out[T.availability(DEV)].payload == b"online"
+    again = publishes(core.handle_timers(3.0))  # the states once settled: only those still meaning the same
+    assert again[T.state(DEV, "temperature")].payload == b"21.5" and T.state(DEV, "level") not in again
+    # the removal is said once: the next announcement leaves the gone entities out
+    body = json.loads(publishes(core.message(T.ha_status, b"online", 4.0))[T.discovery(DEV)].payload)
+    assert set(body["components"]) == {"temperature", "level", "humidity"}
+    assert core.catalog_changed(FP2, registry.catalog(), 5.0) == []  # not a paired device
+
+
+def test_a_catalog_change_in_component_discovery_deletes_the_gone_configs() -> None:
+    core = BridgeCore(topics=T, manifest_wait_s=0.0, discovery="component")
+    core.peers_changed([Peer(FP, "Thermo")], 0.0)
+    core.broker_connected(0.0)
+    core.handle_timers(0.0)
+    core.device_online(FP, small(), 1.0)
+    level = T.component_discovery("number", DEV, "level")
+    out = publishes(core.catalog_changed(FP, small(with_level=False), 2.0))
+    assert out[level] == Publish(level, b"", retain=True, qos=1)
+    assert json.loads(out[T.bridge_devices].payload)["components"][DEV] == [
+        T.component_discovery("sensor", DEV, "temperature")
+    ]

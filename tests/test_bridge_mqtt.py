@@ -7,14 +7,17 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from device_sdk import Controller, ControllerConfig, Device, DeviceConfig
 from device_sdk.bridge import device_id
 from device_sdk.identity import fingerprint_from_text
 from tests._bridge_rig import PASSCODE, BridgeProcess, Rig, T, make_rig
 from tests._cli_helpers import DeviceProcess, cli, unique_name
-from tests._mosquitto import MOSQUITTO, Mosquitto, Recorder
+from tests._mosquitto import MOSQUITTO, Message, Mosquitto, Recorder
+from tests.test_e2e_pairing import target
 
 pytestmark = [
     pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed (.ci/run installs Debian's mosquitto)"),
@@ -278,3 +281,68 @@ def test_cli_errors_are_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "empty").write_text("")
     result = cli(*base, "--broker", "mqtt://host", "--username", "u", "--password-file", str(tmp_path / "empty"))
     assert result.rc == 1 and "is empty" in result.err
+
+
+def _components(m: Message) -> dict[str, Any]:
+    if not m.payload:
+        return {}
+    components: dict[str, Any] = m.json()["components"]
+    return components
+
+
+async def test_channels_added_and_removed_at_run_time_are_announced_without_reconnecting(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker")
+    device = Device(
+        DeviceConfig(
+            state_dir=tmp_path / "device",
+            name=unique_name("Changing"),
+            interfaces=("lo",),
+            setup_code=int(PASSCODE),
+            open_window=True,
+        )
+    )
+    device.sensor("temperature", type="float", unit="°C").publish(21.5)
+    bridge = BridgeProcess(broker, tmp_path / "ctl", tmp_path / "bridge.log")
+    try:
+        await asyncio.to_thread(broker.start)
+        async with device:
+            async with Controller(ControllerConfig(state_dir=tmp_path / "ctl", interfaces=("lo",))) as ctl:
+                await (await ctl.pair(target(device), PASSCODE)).close()
+            dev = device_id(device.identity.fingerprint)
+            async with Recorder(broker, "#") as rec:
+                bridge.start()
+                config = await rec.wait_message(T.discovery(dev), lambda m: m.payload != b"", timeout=20)
+                assert set(_components(config)) == {"temperature"}
+                online_at = (await rec.wait_message(T.availability(dev), lambda m: m.payload == b"online")).arrived
+                await rec.wait_message(T.state(dev, "temperature"), lambda m: m.payload == b"21.5")
+
+                # a channel declared at run time: announced again with its entity, its readings follow
+                since = len(rec.messages)
+                device.sensor("humidity", type="float", unit="%").publish(40.5)
+                config = await rec.wait_message(T.discovery(dev), lambda m: "humidity" in _components(m), since=since)
+                assert _components(config)["humidity"]["device_class"] == "humidity"
+                assert _components(config)["temperature"]["platform"] == "sensor"
+                await rec.wait_message(T.state(dev, "humidity"), lambda m: m.payload == b"40.5", since=since)
+
+                # a channel removed: Home Assistant is told to remove its entity (the platform alone)
+                since = len(rec.messages)
+                device.channels.remove("temperature")
+                config = await rec.wait_message(
+                    T.discovery(dev), lambda m: _components(m).get("temperature") == {"platform": "sensor"}, since=since
+                )
+                assert _components(config)["humidity"]["unit_of_measurement"] == "%"
+
+                # ...and declared again: followed again on the same connection
+                since = len(rec.messages)
+                device.sensor("temperature", type="float", unit="°C").publish(22.5)
+                await rec.wait_message(T.state(dev, "temperature"), lambda m: m.payload == b"22.5", since=since)
+                again = rec.last(T.discovery(dev))
+                assert again is not None and _components(again)["temperature"]["device_class"] == "temperature"
+
+                # all of it without a reconnection: the device was never offline once online
+                assert not [m for m in rec.on(T.availability(dev)) if m.payload == b"offline" and m.arrived > online_at]
+                log = bridge.log()
+                assert "is offline" not in log and log.count("is online") == 1 and "Traceback" not in log
+    finally:
+        bridge.kill()
+        broker.stop()
