@@ -171,6 +171,8 @@ class DeviceLinks:
                 async with asyncio.timeout(CATALOG_TIMEOUT_S):
                     catalog = await anext(catalogs)
             except (ChannelError, TimeoutError) as exc:
+                if conn.closed:  # why the connection ended says more (the device no longer trusts us, ...)
+                    return self._describe(await conn.wait_closed(), link.name)
                 return self._describe(exc, link.name) if str(exc) else "no answer"
             self._events.online(fingerprint, catalog)  # the core answers with WatchChannels -> watch()
             follow = asyncio.create_task(self._follow_catalogs(fingerprint, link, conn, catalogs))
@@ -247,25 +249,27 @@ class DeviceLinks:
         }[kind]
         failures = 0
         while True:
+            why: BaseException | None = None
             try:
                 async with contextlib.aclosing(self._values(conn, kind, name)) as values:
                     async for item in values:
                         failures = 0
                         report(fingerprint, name, item.value)
             except ChannelError as exc:
-                if conn.closed:
-                    return  # the connection ended: _serve reports it
-                failures += 1
-                delay = min(CHANNEL_RETRY_S * 2 ** (failures - 1), CHANNEL_RETRY_MAX_S)
-                log.log(
-                    logging.DEBUG if failures == 1 else logging.WARNING if failures <= 4 else logging.DEBUG,
-                    "%s: channel %r ended (%s); opening it again in %.1f s",
-                    link.name,
-                    name,
-                    self._describe(exc, link.name),
-                    delay,
-                )
-                await asyncio.sleep(delay)
+                why = exc
+            if conn.closed:
+                return  # the connection ended: _serve reports it
+            failures += 1
+            delay = min(CHANNEL_RETRY_S * 2 ** (failures - 1), CHANNEL_RETRY_MAX_S)
+            log.log(
+                logging.DEBUG if failures == 1 or failures > 4 else logging.WARNING,
+                "%s: channel %r ended (%s); opening it again in %.1f s",
+                link.name,
+                name,
+                self._describe(why, link.name) if why is not None else "closed by the device",
+                delay,
+            )
+            await asyncio.sleep(delay)
 
     # -- commands ----------------------------------------------------------------------------------------
 
