@@ -153,6 +153,14 @@ async def test_unpairing_and_pairing_by_another_process_while_the_bridge_runs(ri
             # and its own writes to the pin store (on connecting) did not bring the unpaired device back
             peers = (await asyncio.to_thread(rig.ctl, "peers")).json()
             assert [p["name"] for p in peers] == [second.name]
+        # the device dropped the bridge's connection when it forgot this controller, and refused the bridge's
+        # next attempt (made before the bridge saw the unpairing): the bridge's own lines say why as the CLI
+        # would (this controller is no longer trusted: pair again), not as a channel's generic close, and
+        # with no protocol numbers or type keys
+        ours = [line for line in rig.bridge.log().splitlines() if " device_sdk." in line]
+        unread = [line for line in ours if "cannot read its channels" in line]
+        assert all("does not trust this controller" in line and "pair again" in line for line in unread), unread
+        assert not [line for line in ours if "the other side" in line or "type 1101" in line], ours
     finally:
         second.kill()
 
