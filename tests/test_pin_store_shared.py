@@ -79,6 +79,7 @@ async def test_two_controllers_in_two_processes_lose_nothing_and_a_running_one_s
                 assert on_disk[fingerprint(w, i)].port == 1000 + i
     lock = state_dir / ".devices.json.lock"
     assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    assert stat.S_IMODE((state_dir / "devices.json").stat().st_mode) == 0o600  # merged writes stay private
     assert not list(state_dir.glob(".devices.json.*.tmp"))
 
 
