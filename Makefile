@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench fuzz dist clean
+.PHONY: demo test test-ha lint typecheck unit bench fuzz dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,20 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Opt-in, not part of `make test` or CI: the MQTT bridge against a real Home Assistant (the newest release
+# that installs on a Python found here, in its own venv; the first run takes minutes). Needs mosquitto.
+HA_VENV := .venv-ha
+test-ha: $(STAMP)
+	$(BIN)/python tests/_ha_install.py $(HA_VENV)
+	DEVICE_SDK_HA_VENV=$(abspath $(HA_VENV)) $(BIN)/pytest -q tests/test_bridge_ha.py
+
 bench: $(STAMP)
 	$(BIN)/python bench/transport.py
 	$(BIN)/python bench/pairing.py
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/channels.py
 	$(BIN)/python bench/peers.py
+	$(BIN)/python bench/bridge.py
 
 # The long fuzz tier: atheris (coverage-guided) on the decoders for FUZZ_SECONDS, or hypothesis with a
 # large budget where atheris is not installed. `make test` runs the same targets briefly.
@@ -47,4 +55,4 @@ dist: $(STAMP)
 	@ls dist
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(HA_VENV) build dist *.egg-info

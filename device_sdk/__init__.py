@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ._version import __version__
 from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat, ValueRejected
-from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, ReconnectPolicy
+from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, PinnedDevice, ReconnectPolicy
 from .device import (
     ControllerRemoved,
     Device,
@@ -107,6 +107,7 @@ __all__ = [
     "PairingWindowChanged",
     "PairingWindowClosed",
     "PinShown",
+    "PinnedDevice",
     "ProtocolError",
     "Reading",
     "ReconnectPolicy",

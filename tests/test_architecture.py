@@ -46,15 +46,18 @@ PUBLIC_API: dict[str, list[str]] = {
         "FactoryData", "FingerprintMismatch", "HardwareError", "InvalidArgument", "InvalidSetupCode", "InvalidType",
         "LocalProtocolError", "LockedOut", "LockoutStarted", "NotPaired", "NotRunning", "Paired", "PairingAborted",
         "PairingError", "PairingFailed", "PairingMode", "PairingStarted", "PairingTimeout", "PairingWindowChanged",
-        "PairingWindowClosed", "PinShown", "ProtocolError", "Reading", "ReconnectPolicy", "RemoteProtocolError",
-        "SetupPayload", "StateError", "StreamChunk", "StreamFormat", "TransportError", "UnknownName", "ValueRejected",
-        "WrongSetupCode", "__version__", "encode_manual", "encode_qr", "parse_setup_code",
+        "PairingWindowClosed", "PinShown", "PinnedDevice", "ProtocolError", "Reading", "ReconnectPolicy",
+        "RemoteProtocolError", "SetupPayload", "StateError", "StreamChunk", "StreamFormat", "TransportError",
+        "UnknownName", "ValueRejected", "WrongSetupCode", "__version__", "encode_manual", "encode_qr",
+        "parse_setup_code",
     ],
     "device_sdk.device": [
         "ControllerRemoved", "Device", "DeviceConfig", "DeviceEvent", "FactoryData", "LockoutStarted", "Paired",
         "PairingFailed", "PairingStarted", "PairingWindowChanged", "PinShown", "device_config_from", "load_config_file",
     ],
-    "device_sdk.controller": ["Controller", "ControllerConfig", "DeviceConnection", "DeviceTarget", "ReconnectPolicy"],
+    "device_sdk.controller": [
+        "Controller", "ControllerConfig", "DeviceConnection", "DeviceTarget", "PinnedDevice", "ReconnectPolicy",
+    ],
     "device_sdk.wire": [
         "CAP_DATA_CHANNELS", "CAP_DEVICE_SDK_CHANNELS", "DEFAULT_MAX_MESSAGE_SIZE", "MESSAGE_TYPES",
         "UNAUTHENTICATED_TYPES", "WIRE_INT_MAX", "WIRE_INT_MIN", "AgentInfo", "AgentInfoEvent", "AgentInfoRequest",
@@ -108,8 +111,15 @@ PUBLIC_API: dict[str, list[str]] = {
         "select_pin_factory", "sim_runtime",
     ],
     "device_sdk.storage": [
-        "DIR_MODE", "FILE_MODE", "StateWriter", "StateWriterThread", "atomic_write", "encode_json", "ensure_dir",
-        "read_json", "remove_stale_temporaries", "write_json",
+        "DIR_MODE", "FILE_MODE", "FileStamp", "MergedWrite", "StateWriter", "StateWriterThread", "atomic_write",
+        "encode_json", "ensure_dir", "file_stamp", "is_stale_temporary", "locked", "read_json", "read_stamped",
+        "remove_stale_temporaries", "write_json",
+    ],
+    "device_sdk.bridge": [
+        "Action", "BridgeConfig", "BridgeCore", "ChannelPlan", "CommandRejected", "ConnectDevice", "DeviceIdentity",
+        "DeviceMapping", "DisconnectDevice", "MqttBridge", "Peer", "Publish", "RunCommand", "Subscribe", "Topics",
+        "WatchChannels", "channel_token", "component_payloads", "decode_action", "decode_set", "device_id",
+        "discovery_payload", "encode_event", "encode_state", "map_catalog", "parse_broker_url", "read_password_file",
     ],
 }  # fmt: skip
 """What each package exports. A change here is a change of the public API: make it on purpose."""
@@ -148,9 +158,11 @@ LAYERS: dict[str, set[str]] = {
         "hardware",
     },
     "controller": {"errors", "wire", "storage", "identity", "channels", "pairing", "transport", "discovery"},
+    # applications of the Controller API: they import device_sdk's public packages, and only cli imports them
+    "bridge": {"errors", "channels", "controller"},
     "cli": {
         "_version", "errors", "wire", "storage", "identity", "channels", "pairing", "transport", "discovery",
-        "hardware", "device", "controller",
+        "hardware", "device", "controller", "bridge",
     },
     "__main__": {"cli"},
 }  # fmt: skip
@@ -297,6 +309,16 @@ def test_the_controller_side_loads_neither_gpiozero_nor_segno(statement: str) ->
         import sys
         {statement}
         print(sorted(m for m in ("gpiozero", "segno") if m in sys.modules))
+    """)
+    assert loaded.strip() == "[]"
+
+
+@pytest.mark.parametrize("statement", ["import device_sdk", "import device_sdk.cli", "import device_sdk.bridge"])
+def test_the_mqtt_extra_is_imported_only_when_the_bridge_runs(statement: str) -> None:
+    loaded = run_python(f"""
+        import sys
+        {statement}
+        print(sorted(m for m in ("aiomqtt", "paho") if m in sys.modules))
     """)
     assert loaded.strip() == "[]"
 

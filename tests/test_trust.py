@@ -175,15 +175,28 @@ def test_store_open_to_other_users_is_refused(tmp_path: Path) -> None:
 def test_stale_temporaries_are_removed_and_ignored(tmp_path: Path) -> None:
     path = tmp_path / "trust.json"
     DeviceTrustStore(path).add(FP_A, "laptop", 1.0)
-    stale = tmp_path / ".trust.json.deadbeef.tmp"
-    stale.write_bytes(b'{"version": 1, "controllers": []}')  # a newer but never renamed write
-    torn = tmp_path / ".trust.json.0badf00d.tmp"
+    old = tmp_path / ".trust.json.deadbeef.tmp"  # an older version's name (no pid), a minute old
+    old.write_bytes(b'{"version": 1, "controllers": []}')  # a newer but never renamed write
+    os.utime(old, (time.time() - 61, time.time() - 61))
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    torn = tmp_path / f".trust.json.{finished.pid}.0badf00d.tmp"  # its writer was killed mid-write
     torn.write_bytes(b'{"version": 1, "contr')
     other = tmp_path / ".factory.json.12345678.tmp"  # another file's writer: not ours to delete
     other.write_bytes(b"{}")
-    store = DeviceTrustStore(path)
+    os.utime(other, (time.time() - 61, time.time() - 61))
+    young = tmp_path / ".trust.json.cafebabe.tmp"  # no pid and young: perhaps being written
+    young.write_bytes(b"{")
+    with subprocess.Popen(["sleep", "30"]) as writer:
+        in_flight = tmp_path / f".trust.json.{writer.pid}.0000beef.tmp"  # another process is writing it
+        in_flight.write_bytes(b'{"version": 1')
+        try:
+            store = DeviceTrustStore(path)
+        finally:
+            writer.kill()
     assert store.is_trusted(FP_A)
-    assert not stale.exists() and not torn.exists() and other.exists()
+    assert not old.exists() and not torn.exists()
+    assert other.exists() and young.exists() and in_flight.exists()
 
 
 def test_fingerprint_text_round_trip() -> None:

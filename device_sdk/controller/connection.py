@@ -344,6 +344,27 @@ class DeviceConnection(ConnectionHandler):
         finally:
             channel.close()
 
+    async def catalogs(self) -> AsyncGenerator[Catalog, None]:
+        """The device's channels now, then each new catalog the device sends (a channel added or removed at
+        run time, a rename), for as long as this is iterated: the catalog channel stays open meanwhile.
+
+        A caller that falls behind gets the newest catalog, not every one. Ends with
+        :class:`~device_sdk.errors.ChannelError` when the channel ends (the connection was lost); a malformed
+        catalog raises :class:`~device_sdk.channels.FrameError` (a ``ChannelError``)::
+
+            async for catalog in conn.catalogs():
+                show([c.name for c in catalog.channels])
+        """
+        channel = await self.open_channel(CATALOG_LABEL, CATALOG_PROTOCOL)
+        try:
+            while True:
+                frame = await channel.next_frame()
+                while channel.frames:  # several waiting: only the newest says what the device has now
+                    frame = channel.frames.popleft()
+                yield parse_catalog(frame)
+        finally:
+            channel.close()
+
     async def subscribe(
         self, name: str, *, min_interval_ms: int | None = None, change: float | None = None
     ) -> AsyncGenerator[Reading, None]:

@@ -12,11 +12,12 @@ killed before its rename are deleted when a store is opened.
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
 import math
 import stat
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +25,15 @@ from typing import Any, TypeVar
 from ..channels.session import Role
 from ..errors import AmbiguousDevice, DeviceNotFound, InvalidArgument, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
-from ..storage.statefile import StateWriter, StateWriterThread, read_json
+from ..storage.statefile import (
+    FileStamp,
+    StateWriter,
+    StateWriterThread,
+    encode_json,
+    file_stamp,
+    read_stamped,
+    remove_stale_temporaries,
+)
 
 __all__ = [
     "STORE_VERSION",
@@ -123,24 +132,22 @@ def named_by(
 
 
 def _remove_own_temporaries(path: Path) -> None:
-    """Delete temp files that a killed writer of ``path`` left (only this file's, not others')."""
-    if not path.parent.is_dir():
-        return
-    for entry in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            entry.unlink()
-            _log.info("removed stale temporary file %s", entry)
+    """Delete temp files that a killed writer of ``path`` left (only this file's, and only those whose
+    writer is gone or that are old: another process may be writing it right now)."""
+    for entry in remove_stale_temporaries(path.parent, f".{path.name}.*.tmp"):
+        _log.info("removed stale temporary file %s", entry)
 
 
-def _load_entries(path: Path, key: str) -> list[dict[str, Any]]:
-    _remove_own_temporaries(path)
-    with contextlib.suppress(FileNotFoundError):
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise StateError(f"{path} is accessible to other users (mode {mode & 0o777:o}): chmod 600 it")
-    document = read_json(path)
-    if document is None:
+def _parse_document(path: Path, raw: bytes | None, mode: int, key: str) -> list[dict[str, Any]]:
+    """The entries of a store file's content ``raw`` (None: no file, no entries)."""
+    if raw is None:
         return []
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise StateError(f"{path} is accessible to other users (mode {mode & 0o777:o}): chmod 600 it")
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StateError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise StateError(f"{path} is corrupt: not a JSON object")
     version = document.get("version")
@@ -150,6 +157,12 @@ def _load_entries(path: Path, key: str) -> list[dict[str, Any]]:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise StateError(f"{path} is corrupt: {key!r} is not a list of objects")
     return entries
+
+
+def _load_entries(path: Path, key: str) -> list[dict[str, Any]]:
+    _remove_own_temporaries(path)
+    raw, _stamp, mode = read_stamped(path)
+    return _parse_document(path, raw, mode, key)
 
 
 def _number(entry: dict[str, Any], name: str) -> float:
@@ -332,23 +345,179 @@ class DeviceTrustStore(_Store):
 # -- controller side ------------------------------------------------------------------------------
 
 
+def _pinned_fields(entry: PinnedDevice) -> dict[str, Any]:
+    """A pinned device as its object in the file."""
+    return {
+        "fingerprint": entry.fingerprint_text,
+        "name": entry.name,
+        "discriminator": entry.discriminator,
+        "addresses": list(entry.addresses),
+        "port": entry.port,
+        "paired_at": entry.paired_at,
+        "last_seen": entry.last_seen,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One change this process made to a pinned device and has not written yet."""
+
+    entry: PinnedDevice | None
+    """The device as this process has it now; None: unpinned."""
+    changed: frozenset[str] | None = None
+    """The fields an update changed (None: the whole entry, a pairing); ``last_seen`` always merges as the
+    later of the two times."""
+
+    def then(self, later: _Change) -> _Change:
+        """This change followed by ``later`` (whose entry was made from the store with this one applied)."""
+        if later.entry is None or later.changed is None:
+            return later
+        if self.entry is None or self.changed is None:
+            return _Change(later.entry)  # a pairing updated: still a pairing
+        return _Change(later.entry, self.changed | later.changed)
+
+
+_DEVICE_FIELDS = ("name", "discriminator", "addresses", "port")
+
+
+def _apply(disk: dict[bytes, PinnedDevice], changes: Iterable[tuple[bytes, _Change]]) -> dict[bytes, PinnedDevice]:
+    """The devices of ``disk`` with ``changes`` applied: a pairing pins (keeping an older pairing time), an
+    update changes only its fields of a device still pinned (an unpairing by another process wins), an
+    unpairing unpins. Applying the same changes again changes nothing."""
+    out = dict(disk)
+    for fingerprint, change in changes:
+        entry, old = change.entry, out.get(fingerprint)
+        if entry is None:
+            out.pop(fingerprint, None)
+        elif change.changed is None:
+            if old is not None:
+                entry = replace(
+                    entry, paired_at=min(old.paired_at, entry.paired_at), last_seen=max(old.last_seen, entry.last_seen)
+                )
+            out[fingerprint] = entry
+        elif old is not None:
+            values: dict[str, Any] = {name: getattr(entry, name) for name in change.changed}
+            out[fingerprint] = replace(old, **values, last_seen=max(old.last_seen, entry.last_seen))
+    return out
+
+
 class ControllerPinStore(_Store):
-    """The devices a controller has paired with, in ``path`` (usually ``<state>/devices.json``)."""
+    """The devices a controller has paired with, in ``path`` (usually ``<state>/devices.json``).
+
+    Several processes may use the file at once: a bridge or a dashboard runs while the user runs
+    ``device-sdk pair`` or ``unpair``. So every read and change first looks at the file (one ``stat``) and
+    reads it again when another process replaced it (:attr:`revision` tells a caller that something
+    changed), and every write merges: under the file's lock (``.devices.json.lock``) it reads the file again
+    and applies this process's own changes (devices paired, updated, unpaired) to what it holds, so that
+    another process's pairing or unpairing is never undone by a stale copy. An update of a device another
+    process unpaired meanwhile is dropped; two processes pairing the same device keep the later pairing.
+
+    With ``background`` (the controller's writer thread) the writes and their fsyncs happen on that thread
+    (a pairing never waits for the disk); :meth:`remove` is on disk when it returns. Last-seen times are
+    written at most once a minute per device, or with any other change.
+    """
 
     _KEY = "devices"
 
     def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
         super().__init__(path, background=background)
+        self._mutex = threading.Lock()  # the fields below: the writer thread merges while the loop reads
+        self._disk: dict[bytes, PinnedDevice] = {}
+        """The devices in the file as last read or written."""
+        self._changes: dict[bytes, _Change] = {}
+        """This process's changes not on disk yet."""
         self._entries: dict[bytes, PinnedDevice] = {}
-        for index, raw in enumerate(_load_entries(self.path, self._KEY)):
+        """What this process sees: ``_disk`` with ``_changes`` applied."""
+        self._stamp: FileStamp | None = None
+        self._unreadable: FileStamp | None = None
+        self._revision = 0
+        self._writing: tuple[dict[bytes, PinnedDevice], dict[bytes, _Change]] | None = None
+        _remove_own_temporaries(self.path)
+        self._disk, self._stamp = self._read()  # a corrupt file raises here
+        self._entries = dict(self._disk)
+        self._persisted_seen = {fp: e.last_seen for fp, e in self._disk.items()}
+
+    # -- the file --------------------------------------------------------------------------------
+
+    def _read(self) -> tuple[dict[bytes, PinnedDevice], FileStamp | None]:
+        raw, stamp, mode = read_stamped(self.path)
+        return self._parse_entries(raw, mode), stamp
+
+    def _parse_entries(self, raw: bytes | None, mode: int) -> dict[bytes, PinnedDevice]:
+        entries: dict[bytes, PinnedDevice] = {}
+        for index, item in enumerate(_parse_document(self.path, raw, mode, self._KEY)):
             try:
-                entry = self._parse(raw)
+                entry = self._parse(item)
             except ValueError as exc:
                 raise self._corrupt(index, exc) from None
-            if entry.fingerprint in self._entries:
+            if entry.fingerprint in entries:
                 raise self._corrupt(index, ValueError("duplicate fingerprint"))
-            self._entries[entry.fingerprint] = entry
-        self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
+            entries[entry.fingerprint] = entry
+        return entries
+
+    def _refresh(self) -> None:
+        """Read the file again if another process replaced it since it was last read (or written)."""
+        known = self._stamp
+        stamp = file_stamp(self.path)
+        if stamp == known or stamp == self._unreadable:
+            return
+        try:
+            disk, stamp = self._read()
+        except StateError as exc:
+            _log.error("%s; keeping the paired devices read before", exc)
+            self._unreadable = stamp
+            return
+        with self._mutex:
+            if self._stamp != known:
+                return  # this process wrote meanwhile: what it wrote is newer than what was read
+            self._disk, self._stamp, self._unreadable = disk, stamp, None
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        entries = _apply(self._disk, self._changes.items())
+        if entries != self._entries:
+            self._entries = entries
+            self._revision += 1
+
+    def _change(self, fingerprint: bytes, change: _Change, *, write: bool = True, sync: bool = False) -> None:
+        with self._mutex:
+            earlier = self._changes.get(fingerprint)
+            self._changes[fingerprint] = change if earlier is None else earlier.then(change)
+            self._rebuild()
+        if write:
+            self._writer.write_merged(self, sync=sync)
+
+    def render(self, current: bytes | None) -> bytes | None:
+        """(:class:`~device_sdk.storage.MergedWrite`, the writer calls it) The file's new content: its
+        ``current`` content with this process's changes applied."""
+        with self._mutex:
+            if not self._changes:
+                return None
+            changes = dict(self._changes)
+        disk = self._parse_entries(current, 0)
+        merged = _apply(disk, changes.items())
+        self._writing = merged, changes
+        return encode_json({"version": STORE_VERSION, self._KEY: [_pinned_fields(e) for e in merged.values()]})
+
+    def written(self, stamp: FileStamp | None) -> None:
+        """(:class:`~device_sdk.storage.MergedWrite`) What :meth:`render` returned is on disk."""
+        assert self._writing is not None
+        merged, changes = self._writing
+        self._writing = None
+        with self._mutex:
+            for fingerprint, change in changes.items():
+                if self._changes.get(fingerprint) is change:  # not changed again meanwhile
+                    del self._changes[fingerprint]
+            self._disk, self._stamp, self._unreadable = merged, stamp, None
+            self._persisted_seen = {fp: e.last_seen for fp, e in merged.items()}
+            self._rebuild()
+
+    @property
+    def revision(self) -> int:
+        """A number that grows whenever the paired devices change, here or in another process: compare it
+        with the one seen last to learn whether to look again (reading it costs one ``stat``)."""
+        self._refresh()
+        return self._revision
 
     @staticmethod
     def _parse(raw: dict[str, Any]) -> PinnedDevice:
@@ -373,24 +542,7 @@ class ControllerPinStore(_Store):
             last_seen=_number(raw, "last_seen"),
         )
 
-    def _save(self, *, sync: bool = False) -> None:
-        self._save_entries(
-            self._KEY,
-            [
-                {
-                    "fingerprint": e.fingerprint_text,
-                    "name": e.name,
-                    "discriminator": e.discriminator,
-                    "addresses": list(e.addresses),
-                    "port": e.port,
-                    "paired_at": e.paired_at,
-                    "last_seen": e.last_seen,
-                }
-                for e in self._entries.values()
-            ],
-            sync=sync,
-        )
-        self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
+    # -- changes ---------------------------------------------------------------------------------
 
     def add(
         self,
@@ -407,6 +559,7 @@ class ControllerPinStore(_Store):
         Pinning a device again (same fingerprint) keeps its pairing time and replaces the rest.
         """
         _check_fingerprint(fingerprint)
+        self._refresh()
         existing = self._entries.get(fingerprint)
         entry = self._validated(
             PinnedDevice(
@@ -419,8 +572,7 @@ class ControllerPinStore(_Store):
                 last_seen=now,
             )
         )
-        self._entries[fingerprint] = entry
-        self._save()
+        self._change(fingerprint, _Change(entry))
         return entry
 
     def update(
@@ -437,6 +589,7 @@ class ControllerPinStore(_Store):
 
         ``now`` sets the last-seen time. The file is rewritten only when something changed.
         """
+        self._refresh()
         existing = self._entries.get(fingerprint)
         if existing is None:
             raise DeviceNotFound("no pinned device has this fingerprint")
@@ -451,9 +604,12 @@ class ControllerPinStore(_Store):
             )
         )
         if entry != existing:
-            self._entries[fingerprint] = entry
-            if replace(entry, last_seen=existing.last_seen) != existing or self._due(fingerprint, entry.last_seen):
-                self._save()
+            changed = frozenset(f for f in _DEVICE_FIELDS if getattr(entry, f) != getattr(existing, f))
+            self._change(
+                fingerprint,
+                _Change(entry, changed),
+                write=bool(changed) or self._due(fingerprint, entry.last_seen),
+            )
         return entry
 
     def touch(self, fingerprint: bytes, now: float) -> PinnedDevice:
@@ -463,33 +619,26 @@ class ControllerPinStore(_Store):
     @staticmethod
     def _validated(entry: PinnedDevice) -> PinnedDevice:
         try:
-            return ControllerPinStore._parse(
-                {
-                    "fingerprint": entry.fingerprint_text,
-                    "name": entry.name,
-                    "discriminator": entry.discriminator,
-                    "addresses": list(entry.addresses),
-                    "port": entry.port,
-                    "paired_at": entry.paired_at,
-                    "last_seen": entry.last_seen,
-                }
-            )
+            return ControllerPinStore._parse(_pinned_fields(entry))
         except ValueError as exc:
             raise InvalidArgument(f"invalid device entry: {exc}") from None
 
     def get(self, fingerprint: bytes) -> PinnedDevice | None:
         """The entry for ``fingerprint``, or ``None``."""
+        self._refresh()
         return self._entries.get(fingerprint)
 
     def remove(self, fingerprint: bytes) -> bool:
         """Unpin a device (on disk when this returns); ``False`` when it was not pinned."""
-        if self._entries.pop(fingerprint, None) is None:
+        self._refresh()
+        if fingerprint not in self._entries:
             return False
-        self._save(sync=True)
+        self._change(fingerprint, _Change(None), sync=True)
         return True
 
     def list(self) -> list[PinnedDevice]:
         """Every pinned device, oldest pairing first."""
+        self._refresh()
         return sorted(self._entries.values(), key=lambda e: (e.paired_at, e.fingerprint))
 
     def find(self, query: str) -> PinnedDevice:
@@ -521,4 +670,5 @@ class ControllerPinStore(_Store):
         )
 
     def __len__(self) -> int:
+        self._refresh()
         return len(self._entries)

@@ -2,7 +2,14 @@
 
 A write goes to a temporary file in the same directory, is flushed and fsynced, renamed over
 the target, and the directory is fsynced, so that a crash at any moment leaves either the old or
-the new content, never a torn file.
+the new content, never a torn file. The temporary file's name carries the writer's process id, so that
+whoever cleans up after a crash deletes only temporaries whose writer is gone (or that are old), never
+one another process is writing right now.
+
+A file that several processes change (the controller's pin store: a bridge runs while the user pairs)
+is written with :meth:`StateWriter.write_merged`: under an exclusive lock (:func:`locked`), the file is
+read again and the writer's changes are applied to what it holds then. :func:`file_stamp` tells cheaply
+(one ``stat``) whether another process replaced the file since it was last read.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -17,8 +25,9 @@ import secrets
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from ..errors import StateError
 
@@ -31,6 +40,10 @@ thread's share of the interpreter lock) stays out of the exchange that caused it
 snapshots (a pairing writes the trust store and the window) is written once. On an event loop the
 snapshot is handed to the thread by a loop timer, so the thread is not even woken before."""
 DIR_MODE = 0o700
+STALE_TEMPORARY_S = 60.0
+"""A temporary file this old is a leftover of a killed writer, whoever wrote it (a write takes
+milliseconds; one whose name carries no writer pid, or the pid of a process still running, is only
+deleted once this old)."""
 
 
 def ensure_dir(path: Path) -> Path:
@@ -47,11 +60,49 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def temporary_path(path: Path) -> Path:
+    """Where :func:`atomic_write` writes ``path``'s next content before renaming it: ``.NAME.PID.RANDOM.tmp``
+    beside it (the pid tells :func:`is_stale_temporary` whether its writer is still running)."""
+    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def _writer_pid(name: str) -> int | None:
+    """The writer's pid in a temporary file's name (None: a name without one, written by an older version)."""
+    parts = name.rsplit(".", 3)
+    if len(parts) != 4 or parts[3] != "tmp" or not parts[1].isdigit() or not parts[1].isascii():
+        return None
+    return int(parts[1])
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def is_stale_temporary(path: Path, *, now: float | None = None) -> bool:
+    """Whether temporary file ``path`` is a leftover of a writer killed before its rename: its writer
+    (named in the file name) is no longer running, or it is :data:`STALE_TEMPORARY_S` old. A temporary
+    that another process is writing right now is not stale."""
+    try:
+        modified = path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if (time.time() if now is None else now) - modified >= STALE_TEMPORARY_S:
+        return True
+    pid = _writer_pid(path.name)
+    return pid is not None and pid != os.getpid() and not _running(pid)
+
+
 def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Replace ``path`` with ``data``: temp file (created ``mode``), fsync, rename, fsync of the directory."""
     directory = path.parent
     ensure_dir(directory)
-    tmp = directory / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    tmp = temporary_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         view = memoryview(data)
@@ -93,13 +144,92 @@ def read_json(path: Path) -> Any | None:
         raise StateError(f"{path} is not valid JSON: {exc}") from exc
 
 
-def remove_stale_temporaries(directory: Path) -> None:
-    """Delete temporary files left by a writer that was killed before its rename."""
+def remove_stale_temporaries(directory: Path, pattern: str = ".*.tmp") -> list[Path]:
+    """Delete the temporary files matching ``pattern`` in ``directory`` that a writer killed before its
+    rename left (:func:`is_stale_temporary`); those another process is writing now stay. Returns the
+    deleted ones."""
+    removed: list[Path] = []
     if not directory.is_dir():
-        return
-    for entry in directory.glob(".*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            entry.unlink()
+        return removed
+    now = time.time()
+    for entry in directory.glob(pattern):
+        if is_stale_temporary(entry, now=now):
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+                removed.append(entry)
+    return removed
+
+
+class FileStamp(NamedTuple):
+    """What ``stat`` says of one version of a file: another process's atomic write changes it (a new
+    inode at least: the replaced file still holds its own while the new one is written)."""
+
+    inode: int
+    mtime_ns: int
+    size: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileStamp:
+        return cls(st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def file_stamp(path: Path) -> FileStamp | None:
+    """``path``'s :class:`FileStamp` now (one ``stat``); None when there is no such file."""
+    try:
+        return FileStamp.of(os.stat(path))
+    except FileNotFoundError:
+        return None
+
+
+def read_stamped(path: Path) -> tuple[bytes | None, FileStamp | None, int]:
+    """``path``'s content, the stamp of exactly that version (taken on the open file, so a rename meanwhile
+    cannot mix two versions up), and its mode bits; ``(None, None, 0)`` when there is no such file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None, None, 0
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        st = os.fstat(fd)
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    return b"".join(chunks), FileStamp.of(st), st.st_mode
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of ``path`` for :func:`locked`: ``.NAME.lock`` beside it."""
+    return path.parent / f".{path.name}.lock"
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock of ``path`` (``flock`` on :func:`lock_path`, created 0600 and never
+    deleted) while changing it: writers in other processes, and other writers of this one, wait. Only
+    writers take it; readers need not (every write is an atomic rename)."""
+    ensure_dir(path.parent)
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+class MergedWrite(Protocol):
+    """A write that depends on the file's content at that moment (:meth:`StateWriter.write_merged`)."""
+
+    def render(self, current: bytes | None) -> bytes | None:
+        """The new content given the file's ``current`` one (None: no file); None: nothing to write.
+        Called with the file's lock held."""
+
+    def written(self, stamp: FileStamp | None) -> None:
+        """The content :meth:`render` returned is on disk as the version ``stamp`` (the lock still held)."""
 
 
 def encode_json(value: Any) -> bytes:
@@ -243,9 +373,9 @@ class StateWriter:
         self._mode = mode
         self._disk = threading.Lock()  # held while a snapshot is taken and written
         self._cond = threading.Lock()  # guards the fields below
-        self._pending: bytes | None = None
+        self._pending: bytes | MergedWrite | None = None
         self._error: BaseException | None = None
-        self._retry: bytes | None = None
+        self._retry: bytes | MergedWrite | None = None
         self._closed = False
         self._handoff_loop: asyncio.AbstractEventLoop | None = None
         if background is not None:
@@ -259,9 +389,12 @@ class StateWriter:
     def write(self, data: bytes, *, sync: bool = False) -> None:
         """Write ``data`` as the file's new content: now when ``sync`` (or not in the background),
         else soon, on the writer thread."""
+        self._submit(data, sync=sync)
+
+    def _submit(self, item: bytes | MergedWrite, *, sync: bool) -> None:
         thread = self._thread
         with self._cond:
-            self._pending = data
+            self._pending = item
             queue = thread is not None and not thread.closed and not sync and not self._closed
         if queue:
             assert thread is not None
@@ -273,6 +406,13 @@ class StateWriter:
     def write_json(self, value: Any, *, sync: bool = False) -> None:
         """:meth:`write` ``value`` as JSON (the format of :func:`write_json`)."""
         self.write(encode_json(value), sync=sync)
+
+    def write_merged(self, merge: MergedWrite, *, sync: bool = False) -> None:
+        """Write what ``merge`` renders from the file's content at the moment of writing, with the file's
+        :func:`locked` lock held from the read to the rename: changes other processes made meanwhile are
+        merged, not overwritten. Like :meth:`write`: now when ``sync`` (or not in the background), else
+        soon, on the writer thread (a later write replaces one not started yet)."""
+        self._submit(merge, sync=sync)
 
     def flush(self) -> None:
         """Return once every snapshot written so far is on disk; raise :class:`StateError` if it
@@ -303,8 +443,11 @@ class StateWriter:
             if item is None:
                 return
             try:
-                atomic_write(self.path, item, self._mode)
-            except OSError as exc:
+                if isinstance(item, bytes):
+                    atomic_write(self.path, item, self._mode)
+                else:
+                    self._merge(item)
+            except (OSError, StateError) as exc:
                 with self._cond:
                     self._error = exc
                     if self._pending is None:
@@ -314,8 +457,19 @@ class StateWriter:
                 self._error = None
                 self._retry = None
 
+    def _merge(self, item: MergedWrite) -> None:
+        with locked(self.path):
+            current, _stamp, _mode = read_stamped(self.path)
+            data = item.render(current)
+            if data is None:
+                return
+            atomic_write(self.path, data, self._mode)
+            item.written(file_stamp(self.path))
+
     def _raise_error(self) -> None:
         with self._cond:
             error = self._error
+        if isinstance(error, StateError):
+            raise error
         if error is not None:
             raise StateError(f"cannot write {self.path}: {error}") from error
