@@ -8,7 +8,7 @@ import sys
 
 from .. import __version__
 from ..errors import DeviceSDKError
-from . import code_cmds, controller_cmds, device_cmds, doctor, sim_cmds
+from . import code_cmds, controller_cmds, dashboard_cmds, device_cmds, doctor, sim_cmds
 from .render import error
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     code_cmds.add_parsers(sub)
     doctor.add_parsers(sub)
     sim_cmds.add_parsers(sub)
+    dashboard_cmds.add_parsers(sub)
     return parser
 
 

@@ -1,0 +1,288 @@
+"""The dashboard's connection to one paired device, kept up with :meth:`Controller.connections`.
+
+While connected, a link knows the device's agent-info, catalog and this controller's role on it, and
+runs one *pump* per channel that an open page wants: sensor and input readings, actuator states
+(``actuator_states``), byte-stream chunks. Each pump hands what it reads to the hub, which sends it to
+the pages. When the connection ends the link reports it (lost, unless the dashboard closed it), and the
+next connection starts the same pumps again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Final
+
+from device_sdk import (
+    ActuatorError,
+    Catalog,
+    ChannelError,
+    Controller,
+    DeviceConnection,
+    DeviceSDKError,
+    ReconnectPolicy,
+)
+from device_sdk.channels import ChannelDescriptor
+
+from .views import chunk_message, format_message, peers_value, reading_message, state_message
+
+if TYPE_CHECKING:
+    from device_sdk.pairing.trust import PinnedDevice
+
+log = logging.getLogger(__name__)
+
+RECONNECT: Final = ReconnectPolicy(first_delay_s=0.5, max_delay_s=4.0)
+"""A dashboard shows a device coming back within seconds, so it tries again at most every 4 s."""
+
+HEARTBEAT_S: Final = 1.0
+"""Seconds between liveness round trips on an idle connection."""
+HEARTBEAT_TIMEOUT_S: Final = 3.0
+"""A device that does not answer a round trip within this is lost."""
+
+
+class LinkEvents:
+    """What a link tells the hub (the hub implements these; the link holds nothing else of it)."""
+
+    def link_up(self, link: DeviceLink) -> None: ...
+
+    def link_down(self, link: DeviceLink, why: str | None) -> None: ...
+
+    def reading(self, link: DeviceLink, message: dict[str, Any]) -> None: ...
+
+    def state(self, link: DeviceLink, message: dict[str, Any]) -> None: ...
+
+    def stream_format(self, link: DeviceLink, channel: str, message: dict[str, Any]) -> None: ...
+
+    def chunk(self, link: DeviceLink, channel: str, data: bytes) -> None: ...
+
+    def channel_ended(self, link: DeviceLink, channel: str, why: str) -> None: ...
+
+
+class DeviceLink:
+    """See the module docstring. ``fp`` is the device's fingerprint text."""
+
+    def __init__(
+        self,
+        controller: Controller,
+        pinned: PinnedDevice,
+        events: LinkEvents,
+        *,
+        new_stream_id: Callable[[], int],
+        policy: ReconnectPolicy = RECONNECT,
+    ) -> None:
+        self.controller = controller
+        self.pinned = pinned
+        self.fp = pinned.fingerprint_text
+        self.name = pinned.name
+        self.events = events
+        self.policy = policy
+        self._new_stream_id = new_stream_id
+        self.conn: DeviceConnection | None = None
+        self.catalog: Catalog | None = None
+        self.info: dict[str, Any] = {}
+        self.role: str | None = None
+        self.peers: list[dict[str, Any]] | None = None
+        self.last: dict[str, dict[str, Any]] = {}
+        """The newest reading or state message of each channel, for pages that start watching later."""
+        self.formats: dict[str, dict[str, Any]] = {}
+        """The format message of each byte stream being received."""
+        self.wanted: set[str] = set()
+        """The channels some page wants now (set by the hub; :meth:`sync` starts and stops pumps)."""
+        self._pumps: dict[str, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.closing = False
+        """Set when the dashboard ends the connection on purpose: its end is then no loss."""
+        self._ended = asyncio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"dashboard link {self.name}")
+
+    async def stop(self) -> None:
+        """Close the connection on purpose (not reported as lost) and stop reconnecting."""
+        self.closing = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        async for conn in self.controller.connections(self.pinned, self.policy):
+            why: str | None = "it closed the connection"
+            try:
+                why = await self._serve(conn)
+            except asyncio.CancelledError:
+                why = None
+                raise
+            except DeviceSDKError as exc:
+                log.info("%s: %s", self.name, exc)
+                why = "it stopped answering"
+            finally:
+                await self._stop_pumps()
+                was_up = self.conn is not None
+                self.conn = None
+                if was_up:
+                    self.events.link_down(self, None if self.closing else why)
+                if not conn.closed:
+                    await conn.close()
+
+    async def _serve(self, conn: DeviceConnection) -> str:
+        """Use one connection until it ends; returns why it ended."""
+        async with asyncio.timeout(HEARTBEAT_TIMEOUT_S * 2):
+            agent = await conn.agent_info()
+            catalog = await conn.catalog()
+        self.name = agent.display_name
+        self.info = {
+            "name": agent.display_name,
+            "model": agent.model_name,
+            "capabilities": list(agent.capabilities),
+            "locales": list(agent.locales),
+        }
+        self.catalog = catalog
+        self.last = {k: v for k, v in self.last.items() if catalog.get(k) is not None}
+        await self.refresh_peers(conn)
+        self._ended.clear()
+        self.conn = conn
+        self.events.link_up(self)
+        self.sync()
+        return await self._heartbeat(conn)
+
+    async def _heartbeat(self, conn: DeviceConnection) -> str:
+        # API gap: the Controller does not tell when a device vanished (today a QUIC idle timeout of
+        # 25-30 s ends the connection; issue 16 brings a keep-alive that ends it within ~5 s with a
+        # "lost contact" error). Until then the dashboard sends its own round trip every second.
+        while True:
+            if conn.closed:
+                return "it closed the connection"
+            try:
+                async with asyncio.timeout(HEARTBEAT_TIMEOUT_S):
+                    await conn.agent_info()
+            except TimeoutError:
+                return "it stopped answering"
+            except DeviceSDKError:
+                return "it stopped answering" if not conn.closed else "the connection ended"
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(HEARTBEAT_S):
+                    await self._ended.wait()
+
+    async def refresh(self) -> None:
+        """The device announced a change (a new metadata version): read its info and catalog again."""
+        conn = self.conn
+        if conn is None:
+            return
+        try:
+            async with asyncio.timeout(HEARTBEAT_TIMEOUT_S * 2):
+                agent = await conn.agent_info()
+                catalog = await conn.catalog()
+        except (DeviceSDKError, TimeoutError) as exc:
+            log.info("%s: cannot read its catalog again: %s", self.name, exc)
+            return
+        self.name = agent.display_name
+        self.info = {**self.info, "name": agent.display_name, "model": agent.model_name}
+        self.catalog = catalog
+        self.events.link_up(self)
+        self.sync()
+
+    async def refresh_peers(self, conn: DeviceConnection | None = None) -> list[dict[str, Any]] | None:
+        """The device's controllers and this controller's role (None while unknown)."""
+        conn = conn or self.conn
+        if conn is None:
+            return self.peers
+        own = self.controller.identity.fingerprint_text
+        try:
+            async with asyncio.timeout(HEARTBEAT_TIMEOUT_S * 2):
+                peers = peers_value(await conn.list_peers(), own)
+        except ActuatorError as exc:
+            if exc.code == "forbidden":
+                self.role, self.peers = "user", None
+            return None
+        except (ChannelError, TimeoutError) as exc:
+            log.info("%s: cannot list its controllers: %s", self.name, exc)
+            return None
+        self.peers = peers
+        mine = [p for p in peers if p["you"]]
+        self.role = str(mine[0]["role"]) if mine else None
+        return peers
+
+    # -- pumps ----------------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Start a pump for every wanted channel of the catalog, stop the others."""
+        conn, catalog = self.conn, self.catalog
+        wanted = set()
+        if conn is not None and catalog is not None and not conn.closed:
+            wanted = {name for name in self.wanted if catalog.get(name) is not None}
+        for name in list(self._pumps):
+            if name not in wanted:
+                self._pumps.pop(name).cancel()
+                if catalog is not None and (d := catalog.get(name)) is not None and d.kind == "stream":
+                    self.formats.pop(name, None)
+        for name in wanted - set(self._pumps):
+            assert conn is not None and catalog is not None
+            pump = self._pump(conn, catalog[name])
+            if pump is not None:
+                self._pumps[name] = asyncio.create_task(self._guard(name, pump), name=f"dashboard pump {name}")
+
+    def _pump(self, conn: DeviceConnection, descriptor: ChannelDescriptor) -> Coroutine[Any, Any, None] | None:
+        if descriptor.kind in ("sensor", "input"):
+            return self._readings(conn, descriptor)
+        if descriptor.kind == "actuator":
+            return self._states(conn, descriptor.name)  # a stateless one (actions only) just never yields
+        if descriptor.kind == "stream":
+            return self._chunks(conn, descriptor.name)
+        return None
+
+    async def _guard(self, name: str, pump: Coroutine[Any, Any, None]) -> None:
+        try:
+            await pump
+        except asyncio.CancelledError:
+            raise
+        except (DeviceSDKError, TimeoutError) as exc:
+            if self.conn is None or self.conn.closed:
+                self._ended.set()  # the connection is gone: the heartbeat reports it now
+                return
+            log.info("%s: channel %s ended: %s", self.name, name, exc)
+            self.events.channel_ended(self, name, str(exc))
+        finally:
+            if self._pumps.get(name) is asyncio.current_task():
+                del self._pumps[name]
+
+    async def _readings(self, conn: DeviceConnection, descriptor: ChannelDescriptor) -> None:
+        name = descriptor.name
+        source = conn.input(name) if descriptor.kind == "input" else conn.subscribe(name)
+        async with contextlib.aclosing(source) as readings:
+            async for reading in readings:
+                message = reading_message(self.fp, name, reading)
+                self.last[name] = message
+                self.events.reading(self, message)
+
+    async def _states(self, conn: DeviceConnection, name: str) -> None:
+        async with contextlib.aclosing(conn.actuator_states(name)) as states:
+            async for state in states:
+                message = state_message(self.fp, name, state)
+                self.last[name] = message
+                self.events.state(self, message)
+
+    async def _chunks(self, conn: DeviceConnection, name: str) -> None:
+        stream_id = self._new_stream_id()
+        async with contextlib.aclosing(conn.stream(name)) as chunks:
+            async for chunk in chunks:
+                if name not in self.formats:
+                    fmt = conn.stream_format(name)
+                    if fmt is None:
+                        continue
+                    self.formats[name] = format_message(self.fp, name, stream_id, fmt)
+                    self.events.stream_format(self, name, self.formats[name])
+                self.events.chunk(self, name, chunk_message(stream_id, chunk.seq, chunk.data))
+
+    async def _stop_pumps(self) -> None:
+        pumps = list(self._pumps.values())
+        self._pumps.clear()
+        self.formats.clear()
+        for task in pumps:
+            task.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)

@@ -1,0 +1,85 @@
+// A live plot of one numeric (or boolean) sensor with uPlot, keeping HISTORY_S seconds in the page.
+
+export const HISTORY_S = 300;
+const MIN_SPAN_S = 30; // a plot shows at least this much time, so a few points do not fill it
+const dirty = new Set();
+let frame = 0;
+
+function redraw() {
+  frame = 0;
+  for (const plot of dirty) plot.draw();
+  dirty.clear();
+}
+
+// The history of one channel: kept in the page while it is open, whether a plot shows it or not.
+export class Series {
+  constructor() { this.xs = []; this.ys = []; }
+
+  push(t, v) {
+    const y = typeof v === "boolean" ? (v ? 1 : 0) : v;
+    if (typeof y !== "number" || !Number.isFinite(y)) return false;
+    if (this.xs.length && t < this.xs[this.xs.length - 1]) return false;
+    this.xs.push(t);
+    this.ys.push(y);
+    const oldest = t - HISTORY_S;
+    let cut = 0;
+    while (cut < this.xs.length && this.xs[cut] < oldest) cut++;
+    if (cut) { this.xs.splice(0, cut); this.ys.splice(0, cut); }
+    return true;
+  }
+}
+
+export class LivePlot {
+  constructor(container, series, { unit, color, step }) {
+    this.container = container;
+    this.series = series;
+    this.u = null;
+    this.unit = unit || "";
+    this.color = color;
+    this.step = step;
+    this.observer = new ResizeObserver(() => this.resize());
+    this.observer.observe(container);
+  }
+
+  make() {
+    if (this.u || typeof uPlot === "undefined") return;
+    const width = Math.max(200, this.container.clientWidth);
+    const styles = getComputedStyle(document.documentElement);
+    const muted = styles.getPropertyValue("--muted").trim() || "#888";
+    const grid = styles.getPropertyValue("--line").trim() || "#ddd";
+    const axis = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, font: "11px system-ui" };
+    const paths = this.step && uPlot.paths && uPlot.paths.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined;
+    this.u = new uPlot({
+      width, height: 150, legend: { show: false }, cursor: { drag: { x: false, y: false } },
+      scales: {
+        x: { time: true, range: (u, min, max) => [Math.min(min, max - MIN_SPAN_S), max] },
+        y: this.step ? { range: [-0.1, 1.1] } : { auto: true },
+      },
+      axes: [axis, { ...axis, size: 46, values: (u, ticks) => ticks.map((v) => `${+v.toFixed(2)}`) }],
+      series: [{}, { stroke: this.color, width: 2, fill: `${this.color}22`, paths, points: { show: false } }],
+    }, [this.series.xs, this.series.ys], this.container);
+  }
+
+  resize() {
+    if (!this.u) { this.make(); return; }
+    const width = Math.max(200, this.container.clientWidth);
+    if (Math.abs(width - this.u.width) > 2) this.u.setSize({ width, height: 150 });
+  }
+
+  changed() {
+    dirty.add(this);
+    if (!frame) frame = requestAnimationFrame(redraw);
+  }
+
+  draw() {
+    if (!this.u) this.make();
+    if (this.u) this.u.setData([this.series.xs, this.series.ys]);
+  }
+
+  destroy() {
+    this.observer.disconnect();
+    dirty.delete(this);
+    if (this.u) this.u.destroy();
+    this.u = null;
+  }
+}
