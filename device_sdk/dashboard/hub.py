@@ -112,14 +112,14 @@ class Hub(LinkEvents):
         links, self.links = list(self.links.values()), {}
         await asyncio.gather(*(link.stop() for link in links), return_exceptions=True)
 
-    def _add_link(self, fp: str) -> None:
+    def _add_link(self, fp: str, first: DeviceConnection | None = None) -> None:
         if fp in self.links:
             return
         pinned = next((p for p in self.controller.peers() if p.fingerprint_text == fp), None)
         if pinned is None:
             return
         link = self.links[fp] = DeviceLink(self.controller, pinned, self, new_stream_id=lambda: next(self._stream_ids))
-        link.start()
+        link.start(first)
 
     # -- pages --------------------------------------------------------------------------------------
 
@@ -333,7 +333,6 @@ class Hub(LinkEvents):
             )
             ask = self._pin_asker(page, command.id, target.fingerprint, name) if command.method == "pin" else None
             conn = await self.controller.pair(target, code, ask_pin=ask)
-            await conn.close()
         except asyncio.CancelledError:
             page.send_text(_dumps(error_message(command.id, f"Pairing with {name} was cancelled.")))
             raise
@@ -347,7 +346,10 @@ class Hub(LinkEvents):
             fp = target.fingerprint
             self._broadcast(self.directory.set_paired(fp, name, self.clock()))
             self._note("paired", f"Paired with {name}", fp)
-            self._add_link(fp)
+            if fp in self.links:
+                await conn.close()  # paired again: the link has its own connection
+            else:
+                self._add_link(fp, first=conn)  # the pairing's connection becomes the link's first
             page.send_text(_dumps(result_message(command.id, {"device": fp, "name": name})))
         finally:
             page.session.pairing_done(command.id)

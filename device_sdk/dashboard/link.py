@@ -98,8 +98,9 @@ class DeviceLink:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"dashboard link {self.name}")
+    def start(self, first: DeviceConnection | None = None) -> None:
+        """Connect and stay connected; ``first`` is a connection already open (the pairing's)."""
+        self._task = asyncio.create_task(self._run(first), name=f"dashboard link {self.name}")
 
     async def stop(self) -> None:
         """Close the connection on purpose (not reported as lost) and stop reconnecting."""
@@ -110,25 +111,30 @@ class DeviceLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _run(self) -> None:
+    async def _run(self, first: DeviceConnection | None) -> None:
+        if first is not None:
+            await self._use(first)
         async for conn in self.controller.connections(self.pinned, self.policy):
-            why: str | None = "it closed the connection"
-            try:
-                why = await self._serve(conn)
-            except asyncio.CancelledError:
-                why = None
-                raise
-            except DeviceSDKError as exc:
-                log.info("%s: %s", self.name, exc)
-                why = "it stopped answering"
-            finally:
-                await self._stop_pumps()
-                was_up = self.conn is not None
-                self.conn = None
-                if was_up:
-                    self.events.link_down(self, None if self.closing else why)
-                if not conn.closed:
-                    await conn.close()
+            await self._use(conn)
+
+    async def _use(self, conn: DeviceConnection) -> None:
+        why: str | None = "it closed the connection"
+        try:
+            why = await self._serve(conn)
+        except asyncio.CancelledError:
+            why = None
+            raise
+        except (DeviceSDKError, TimeoutError) as exc:
+            log.info("%s: %s", self.name, exc)
+            why = "it stopped answering"
+        finally:
+            await self._stop_pumps()
+            was_up = self.conn is not None
+            self.conn = None
+            if was_up:
+                self.events.link_down(self, None if self.closing else why)
+            if not conn.closed:
+                await conn.close()
 
     async def _serve(self, conn: DeviceConnection) -> str:
         """Use one connection until it ends; returns why it ended."""

@@ -1,0 +1,263 @@
+"""The dashboard end to end in a real headless chromium: real devices advertised over mDNS on loopback,
+a real Controller behind the dashboard, a real browser page (Playwright driving the system chromium)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import segno
+
+from device_sdk import Device, PairingMode, SetupPayload, ShowPin, encode_qr
+from examples.baby_monitor.device import BabyMonitor
+
+from ._cli_helpers import DeviceProcess, unique_name
+from ._dashboard_helpers import SETUP_CODE, Session, make_device, session, wait_until
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def started(device: Device) -> Device:
+    await device.start()
+    return device
+
+
+async def open_device_page(s: Session, name: str) -> None:
+    await s.page.wait_for_selector("[data-testid=plot-temperature], [data-testid=stream-audio]", timeout=20_000)
+    assert await s.page.text_content("[data-testid=device-name]") == name
+
+
+async def pair_through_page(s: Session, name: str) -> None:
+    await s.pair(name, str(SETUP_CODE))
+    await s.page.wait_for_selector("[data-testid=device-name]", timeout=20_000)
+
+
+async def points(s: Session, channel: str) -> int:
+    return int(await s.page.get_attribute(f"[data-testid=plot-{channel}]", "data-points") or 0)
+
+
+async def test_a_device_appears_a_wrong_code_is_explained_pairing_works_and_the_plot_moves(tmp_path: Path) -> None:
+    name = unique_name("Thermo")
+    device = await started(make_device(tmp_path / "thermo", name))
+    try:
+        async with session(tmp_path) as s:
+            card = s.card(name)
+            await card.wait_for(timeout=15_000)
+            assert await card.get_attribute("data-paired") == "false"
+            assert await card.get_attribute("data-status") == "online"
+            assert await card.locator("[data-testid=window-open]").count() == 1
+
+            await s.pair(name, "20202020")  # a valid passcode, not this device's
+            error = s.page.locator("[data-testid=pair-error]")
+            await error.wait_for(state="visible", timeout=20_000)
+            text = await error.text_content() or ""
+            assert text.startswith(f"That code is not the one {name} expects")
+            assert "20202020" not in text
+            assert await s.page.input_value("[data-testid=pair-code]") == ""  # the code is not kept
+
+            await s.page.fill("[data-testid=pair-code]", str(SETUP_CODE))
+            await s.page.click("[data-testid=pair-submit]")
+            await open_device_page(s, name)
+            assert await s.page.input_value("[data-testid=pair-code]") == ""
+
+            first = await points(s, "temperature")
+            await wait_until(lambda: _more(s, "temperature", first + 5), 15, "the temperature plot gained points")
+            value = await s.page.text_content("[data-testid=value-temperature]") or ""
+            assert 10.0 <= float(value) <= 35.0
+            log = await s.page.text_content("[data-testid=log]") or ""
+            assert f"Paired with {name}" in log and "failed" in log
+            assert str(SETUP_CODE) not in log
+    finally:
+        await device.stop()
+
+
+async def _more(s: Session, channel: str, than: int) -> bool:
+    return await points(s, channel) >= than
+
+
+async def test_the_led_switch_changes_the_device_and_shows_what_the_device_confirmed(tmp_path: Path) -> None:
+    name = unique_name("Lamp")
+    device = await started(make_device(tmp_path / "lamp", name))
+    try:
+        async with session(tmp_path) as s:
+            await pair_through_page(s, name)
+            switch = s.page.locator("[data-testid=switch-led]")
+            await switch.wait_for(state="attached", timeout=15_000)
+            assert device.hardware is not None
+            led = device.hardware.runtime.part("led")
+            assert led.state is False
+            await s.page.click("[data-testid=switch-led] + .track")
+            await wait_until(lambda: bool(led.state), 10, "the device's LED turned on")
+            assert device.channels["led"].value is True
+            await wait_until(lambda: switch.is_checked(), 10, "the switch shows on")
+            assert await s.page.text_content("[data-testid=state-led]") == "state: on"
+
+            # A change made on the device (a physical switch) shows in the page too.
+            device.channels["led"].report(False)
+            await wait_until(lambda: _unchecked(switch), 10, "the switch followed the device")
+            assert await s.page.text_content("[data-testid=state-led]") == "state: off"
+
+    finally:
+        await device.stop()
+
+
+async def _unchecked(locator: Any) -> bool:
+    return not await locator.is_checked()
+
+
+async def test_the_baby_monitors_audio_reaches_the_page_and_records_to_wav(tmp_path: Path) -> None:
+    name = unique_name("Baby")
+    device = make_device(tmp_path / "baby", name, board=None, model="device_sdk baby monitor")
+    monitor = BabyMonitor(device, burst_every=3.0)
+    await device.start()
+    listen = asyncio.create_task(monitor.listen())
+    try:
+        async with session(tmp_path) as s:
+            await pair_through_page(s, name)
+            await s.page.click("[data-testid=listen-audio]", timeout=15_000)
+            # 16 kHz mono: a second of audio scheduled into the page's Web Audio graph.
+            await wait_until(
+                lambda: s.page.evaluate("window.dashboard.audioStats.scheduled >= 16000"), 20, "audio reached the page"
+            )
+            assert await s.page.evaluate("window.dashboard.audioStats.samples") >= 16000
+            await s.page.click("[data-testid=record-audio]")
+            await asyncio.sleep(1.0)
+            await s.page.click("[data-testid=record-audio]")
+            link = s.page.locator("[data-testid=wav-audio]")
+            await link.wait_for(timeout=5_000)
+            assert "Save WAV" in (await link.text_content() or "")
+            async with s.page.expect_download() as info:
+                await link.click()
+            download = await info.value
+            wav = Path(await download.path()).read_bytes()
+            assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 44 + 16000
+            level = await s.page.text_content("[data-testid=value-sound_level]") or ""
+            assert float(level) > 0
+    finally:
+        listen.cancel()
+        await asyncio.gather(listen, return_exceptions=True)
+        await device.stop()
+
+
+async def test_a_killed_device_shows_lost_and_comes_back(tmp_path: Path) -> None:
+    name = unique_name("Kill")
+    proc = DeviceProcess(name, tmp_path / "killed", tmp_path / "ready.json", ("--setup-code", str(SETUP_CODE)))
+    proc.start("--open-window")
+    try:
+        async with session(tmp_path) as s:
+            await pair_through_page(s, name)
+            await s.page.click("[data-testid=back]")
+            card = s.card(name)
+            await wait_until(lambda: _status(card, "online"), 15, "the paired device shows online")
+            assert proc.proc is not None
+            proc.proc.send_signal(signal.SIGKILL)
+            proc.proc.wait()
+            proc.proc = None
+            # The dashboard's round trip notices within seconds; a connection's idle timeout (25-30 s)
+            # would too, more slowly: the bound allows either.
+            await wait_until(lambda: _status(card, "lost"), 45, "the killed device shows lost")
+            log = await s.page.text_content("[data-testid=log]") or ""
+            assert f"Lost contact with {name}" in log
+            proc.start()
+            await wait_until(lambda: _status(card, "online"), 45, "the restarted device shows online again")
+            assert f"{name} is back" in (await s.page.text_content("[data-testid=log]") or "")
+    finally:
+        proc.kill()
+
+
+async def _status(card: Any, status: str) -> bool:
+    return await card.get_attribute("data-status") == status
+
+
+async def test_a_closed_websocket_and_a_reopened_tab_recover(tmp_path: Path) -> None:
+    name = unique_name("Recover")
+    device = await started(make_device(tmp_path / "recover", name))
+    try:
+        async with session(tmp_path) as s:
+            await pair_through_page(s, name)
+            url = s.page.url
+            # The server drops every WebSocket: the page says so, reconnects and carries on.
+            for page in list(s.dashboard.hub.pages):
+                await page.ws.close()  # type: ignore[attr-defined]
+            await wait_until(lambda: s.page.evaluate("window.dashboard.connected"), 15, "the page reconnected")
+            first = await points(s, "temperature")
+            await wait_until(lambda: _more(s, "temperature", first + 3), 15, "readings flow again")
+            # A new tab on the same device page, the old one closed.
+            await s.page.close()
+            s.page = await s.new_page()
+            await s.page.goto(url)
+            await open_device_page(s, name)
+            await wait_until(lambda: _more(s, "temperature", 3), 15, "the reopened tab shows readings")
+            assert len(s.dashboard.hub.pages) == 1
+    finally:
+        await device.stop()
+
+
+async def test_display_pin_pairing_and_admin_actions(tmp_path: Path) -> None:
+    name = unique_name("Panel")
+    device = make_device(tmp_path / "panel", name, pairing_mode=PairingMode.DISPLAY)
+    pins: list[str] = []
+    device.subscribe(lambda event: pins.append(event.text) if isinstance(event, ShowPin) else None)
+    await device.start()
+    try:
+        async with session(tmp_path) as s:
+            await s.card(name).locator("[data-testid=pair-button]").click(timeout=15_000)
+            await s.page.click("[data-testid=tab-pin]")
+            await s.page.click("[data-testid=pair-submit]")
+            pin_box = s.page.locator("[data-testid=pair-pin]")
+            await pin_box.wait_for(state="visible", timeout=15_000)
+            assert pins, "the device showed no PIN"
+            await pin_box.fill(pins[-1])
+            await s.page.click("[data-testid=pair-submit]")
+            await s.page.wait_for_selector("[data-testid=device-name]", timeout=20_000)
+
+            # This dashboard is the first controller: an admin, listed by the device.
+            rows = s.page.locator("[data-testid=peer-row]")
+            await rows.first.wait_for(timeout=15_000)
+            assert "this dashboard" in (await rows.first.text_content() or "")
+            await s.page.click("[data-testid=open-window]")
+            await wait_until(lambda: device.window.is_open, 10, "the device's pairing window opened")
+
+            new_name = unique_name("Renamed")
+            await s.page.fill("[data-testid=rename-input]", new_name)
+            await s.page.click("[data-testid=rename]")
+            await wait_until(lambda: device.name == new_name, 10, "the device took its new name")
+            await wait_until(
+                lambda: _text_is(s, "[data-testid=device-name]", new_name), 15, "the page shows the new name"
+            )
+
+            unpair = s.page.locator("[data-testid=unpair]")
+            await unpair.click()
+            await unpair.click()  # the second click confirms
+            await wait_until(lambda: not device.trust.list(), 10, "the device forgot this controller")
+            await wait_until(lambda: not s.controller.peers(), 10, "the dashboard forgot the device")
+    finally:
+        await device.stop()
+
+
+async def _text_is(s: Session, selector: str, text: str) -> bool:
+    return await s.page.text_content(selector) == text
+
+
+async def test_a_photo_of_the_sticker_fills_in_the_code(tmp_path: Path) -> None:
+    qr_text = encode_qr(SetupPayload(passcode=SETUP_CODE, discriminator=1234))
+    photo = tmp_path / "sticker.png"
+    segno.make(qr_text, error="m").save(photo, scale=8, border=4)
+    async with session(tmp_path) as s:
+        await s.page.click("[data-testid=add-device]")
+        await s.page.set_input_files("[data-testid=scan-photo]", str(photo))
+        await wait_until(
+            lambda: _value_is(s, "[data-testid=pair-code]", qr_text), 15, "the QR code in the photo was read"
+        )
+        # No device waits for this code: the page says so in a sentence.
+        await s.page.click("[data-testid=pair-submit]")
+        error = s.page.locator("[data-testid=pair-error]")
+        await error.wait_for(state="visible", timeout=20_000)
+        assert "No device with an open pairing window matches this code" in (await error.text_content() or "")
+
+
+async def _value_is(s: Session, selector: str, value: str) -> bool:
+    return await s.page.input_value(selector) == value
