@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from device_sdk import Controller, DeviceConnection, DeviceSDKError, __version__
-from device_sdk.discovery import DeviceRemoved, DeviceUpdated, DiscoveredDevice, DiscoveryEvent
+from device_sdk.discovery import Browser, DeviceRemoved, DeviceUpdated, DiscoveredDevice, DiscoveryEvent
 
 from .directory import Directory
 from .link import DeviceLink, LinkEvents
@@ -83,13 +83,14 @@ class Hub(LinkEvents):
         self._refreshes: set[asyncio.Task[None]] = set()
         self._stream_ids = itertools.count(1)
         self._remove_listener: Callable[[], None] | None = None
+        self._browser: Browser | None = None
         self._own_fp = controller.identity.fingerprint_text
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Follow mDNS and connect to every paired device."""
-        browser = await self.controller.browser()
+        browser = self._browser = await self.controller.browser()
         now = self.clock()
         for pinned in self.controller.peers():
             self.directory.set_paired(pinned.fingerprint_text, pinned.name, now)
@@ -174,7 +175,7 @@ class Hub(LinkEvents):
             assert command.id is not None
             waiting = self._pins.pop((page, command.id), None)
             if waiting is None or waiting.done():
-                page.send_text(_dumps(error_message(command.id, "the device is not asking for a PIN now")))
+                page.send_text(_dumps(error_message(command.id, "The device is not asking for a PIN now.")))
             else:
                 waiting.set_result(command.pin)
         elif isinstance(command, Cancel):
@@ -259,7 +260,7 @@ class Hub(LinkEvents):
         fp = event.device.fingerprint
         if isinstance(event, DeviceRemoved):
             # A rename withdraws the old record after the new one may have appeared: same fingerprint.
-            others = [d for d in self._advertised() if d.fingerprint == fp]
+            others = [d for d in self._browser.devices.values() if d.fingerprint == fp] if self._browser else []
             self._broadcast(self.directory.seen(others[0], now) if others else self.directory.vanished(fp, now))
             return
         self._broadcast(self.directory.seen(event.device, now))
@@ -269,9 +270,6 @@ class Hub(LinkEvents):
                 task = asyncio.create_task(link.refresh())
                 self._refreshes.add(task)
                 task.add_done_callback(self._refreshes.discard)
-
-    def _advertised(self) -> list[DiscoveredDevice]:
-        return [e.discovered for e in self.directory.entries.values() if e.discovered is not None]
 
     # -- LinkEvents -----------------------------------------------------------------------------------
 

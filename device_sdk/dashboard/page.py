@@ -56,7 +56,7 @@ class PageSession:
             return step
         if isinstance(command, Watch):
             if command.device not in self.watched and len(self.watched) >= MAX_WATCHED:
-                step.replies.append(error_message(command.id, "this page watches too many devices already"))
+                step.replies.append(error_message(command.id, "This page watches too many devices already."))
                 return step
             self.watched.add(command.device)
         elif isinstance(command, Unwatch):
@@ -65,7 +65,7 @@ class PageSession:
         elif isinstance(command, Listen):
             key = (command.device, command.channel)
             if key not in self.listening and len(self.listening) >= MAX_LISTENING:
-                step.replies.append(error_message(command.id, "this page listens to too many streams already"))
+                step.replies.append(error_message(command.id, "This page listens to too many streams already."))
                 return step
             self.listening.add(key)
         elif isinstance(command, Unlisten):
@@ -75,14 +75,14 @@ class PageSession:
         elif isinstance(command, Pair):
             assert command.id is not None
             if command.id in self.pairings:
-                step.replies.append(error_message(command.id, "a pairing with this number is already running"))
+                step.replies.append(error_message(command.id, "A pairing with this number is already running."))
                 return step
             if len(self.pairings) >= MAX_PAIRINGS:
-                step.replies.append(error_message(command.id, "too many pairings at once: wait for one to finish"))
+                step.replies.append(error_message(command.id, "Too many pairings at once: wait for one to finish."))
                 return step
             self.pairings.add(command.id)
         elif isinstance(command, Pin | Cancel) and command.id not in self.pairings:
-            step.replies.append(error_message(command.id, "that pairing is over"))
+            step.replies.append(error_message(command.id, "That pairing is over."))
             return step
         step.commands.append(command)
         return step

@@ -140,9 +140,9 @@ class Unpair(Command):
 def _text(msg: dict[str, Any], key: str, rid: int | None, *, what: str, limit: int = 256) -> str:
     value = msg.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise BadMessage(f"{what} is missing", rid)
+        raise BadMessage(f"{what.capitalize()} is missing.", rid)
     if len(value) > limit:
-        raise BadMessage(f"{what} is too long", rid)
+        raise BadMessage(f"{what.capitalize()} is too long.", rid)
     return value
 
 
@@ -151,29 +151,29 @@ def _request_id(msg: dict[str, Any]) -> int | None:
     if rid is None:
         return None
     if isinstance(rid, bool) or not isinstance(rid, int) or not 0 < rid < 2**53:
-        raise BadMessage("the request number must be a positive integer")
+        raise BadMessage("The request number must be a positive integer.")
     return rid
 
 
 def parse_command(text: str | bytes) -> Command:
     """The command in one text message from the page; :class:`BadMessage` says what is wrong."""
     if not isinstance(text, str):
-        raise BadMessage("the dashboard takes text messages only")
+        raise BadMessage("The dashboard takes text messages only.")
     if len(text) > MAX_MESSAGE_CHARS:
-        raise BadMessage("that message is too long")
+        raise BadMessage("That message is too long.")
     try:
         msg = json.loads(text)
     except ValueError:
-        raise BadMessage("that message is not JSON") from None
+        raise BadMessage("That message is not JSON.") from None
     if not isinstance(msg, dict):
-        raise BadMessage("a message must be a JSON object")
+        raise BadMessage("A message must be a JSON object.")
     rid = _request_id(msg)
     kind = msg.get("type")
     if not isinstance(kind, str):
-        raise BadMessage("the message has no type", rid)
+        raise BadMessage("The message has no type.", rid)
     parser = _PARSERS.get(kind)
     if parser is None:
-        raise BadMessage(f"unknown message type {kind[:40]!r}", rid)
+        raise BadMessage(f"Unknown message type {kind[:40]!r}.", rid)
     return parser(msg, rid)
 
 
@@ -187,36 +187,36 @@ def _channel(msg: dict[str, Any], rid: int | None) -> str:
 
 def _pair(msg: dict[str, Any], rid: int | None) -> Pair:
     if rid is None:
-        raise BadMessage("a pairing request needs a request number")
+        raise BadMessage("A pairing request needs a request number.")
     method = msg.get("method", "code")
     if method not in ("code", "pin", "button"):
-        raise BadMessage("the pairing method must be code, pin or button", rid)
+        raise BadMessage("The pairing method must be code, pin or button.", rid)
     device = msg.get("device")
     if device is not None and (not isinstance(device, str) or len(device) > 256):
-        raise BadMessage("the device is not a fingerprint", rid)
+        raise BadMessage("The device is not a fingerprint.", rid)
     code = None
     if method == "code":
         code = _text(msg, "code", rid, what="the setup code", limit=512)
     elif device is None:
-        raise BadMessage("choose the device to pair with", rid)
+        raise BadMessage("Choose the device to pair with.", rid)
     return Pair(id=rid, device=device, method=method, code=code)
 
 
 def _pin(msg: dict[str, Any], rid: int | None) -> Pin:
     if rid is None:
-        raise BadMessage("a PIN must name its pairing request")
+        raise BadMessage("A PIN must name its pairing request.")
     return Pin(id=rid, pin=_text(msg, "pin", rid, what="the PIN", limit=64))
 
 
 def _cancel(msg: dict[str, Any], rid: int | None) -> Cancel:
     if rid is None:
-        raise BadMessage("a cancel must name its pairing request")
+        raise BadMessage("A cancel must name its pairing request.")
     return Cancel(id=rid)
 
 
 def _set(msg: dict[str, Any], rid: int | None) -> SetValue:
     if "value" not in msg or msg["value"] is None:
-        raise BadMessage("the value is missing", rid)
+        raise BadMessage("The value is missing.", rid)
     return SetValue(id=rid, device=_device(msg, rid), channel=_channel(msg, rid), value=msg["value"])
 
 
@@ -225,14 +225,14 @@ def _window(msg: dict[str, Any], rid: int | None) -> OpenWindow:
     if minutes is not None and (
         isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_WINDOW_MINUTES
     ):
-        raise BadMessage(f"the window can stay open 1 to {MAX_WINDOW_MINUTES} minutes", rid)
+        raise BadMessage(f"The window can stay open 1 to {MAX_WINDOW_MINUTES} minutes.", rid)
     return OpenWindow(id=rid, device=_device(msg, rid), minutes=minutes)
 
 
 def _rename(msg: dict[str, Any], rid: int | None) -> Rename:
     name = _text(msg, "name", rid, what="the new name", limit=MAX_NAME_CHARS).strip()
     if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
-        raise BadMessage("the new name has control characters", rid)
+        raise BadMessage("The new name has control characters.", rid)
     return Rename(id=rid, device=_device(msg, rid), name=name)
 
 

@@ -150,6 +150,8 @@ class Dashboard:
         self._runner: web.AppRunner | None = None
         self._closed = asyncio.Event()
         self._page_tasks: set[asyncio.Task[None]] = set()
+        self._pages: set[_Page] = set()
+        self._closing = False
 
     @property
     def cookie_name(self) -> str:
@@ -180,7 +182,7 @@ class Dashboard:
         app.router.add_get("/ws", self._websocket)
         app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
         app.on_response_prepare.append(self._headers)
-        self._runner = web.AppRunner(app, access_log_class=_AccessLog, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log_class=_AccessLog, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
         try:
@@ -198,6 +200,12 @@ class Dashboard:
         log.info("dashboard listening on %s:%d", self.config.host, self.port)
 
     async def close(self) -> None:
+        self._closing = True
+        # Open WebSockets would hold the server's shutdown: say goodbye to each page first.
+        sockets = [page.ws for page in self._pages]
+        await asyncio.gather(
+            *(ws.close(code=1001, message=b"dashboard stopped") for ws in sockets), return_exceptions=True
+        )
         tasks = list(self._page_tasks)
         for task in tasks:
             task.cancel()
@@ -226,9 +234,9 @@ class Dashboard:
             return web.Response(status=403, text=f"device_sdk dashboard: {refusal}\n")
         if "token" in request.query and self.policy.token is not None:
             # The first visit: keep the token in a cookie and take it out of the address bar.
-            response = web.HTTPSeeOther(location=request.path)
-            response.set_cookie(self.cookie_name, self.policy.token, httponly=True, samesite="Strict", path="/")
-            return response
+            redirect = web.HTTPSeeOther(location=request.path)
+            redirect.set_cookie(self.cookie_name, self.policy.token, httponly=True, samesite="Strict", path="/")
+            raise redirect
         return await handler(request)
 
     async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
@@ -248,9 +256,12 @@ class Dashboard:
         return web.FileResponse(STATIC_DIR / "index.html")
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if self._closing:
+            return web.Response(status=503, text="device_sdk dashboard: stopping\n")
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_CHARS * 4)
         await ws.prepare(request)
         page = _Page(ws)
+        self._pages.add(page)
         sender = asyncio.create_task(page.run(), name="dashboard page sender")
         self._page_tasks.add(sender)
         self.hub.attach(page)
@@ -261,6 +272,7 @@ class Dashboard:
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:
+            self._pages.discard(page)
             self.hub.detach(page)
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):

@@ -113,6 +113,8 @@ def peers_value(peers: Iterable[PeerRecord], own_fp: str) -> list[dict[str, Any]
 
 
 def error_message(request_id: int | None, text: str) -> dict[str, Any]:
+    if text.startswith("the "):  # "the device ..." when its name is not known: a sentence starts upper case
+        text = "The " + text[4:]
     return {"type": "error", "id": request_id, "text": text}
 
 

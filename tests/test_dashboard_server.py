@@ -1,0 +1,218 @@
+"""The dashboard server over real HTTP and WebSockets (aiohttp's client), with a real Controller behind
+it: who may connect, what a page gets, bad input answered and survived, and the `device-sdk dashboard`
+command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from device_sdk import Controller, ControllerConfig
+from device_sdk.dashboard import Dashboard, DashboardConfig
+
+from ._cli_helpers import unique_name
+from ._dashboard_helpers import LOOPBACK, make_device
+
+pytestmark = pytest.mark.timeout(60)
+
+TOKEN = "t0ken-for-the-test-" + "x" * 20
+
+
+async def served(tmp_path: Path, **config: Any) -> AsyncIterator[Dashboard]:
+    async with (
+        Controller(ControllerConfig(state_dir=tmp_path / "ctl", name="Test dashboard", interfaces=LOOPBACK)) as ctl,
+        Dashboard(ctl, DashboardConfig(port=0, **config)) as dashboard,
+    ):
+        yield dashboard
+
+
+@pytest.fixture
+async def open_dashboard(tmp_path: Path) -> AsyncIterator[Dashboard]:
+    async for dashboard in served(tmp_path):
+        yield dashboard
+
+
+@pytest.fixture
+async def token_dashboard(tmp_path: Path) -> AsyncIterator[Dashboard]:
+    async for dashboard in served(tmp_path, token=TOKEN):
+        yield dashboard
+
+
+def base(dashboard: Dashboard) -> str:
+    return f"http://127.0.0.1:{dashboard.port}"
+
+
+async def next_json(ws: aiohttp.ClientWebSocketResponse, kind: str, seconds: float = 10) -> dict[str, Any]:
+    async with asyncio.timeout(seconds):
+        while True:
+            message = await ws.receive()
+            assert message.type == aiohttp.WSMsgType.TEXT, message
+            data: dict[str, Any] = json.loads(message.data)
+            if data["type"] == kind:
+                return data
+
+
+async def test_the_page_and_its_files_are_served_with_a_strict_policy(open_dashboard: Dashboard) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(base(open_dashboard) + "/") as r:
+            assert r.status == 200
+            assert "device_sdk dashboard" in await r.text()
+            csp = r.headers["Content-Security-Policy"]
+            assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp
+            assert r.headers["Referrer-Policy"] == "no-referrer"
+        for path in ("/static/app.js", "/static/vendor/uPlot.iife.min.js", "/static/vendor/jsQR.js"):
+            async with http.get(base(open_dashboard) + path) as r:
+                assert r.status == 200, path
+        async with http.get(base(open_dashboard) + "/static/../server.py") as r:
+            assert r.status in (403, 404)
+
+
+async def test_loopback_refuses_foreign_hosts_and_origins(open_dashboard: Dashboard) -> None:
+    url = base(open_dashboard)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url + "/", headers={"Host": f"rebound.example:{open_dashboard.port}"}) as r:
+            assert r.status == 403
+            assert "answers only to 127.0.0.1" in await r.text()
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(url + "/ws", headers={"Origin": "http://evil.example"})
+        assert refused.value.status == 403
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await http.ws_connect(url + "/ws")  # no Origin: not from the page
+        async with http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+            hello = await next_json(ws, "hello")
+            assert hello["version"] == 1 and hello["controller"]["name"] == "Test dashboard"
+
+
+async def test_the_token_is_checked_on_every_request_and_moved_to_a_cookie(
+    token_dashboard: Dashboard, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = base(token_dashboard)
+    assert token_dashboard.url.endswith(f"/?token={TOKEN}")
+    async with aiohttp.ClientSession() as anonymous:
+        for path in ("/", "/static/app.js"):
+            async with anonymous.get(url + path) as r:
+                assert r.status == 403 and "token is missing or wrong" in await r.text()
+        async with anonymous.get(url + "/?token=wrong") as r:
+            assert r.status == 403
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await anonymous.ws_connect(url + "/ws", headers={"Origin": url})
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(url + f"/?token={TOKEN}", allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/"  # out of the address bar
+            cookie = r.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        async with http.get(url + "/") as r:
+            assert r.status == 200
+        async with http.get(url + "/static/app.js") as r:
+            assert r.status == 200
+        async with http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+            await next_json(ws, "hello")
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await http.ws_connect(url + "/ws", headers={"Origin": "http://elsewhere.example"})
+    assert not [r for r in caplog.records if TOKEN in r.getMessage()]
+
+
+async def test_bad_input_on_the_websocket_is_answered_and_survived(open_dashboard: Dashboard) -> None:
+    url = base(open_dashboard)
+    async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+        await next_json(ws, "hello")
+        for junk in ("", "{", "[]", '{"type": 5}', '{"type": "watch"}', '{"type": "x"}', "\x00" * 100):
+            await ws.send_str(junk)
+            error = await next_json(ws, "error")
+            assert error["text"] and "Traceback" not in error["text"]
+        await ws.send_bytes(b"\xff" * 64)
+        assert "text messages only" in (await next_json(ws, "error"))["text"]
+        unknown = "Z" * 43 + "="
+        for request in (
+            {"type": "set", "id": 1, "device": unknown, "channel": "led", "value": True},
+            {"type": "peers", "id": 2, "device": unknown},
+            {"type": "unpair", "id": 3, "device": unknown},
+            {"type": "pair", "id": 4, "device": unknown, "method": "button"},
+            {"type": "listen", "id": 5, "device": unknown, "channel": "audio"},
+        ):
+            await ws.send_str(json.dumps(request))
+            error = await next_json(ws, "error")
+            assert error["id"] == request["id"]
+            assert error["text"].endswith(".") and error["text"][0].isupper(), error
+        await ws.send_str(json.dumps({"type": "watch", "id": 9, "device": unknown}))
+        assert (await next_json(ws, "result"))["id"] == 9
+        assert not ws.closed
+
+
+async def test_a_page_sees_devices_appear_live(open_dashboard: Dashboard, tmp_path: Path) -> None:
+    url = base(open_dashboard)
+    name = unique_name("Live")
+    async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+        await next_json(ws, "hello")
+        device = make_device(tmp_path / "dev", name, board=None)
+        await device.start()
+        try:
+            async with asyncio.timeout(15):
+                while True:
+                    record = (await next_json(ws, "device"))["device"]
+                    if record["name"] == name:
+                        break
+            assert record["fp"] == device.fingerprint and record["status"] == "online"
+            assert record["paired"] is False and record["window_open"] is True
+        finally:
+            await device.stop()
+        async with asyncio.timeout(15):
+            while (await next_json(ws, "device-gone"))["fp"] != device.fingerprint:
+                pass
+
+
+def test_the_dashboard_command_prints_its_address_once_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "device_sdk", "-vv", "dashboard", "--listen", "0.0.0.0:0"]
+    argv += ["--state-dir", str(tmp_path / "ctl"), "--interface", "lo"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("device_sdk dashboard: http://127.0.0.1:"), line
+        url = line.split(": ", 1)[1].strip()
+        token = url.split("?token=")[1]
+        port = int(url.split(":")[2].split("/")[0])
+
+        async def visit() -> tuple[int, int]:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                async with http.get(f"http://127.0.0.1:{port}/") as r:
+                    refused = r.status
+                async with http.get(url) as r:
+                    return refused, r.status
+
+        assert asyncio.run(visit()) == (403, 200)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "shown only this once" in err
+    assert token not in err and token not in out  # printed once, on the first line only
+    assert "Traceback" not in err
+
+
+def test_the_dashboard_command_explains_a_bad_listen_address(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "device_sdk", "dashboard", "--listen", "nowhere:http", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("device-sdk: error: --listen 'nowhere:http': the port must be a number")
