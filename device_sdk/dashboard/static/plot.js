@@ -39,6 +39,9 @@ export class LivePlot {
     this.step = step;
     this.observer = new ResizeObserver(() => this.resize());
     this.observer.observe(container);
+    // A sensor that reports changes only (motion, an alert) is still at its last value now: its line
+    // runs on to the present, redrawn every second.
+    this.ticker = step ? setInterval(() => this.changed(), 1000) : 0;
   }
 
   make() {
@@ -52,7 +55,7 @@ export class LivePlot {
     this.u = new uPlot({
       width, height: 150, legend: { show: false }, cursor: { drag: { x: false, y: false } },
       scales: {
-        x: { time: true, range: (u, min, max) => [Math.min(min, max - MIN_SPAN_S), max] },
+        x: { time: true },
         y: this.step ? { range: [-0.1, 1.1] } : { auto: true },
       },
       axes: [axis, { ...axis, size: 46, values: (u, ticks) => ticks.map((v) => `${+v.toFixed(2)}`) }],
@@ -73,10 +76,21 @@ export class LivePlot {
 
   draw() {
     if (!this.u) this.make();
-    if (this.u) this.u.setData([this.series.xs, this.series.ys]);
+    if (!this.u) return;
+    let { xs, ys } = this.series;
+    if (this.step && xs.length) {
+      xs = xs.concat(Math.max(Date.now() / 1000, xs[xs.length - 1]));
+      ys = ys.concat(ys[ys.length - 1]);
+    }
+    this.u.setData([xs, ys]);
+    if (xs.length) {
+      const max = xs[xs.length - 1];
+      this.u.setScale("x", { min: Math.min(xs[0], max - MIN_SPAN_S), max });
+    }
   }
 
   destroy() {
+    clearInterval(this.ticker);
     this.observer.disconnect();
     dirty.delete(this);
     if (this.u) this.u.destroy();
