@@ -38,6 +38,8 @@ class Entry:
     connected: bool = False
     lost: bool = False
     model: str | None = None
+    """From agent-info once connected. API gap: the Controller cannot read the agent-info of a device
+    that is not paired (the profile allows it before authentication), so an unpaired device has none."""
     role: str | None = None
     since: float = 0.0
     """When the status last changed (Unix time)."""
