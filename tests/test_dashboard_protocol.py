@@ -257,7 +257,8 @@ def test_pairing_errors_are_one_sentence_for_a_person(exc: Exception, starts: st
     ("exc", "starts"),
     [
         (ActuatorError("out-of-range", "2 is above 1"), "Thermo refused that value for led: it is out of range (2 is"),
-        (ActuatorError("forbidden"), "only an admin controller of Thermo may do that"),
+        (ActuatorError("forbidden"), "Only an admin controller of Thermo may do that"),
+        (ChannelOpenFailed("admin", 403), "Only an admin controller of Thermo may do that"),
         (ActuatorError("busy"), "led on Thermo is busy"),
         (ChannelOpenFailed("led", 102), "Thermo has no channel 'led'"),
         (TimeoutError(), "Thermo did not answer"),

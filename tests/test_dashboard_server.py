@@ -63,6 +63,15 @@ async def next_json(ws: aiohttp.ClientWebSocketResponse, kind: str, seconds: flo
                 return data
 
 
+async def next_answer(ws: aiohttp.ClientWebSocketResponse, request_id: int, seconds: float = 20) -> dict[str, Any]:
+    """The ``result`` or ``error`` answering request ``request_id``."""
+    async with asyncio.timeout(seconds):
+        while True:
+            data = json.loads((await ws.receive()).data)
+            if data["type"] in ("result", "error") and data["id"] == request_id:
+                return data  # type: ignore[no-any-return]
+
+
 async def test_the_page_and_its_files_are_served_with_a_strict_policy(open_dashboard: Dashboard) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(base(open_dashboard) + "/") as r:
@@ -216,3 +225,48 @@ def test_the_dashboard_command_explains_a_bad_listen_address(tmp_path: Path) -> 
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith("device-sdk: error: --listen 'nowhere:http': the port must be a number")
+
+
+async def test_a_closed_window_and_admin_actions_of_a_user_controller_are_explained(
+    open_dashboard: Dashboard, tmp_path: Path
+) -> None:
+    name = unique_name("Shared")
+    device = make_device(tmp_path / "dev", name, board=None)
+    await device.start()
+    try:
+        async with Controller(ControllerConfig(state_dir=tmp_path / "owner", interfaces=LOOPBACK)) as owner:
+            conn = await owner.pair(await owner.find(name, timeout=15), "20202021")  # the first: an admin
+            await conn.close()
+        assert not device.window.is_open
+        url = base(open_dashboard)
+        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+            hello = await next_json(ws, "hello")
+            if not any(d["name"] == name for d in hello["devices"]):
+                async with asyncio.timeout(15):
+                    while (await next_json(ws, "device"))["device"]["name"] != name:
+                        pass
+            pair = {"type": "pair", "id": 1, "device": device.fingerprint, "method": "code", "code": "20202021"}
+            await ws.send_str(json.dumps(pair))
+            error = await next_json(ws, "error", 20)
+            assert error["id"] == 1 and error["text"].startswith(f"{name} is not accepting new controllers right now")
+
+            device.open_pairing_window("admin")
+            # A person pairs once the page shows the window open: its TXT (and token) is then current.
+            async with asyncio.timeout(15):
+                while not (await next_json(ws, "device"))["device"]["window_open"]:
+                    pass
+            await ws.send_str(json.dumps({**pair, "id": 2}))
+            answer = await next_answer(ws, 2)
+            assert answer["type"] == "result" and answer["value"]["name"] == name, answer
+            async with asyncio.timeout(15):
+                while (record := (await next_json(ws, "device"))["device"])["status"] != "online":
+                    pass
+            assert record["role"] == "user"
+            await ws.send_str(json.dumps({"type": "peers", "id": 3, "device": device.fingerprint}))
+            error = await next_json(ws, "error")
+            assert error["id"] == 3 and error["text"] == f"Only an admin controller of {name} can see its controllers."
+            await ws.send_str(json.dumps({"type": "open-window", "id": 4, "device": device.fingerprint}))
+            error = await next_json(ws, "error")
+            assert error["id"] == 4 and error["text"] == f"Only an admin controller of {name} may do that."
+    finally:
+        await device.stop()

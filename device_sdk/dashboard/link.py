@@ -19,6 +19,7 @@ from device_sdk import (
     ActuatorError,
     Catalog,
     ChannelError,
+    ChannelOpenFailed,
     Controller,
     DeviceConnection,
     DeviceSDKError,
@@ -202,6 +203,9 @@ class DeviceLink:
         try:
             async with asyncio.timeout(HEARTBEAT_TIMEOUT_S * 2):
                 peers = peers_value(await conn.list_peers(), own)
+        except ChannelOpenFailed:
+            self.role, self.peers = "user", None  # the device opens its admin channel to admins only
+            return None
         except ActuatorError as exc:
             if exc.code == "forbidden":
                 self.role, self.peers = "user", None

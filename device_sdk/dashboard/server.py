@@ -123,12 +123,16 @@ class _Page:
                 log.info("a page fell too far behind; closing its WebSocket")
                 await self.ws.close(code=1013, message=b"too slow")
                 return
-            while self.queue and not self.ws.closed:
-                item = self.queue.popleft()
-                if isinstance(item, str):
-                    await self.ws.send_str(item)
-                else:
-                    await self.ws.send_bytes(item)
+            try:
+                while self.queue and not self.ws.closed:
+                    item = self.queue.popleft()
+                    if isinstance(item, str):
+                        await self.ws.send_str(item)
+                    else:
+                        await self.ws.send_bytes(item)
+            except (ConnectionError, RuntimeError) as exc:  # the page went away while we wrote
+                log.debug("a page's WebSocket ended: %s", exc)
+                return
             self._wakeup.clear()
             if not self.queue:
                 await self._wakeup.wait()

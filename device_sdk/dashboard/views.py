@@ -33,7 +33,7 @@ from device_sdk import (
     TransportError,
     WrongSetupCode,
 )
-from device_sdk.channels import ActuatorState, PeerRecord
+from device_sdk.channels import ADMIN_LABEL, ActuatorState, PeerRecord
 
 CHUNK_HEADER: Final = struct.Struct(">II")
 """The header of a binary message: stream number and chunk sequence number, both big-endian u32."""
@@ -134,7 +134,7 @@ _ACTUATOR_ERRORS: Final = {
     "out-of-range": "{device} refused that value for {channel}: it is out of range",
     "bad-type": "{device} refused that value for {channel}: it is not the right kind of value",
     "busy": "{channel} on {device} is busy: try again in a moment",
-    "forbidden": "only an admin controller of {device} may do that",
+    "forbidden": "Only an admin controller of {device} may do that",
     "unknown-op": "{device} does not know how to do that (its software may be older than this dashboard)",
     "failed": "{device} could not do that",
 }
@@ -177,6 +177,8 @@ def error_text(exc: BaseException, device: str, channel: str | None = None) -> s
         if exc.message and exc.code in ("out-of-range", "bad-type", "failed"):
             text += f" ({exc.message})"
         return text + "."
+    if isinstance(exc, ChannelOpenFailed) and exc.label == ADMIN_LABEL:
+        return f"Only an admin controller of {device} may do that."
     if isinstance(exc, ChannelOpenFailed):
         return f"{device} has no channel {exc.label!r} open to this controller (it may have been removed)."
     if isinstance(exc, FingerprintMismatch):

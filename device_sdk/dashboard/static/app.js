@@ -3,7 +3,7 @@
 
 import { Connection } from "./connection.js";
 import { h, clear, fmtTime, fmtValue, toast } from "./dom.js";
-import { Series } from "./plot.js";
+import { Series, sparkline } from "./plot.js";
 import { setupPairing, openPairDialog, pinNeeded } from "./pairing.js";
 import { DevicePage } from "./device.js";
 import { audioStats } from "./audio.js";
@@ -200,8 +200,11 @@ class HomeView {
     if (d.paired && catalog) {
       for (const c of catalog.channels.filter((c) => c.kind === "sensor").slice(0, 4)) {
         const last = state.last.get(d.fp)?.get(c.name);
+        const spark = h("canvas", { class: "spark", width: 120, height: 26, "data-spark": c.name });
         summary.append(h("div", { class: "mini" }, h("div", { class: "k", text: c.name }),
-          h("div", { class: "v", "data-channel": c.name, text: `${fmtValue(last?.v, c.type)}${c.unit ? " " + c.unit : ""}` })));
+          h("div", { class: "v", "data-channel": c.name, text: `${fmtValue(last?.v, c.type)}${c.unit ? " " + c.unit : ""}` }),
+          spark));
+        sparkline(spark, seriesOf(d.fp, c.name));
       }
     }
     const sub = d.model || (d.paired ? "paired device" : d.discriminator != null ? `discriminator ${d.discriminator}` : "no setup code");
@@ -230,6 +233,8 @@ class HomeView {
     if (!el) return;
     const c = state.catalogs.get(msg.device)?.channels.find((x) => x.name === msg.channel);
     el.textContent = `${fmtValue(msg.v, c?.type)}${c?.unit ? " " + c.unit : ""}`;
+    const spark = card.querySelector(`canvas[data-spark="${CSS.escape(msg.channel)}"]`);
+    if (spark) sparkline(spark, seriesOf(msg.device, msg.channel));
   }
 }
 

@@ -97,3 +97,47 @@ export class LivePlot {
     this.u = null;
   }
 }
+
+// A sparkline of the last SPARK_S seconds of a series on a small canvas (the device list's tiles).
+const SPARK_S = 60;
+const sparkDirty = new Set();
+let sparkFrame = 0;
+
+export function sparkline(canvas, series) {
+  sparkDirty.add({ canvas, series });
+  if (!sparkFrame) sparkFrame = requestAnimationFrame(drawSparklines);
+}
+
+function drawSparklines() {
+  sparkFrame = 0;
+  const color = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#3b6cf6";
+  const seen = new Set();
+  for (const { canvas, series } of sparkDirty) {
+    if (seen.has(canvas) || !canvas.isConnected) continue;
+    seen.add(canvas);
+    const dpr = window.devicePixelRatio || 1;
+    const cw = Math.round(canvas.clientWidth * dpr), ch = Math.round(canvas.clientHeight * dpr);
+    if (cw && ch && (canvas.width !== cw || canvas.height !== ch)) { canvas.width = cw; canvas.height = ch; }
+    const g = canvas.getContext("2d");
+    const w = canvas.width, h = canvas.height;
+    g.clearRect(0, 0, w, h);
+    const { xs, ys } = series;
+    if (xs.length < 2) continue;
+    const t1 = xs[xs.length - 1], t0 = t1 - SPARK_S;
+    let i = xs.length - 1;
+    while (i > 0 && xs[i - 1] >= t0) i--;
+    let lo = Infinity, hi = -Infinity;
+    for (let k = i; k < xs.length; k++) { lo = Math.min(lo, ys[k]); hi = Math.max(hi, ys[k]); }
+    const span = hi - lo || 1;
+    g.strokeStyle = color;
+    g.lineWidth = 1.5 * dpr;
+    g.beginPath();
+    for (let k = i; k < xs.length; k++) {
+      const x = ((xs[k] - t0) / SPARK_S) * (w - 2) + 1;
+      const y = h - 2 - ((ys[k] - lo) / span) * (h - 4);
+      if (k === i) g.moveTo(x, y); else g.lineTo(x, y);
+    }
+    g.stroke();
+  }
+  sparkDirty.clear();
+}
