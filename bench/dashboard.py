@@ -194,10 +194,8 @@ async def page_latency(page: Any, peer: Peer, args: argparse.Namespace) -> list[
 async def page_cpu(page: Any, url: str, pid: int, peer: Peer, args: argparse.Namespace) -> float:
     """CPU share of one core of the dashboard server with every device open in one page."""
     await page.goto(url + "#/")
-    await page.wait_for_function(
-        f"document.querySelectorAll('[data-testid=device-card][data-status=online]').length >= {args.devices}",
-        timeout=30_000,
-    )
+    # a locator, not wait_for_function: that needs eval, which the page's CSP forbids
+    await page.locator("[data-testid=device-card][data-status=online]").nth(args.devices - 1).wait_for(timeout=30_000)
     await asyncio.sleep(2.0)
     cpu, wall = process_cpu(pid), time.perf_counter()
     await peer.command(cmd="load", rate=args.load_rate, seconds=args.seconds)

@@ -102,7 +102,8 @@ class Session:
         page = await self.browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         await page.goto(self.dashboard.url)
-        await page.wait_for_function("window.dashboard && window.dashboard.connected", timeout=15_000)
+        # Polled with evaluate: wait_for_function would need eval, which the page's CSP forbids.
+        await wait_until(lambda: page.evaluate("!!(window.dashboard && window.dashboard.connected)"), 15, "page up")
         return page
 
     def card(self, name: str) -> Any:

@@ -86,9 +86,7 @@ async def main() -> None:
                 browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
                 page = await browser.new_page(viewport={"width": 1360, "height": 860}, device_scale_factor=1)
                 await page.goto(dashboard.url)
-                await page.wait_for_function(
-                    "document.querySelectorAll('[data-testid=device-card]').length >= 4", timeout=30_000
-                )
+                await page.locator("[data-testid=device-card]").nth(3).wait_for(timeout=30_000)
                 await pair(page, "Thermo", str(CODE))
                 await page.wait_for_selector("[data-testid=plot-temperature]", timeout=30_000)
                 await page.click("[data-testid=back]")

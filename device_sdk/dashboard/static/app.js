@@ -204,7 +204,7 @@ class HomeView {
         summary.append(h("div", { class: "mini" }, h("div", { class: "k", text: c.name }),
           h("div", { class: "v", "data-channel": c.name, text: `${fmtValue(last?.v, c.type)}${c.unit ? " " + c.unit : ""}` }),
           spark));
-        sparkline(spark, seriesOf(d.fp, c.name));
+        sparkline(spark, seriesOf(d.fp, c.name), c.type === "bool");
       }
     }
     const sub = d.model || (d.paired ? "paired device" : d.discriminator != null ? `discriminator ${d.discriminator}` : "no setup code");
@@ -234,7 +234,7 @@ class HomeView {
     const c = state.catalogs.get(msg.device)?.channels.find((x) => x.name === msg.channel);
     el.textContent = `${fmtValue(msg.v, c?.type)}${c?.unit ? " " + c.unit : ""}`;
     const spark = card.querySelector(`canvas[data-spark="${CSS.escape(msg.channel)}"]`);
-    if (spark) sparkline(spark, seriesOf(msg.device, msg.channel));
+    if (spark) sparkline(spark, seriesOf(msg.device, msg.channel), c?.type === "bool");
   }
 }
 

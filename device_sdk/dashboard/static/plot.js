@@ -103,8 +103,8 @@ const SPARK_S = 60;
 const sparkDirty = new Set();
 let sparkFrame = 0;
 
-export function sparkline(canvas, series) {
-  sparkDirty.add({ canvas, series });
+export function sparkline(canvas, series, step = false) {
+  sparkDirty.add({ canvas, series, step });
   if (!sparkFrame) sparkFrame = requestAnimationFrame(drawSparklines);
 }
 
@@ -112,7 +112,7 @@ function drawSparklines() {
   sparkFrame = 0;
   const color = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#3b6cf6";
   const seen = new Set();
-  for (const { canvas, series } of sparkDirty) {
+  for (const { canvas, series, step } of sparkDirty) {
     if (seen.has(canvas) || !canvas.isConnected) continue;
     seen.add(canvas);
     const dpr = window.devicePixelRatio || 1;
@@ -123,9 +123,12 @@ function drawSparklines() {
     g.clearRect(0, 0, w, h);
     const { xs, ys } = series;
     if (xs.length < 2) continue;
-    const t1 = xs[xs.length - 1], t0 = t1 - SPARK_S;
+    const t1 = xs[xs.length - 1];
+    let t0 = t1 - SPARK_S;
     let i = xs.length - 1;
     while (i > 0 && xs[i - 1] >= t0) i--;
+    t0 = Math.max(t0, xs[i]);
+    const width = Math.max(t1 - t0, 1e-9);
     let lo = Infinity, hi = -Infinity;
     for (let k = i; k < xs.length; k++) { lo = Math.min(lo, ys[k]); hi = Math.max(hi, ys[k]); }
     const span = hi - lo || 1;
@@ -133,9 +136,11 @@ function drawSparklines() {
     g.lineWidth = 1.5 * dpr;
     g.beginPath();
     for (let k = i; k < xs.length; k++) {
-      const x = ((xs[k] - t0) / SPARK_S) * (w - 2) + 1;
+      const x = ((xs[k] - t0) / width) * (w - 2) + 1;
       const y = h - 2 - ((ys[k] - lo) / span) * (h - 4);
-      if (k === i) g.moveTo(x, y); else g.lineTo(x, y);
+      if (k === i) g.moveTo(x, y);
+      else if (step) { g.lineTo(x, h - 2 - ((ys[k - 1] - lo) / span) * (h - 4)); g.lineTo(x, y); }
+      else g.lineTo(x, y);
     }
     g.stroke();
   }
