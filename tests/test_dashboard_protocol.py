@@ -211,7 +211,8 @@ def test_any_other_address_needs_the_token() -> None:
     assert policy.check(host=host, origin=None, token=policy.token) is None
     refusal = policy.check(host=host, origin=None, token=None)
     assert refusal is not None and "link it printed" in refusal
-    assert policy.check(host=host, origin=None, token=policy.token[:-1] + "x") is not None
+    other = "y" if policy.token.endswith("x") else "x"
+    assert policy.check(host=host, origin=None, token=policy.token[:-1] + other) is not None
     assert policy.check(host=host, origin="http://other:8765", token=policy.token) is not None
     assert AccessPolicy.for_address("::", token="given").token == "given"
 
