@@ -14,7 +14,7 @@ import pytest
 import segno
 
 from device_sdk import Device, PairingMode, SetupPayload, ShowPin, encode_qr
-from device_sdk.channels import Actuator
+from device_sdk.channels import Actuator, Input
 from device_sdk.hardware.spec import Sink
 
 from ._cli_helpers import DeviceProcess, unique_name
@@ -105,8 +105,20 @@ async def test_the_led_switch_changes_the_device_and_shows_what_the_device_confi
             await wait_until(lambda: _unchecked(switch), 10, "the switch followed the device")
             assert await s.page.text_content("[data-testid=state-led]") == "state: off"
 
+            # The input channel (a push button) shows its state and the latency percentiles.
+            button = device.channels["button"]
+            assert isinstance(button, Input)
+            button.publish(True)
+            latency = s.page.locator("[data-testid=latency-button]")
+            await wait_until(lambda: _contains(latency, "p99"), 10, "the input's latency showed")
+            assert "on" in (await s.page.text_content("[data-testid=input-button]") or "")
+
     finally:
         await device.stop()
+
+
+async def _contains(locator: Any, text: str) -> bool:
+    return text in (await locator.text_content() or "")
 
 
 async def _unchecked(locator: Any) -> bool:
