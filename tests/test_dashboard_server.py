@@ -72,6 +72,15 @@ async def next_answer(ws: aiohttp.ClientWebSocketResponse, request_id: int, seco
                 return data  # type: ignore[no-any-return]
 
 
+async def until_listed(ws: aiohttp.ClientWebSocketResponse, hello: dict[str, Any], name: str) -> None:
+    """Wait until the page knows device ``name`` (in ``hello`` already, or in a later ``device`` message)."""
+    if any(d["name"] == name for d in hello["devices"]):
+        return
+    async with asyncio.timeout(15):
+        while (await next_json(ws, "device"))["device"]["name"] != name:
+            pass
+
+
 async def test_the_page_and_its_files_are_served_with_a_strict_policy(open_dashboard: Dashboard) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(base(open_dashboard) + "/") as r:
@@ -240,11 +249,7 @@ async def test_a_closed_window_and_admin_actions_of_a_user_controller_are_explai
         assert not device.window.is_open
         url = base(open_dashboard)
         async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
-            hello = await next_json(ws, "hello")
-            if not any(d["name"] == name for d in hello["devices"]):
-                async with asyncio.timeout(15):
-                    while (await next_json(ws, "device"))["device"]["name"] != name:
-                        pass
+            await until_listed(ws, await next_json(ws, "hello"), name)
             pair = {"type": "pair", "id": 1, "device": device.fingerprint, "method": "code", "code": "20202021"}
             await ws.send_str(json.dumps(pair))
             error = await next_json(ws, "error", 20)
@@ -268,5 +273,28 @@ async def test_a_closed_window_and_admin_actions_of_a_user_controller_are_explai
             await ws.send_str(json.dumps({"type": "open-window", "id": 4, "device": device.fingerprint}))
             error = await next_json(ws, "error")
             assert error["id"] == 4 and error["text"] == f"Only an admin controller of {name} may do that."
+    finally:
+        await device.stop()
+
+
+async def test_a_device_renamed_elsewhere_shows_its_new_name(open_dashboard: Dashboard, tmp_path: Path) -> None:
+    name, new_name = unique_name("Before"), unique_name("After")
+    device = make_device(tmp_path / "dev", name, board=None)
+    await device.start()
+    try:
+        url = base(open_dashboard)
+        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+            await until_listed(ws, await next_json(ws, "hello"), name)
+            pair = {"type": "pair", "id": 1, "device": device.fingerprint, "method": "code", "code": "20202021"}
+            await ws.send_str(json.dumps(pair))
+            assert (await next_answer(ws, 1))["type"] == "result"
+            await ws.send_str(json.dumps({"type": "watch", "device": device.fingerprint}))
+            await next_json(ws, "catalog")
+            device.rename(new_name)  # on the device (a button, another controller)
+            async with asyncio.timeout(20):
+                while (record := (await next_json(ws, "device"))["device"])["name"] != new_name:
+                    pass
+            assert record["fp"] == device.fingerprint and record["status"] == "online"
+            assert (await next_json(ws, "catalog"))["info"]["name"] == new_name
     finally:
         await device.stop()

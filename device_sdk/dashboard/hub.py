@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from device_sdk import Controller, DeviceConnection, DeviceSDKError, __version__
-from device_sdk.discovery import Browser, DeviceRemoved, DeviceUpdated, DiscoveredDevice, DiscoveryEvent
+from device_sdk.discovery import Browser, DeviceRemoved, DiscoveredDevice, DiscoveryEvent
 
 from .directory import Directory
 from .link import DeviceLink, LinkEvents
@@ -263,8 +263,12 @@ class Hub(LinkEvents):
             others = [d for d in self._browser.devices.values() if d.fingerprint == fp] if self._browser else []
             self._broadcast(self.directory.seen(others[0], now) if others else self.directory.vanished(fp, now))
             return
+        entry = self.directory.entries.get(fp)
+        before = entry.discovered if entry is not None else None
         self._broadcast(self.directory.seen(event.device, now))
-        if isinstance(event, DeviceUpdated) and event.previous.txt.mv != event.device.txt.mv:
+        # A new metadata version (a rename, a changed catalog), or a record published again under
+        # another name (a rename withdraws the old one): read the device's info and catalog again.
+        if before is None or before.txt.mv != event.device.txt.mv or before.instance_name != event.instance_name:
             link = self.links.get(fp)
             if link is not None and link.conn is not None:
                 task = asyncio.create_task(link.refresh())
