@@ -277,3 +277,42 @@ def test_values_are_made_json_safe_and_chunks_carry_their_stream() -> None:
         "c": [1, "inf"],
     }
     assert chunk_message(7, 2**32 + 5, b"pcm") == b"\x00\x00\x00\x07\x00\x00\x00\x05pcm"
+
+
+WRONG_VALUES: list[Any] = [None, True, 0, -1, 2**70, 1.5, float("inf"), "", " ", "x" * 5000, [], [1], {}, {"a": 1}]
+
+
+KINDS = [
+    "watch",
+    "unwatch",
+    "listen",
+    "unlisten",
+    "pair",
+    "pin",
+    "cancel",
+    "set",
+    "do",
+    "peers",
+    "remove-peer",
+    "open-window",
+    "rename",
+    "unpair",
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_any_field_of_any_type_is_a_command_or_a_sentence_never_a_crash(kind: str) -> None:
+    good = {"type": kind, "id": 1, "device": FP, "channel": "led", "value": True, "action": "toggle", "fp": OWN}
+    good |= {"code": "20202021", "method": "code", "pin": "123-456", "minutes": 5, "name": "Kitchen"}
+    page = PageSession()
+    for key in good:
+        for wrong in WRONG_VALUES:
+            text = json.dumps({**good, key: wrong}, allow_nan=True)
+            try:
+                parse_command(text)
+            except BadMessage as exc:
+                assert exc.text[0].isupper() and exc.text.endswith("."), exc.text
+            step = page.receive(text)  # the page session as well: replies or commands, nothing raised
+            assert step.replies or step.commands
+            for reply in step.replies:
+                assert reply["type"] == "result" or (reply["type"] == "error" and reply["text"]), reply
