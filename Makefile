@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dashboard test lint typecheck unit bench clean
+.PHONY: demo dashboard test lint typecheck unit bench fuzz dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,19 @@ bench: $(STAMP)
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/channels.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/peers.py
+
+# The long fuzz tier: atheris (coverage-guided) on the decoders for FUZZ_SECONDS, or hypothesis with a
+# large budget where atheris is not installed. `make test` runs the same targets briefly.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz_targets.py --seconds $(FUZZ_SECONDS)
+
+# A wheel and an sdist in dist/, to install on a Pi (docs/deploy.md): the package is not on PyPI.
+dist: $(STAMP)
+	rm -rf dist build
+	$(BIN)/python -m build --outdir dist .
+	@ls dist
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -22,7 +22,7 @@ from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic import events as qe
 
 from device_sdk.channels import parse_input_datagram
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import DeviceConnection
 from device_sdk.transport import AgentConnection
 from device_sdk.wire import DataFrame, MessageDecoder
 

@@ -37,8 +37,7 @@ from aioquic.quic import events as qe
 from aioquic.quic.configuration import QuicConfiguration
 
 from device_sdk.channels import ByteStream, Input, Reading, Sensor, StreamSession, encode_input_datagram
-from device_sdk.config import DeviceConfig
-from device_sdk.device import Device
+from device_sdk.device import Device, DeviceConfig
 from device_sdk.identity import AgentIdentity
 from device_sdk.transport import ALPN
 from device_sdk.transport._aioquic_compat import stream_buffered

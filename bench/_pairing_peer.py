@@ -19,8 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from device_sdk.config import DeviceConfig
-from device_sdk.device import Device
+from device_sdk.device import Device, DeviceConfig
 
 HOST = "127.0.0.1"
 SETUP_CODE = 20202021

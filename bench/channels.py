@@ -57,9 +57,7 @@ from _util import ms, print_table, rate, verdict
 from aioquic.asyncio.client import connect as quic_connect
 from aioquic.quic.configuration import QuicConfiguration
 
-from device_sdk.config import ControllerConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
 from device_sdk.transport import ALPN
 
 HOST = "127.0.0.1"

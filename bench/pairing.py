@@ -38,9 +38,8 @@ from _util import COMPARISON_HEADERS, comparison_rows, median, print_table, verd
 from aioquic.asyncio.client import connect as quic_connect
 from aioquic.quic.configuration import QuicConfiguration
 
-from device_sdk.config import ControllerConfig, DeviceConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device import Device
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
+from device_sdk.device import Device, DeviceConfig
 from device_sdk.pairing.spake2 import Spake2, password_from_psk
 from device_sdk.transport import AgentConnection
 from device_sdk.wire import AuthResult, AuthStatus, Message

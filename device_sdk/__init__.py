@@ -1,19 +1,29 @@
 """device_sdk: local network devices over Open Screen Protocol, SPAKE2 pairing and QUIC channels.
 
-Device side: :class:`Device` with a :class:`DeviceConfig`; controller side: :class:`Controller` with a
-:class:`ControllerConfig`, giving :class:`DeviceConnection` objects. Errors derive from
-:class:`DeviceSDKError`.
+The public API. Device side: :class:`Device` with a :class:`DeviceConfig` (package ``device_sdk.device``);
+controller side: :class:`Controller` with a :class:`ControllerConfig`, giving :class:`DeviceConnection`
+objects (package ``device_sdk.controller``). Errors derive from :class:`DeviceSDKError`. The layers under
+them are described in docs/architecture.md.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat
-from .config import ControllerConfig, DeviceConfig
-from .controller import Controller, DeviceTarget
-from .device import Device
-from .device_connection import DeviceConnection
+from ._version import __version__
+from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat, ValueRejected
+from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, ReconnectPolicy
+from .device import (
+    Device,
+    DeviceConfig,
+    DeviceEvent,
+    FactoryData,
+    LockoutStarted,
+    Paired,
+    PairingFailed,
+    PairingStarted,
+    PairingWindowChanged,
+    PinShown,
+    ShowPin,
+)
 from .errors import (
     ActuatorError,
     AmbiguousDevice,
@@ -21,16 +31,21 @@ from .errors import (
     ChannelOpenFailed,
     ConfigError,
     ConnectionClosed,
+    ConnectionLost,
     ConnectTimeout,
     DeviceNotFound,
     DeviceSDKError,
+    DeviceUnreachable,
     DiscoveryError,
     FingerprintMismatch,
     HardwareError,
+    InvalidArgument,
     InvalidSetupCode,
+    InvalidType,
     LocalProtocolError,
     LockedOut,
     NotPaired,
+    NotRunning,
     PairingAborted,
     PairingError,
     PairingTimeout,
@@ -39,14 +54,12 @@ from .errors import (
     RemoteProtocolError,
     StateError,
     TransportError,
+    UnknownName,
     WrongSetupCode,
 )
-from .events import DeviceEvent, Paired, PairingFailed, PairingWindowChanged, ShowPin
-from .factory import FactoryData
 from .identity import AgentIdentity
 from .pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
 from .pairing.window import PairingMode
-from .reconnect import ReconnectPolicy
 
 __all__ = [
     "ActuatorBusy",
@@ -60,6 +73,7 @@ __all__ = [
     "ConfigError",
     "ConnectTimeout",
     "ConnectionClosed",
+    "ConnectionLost",
     "Controller",
     "ControllerConfig",
     "Device",
@@ -69,22 +83,29 @@ __all__ = [
     "DeviceNotFound",
     "DeviceSDKError",
     "DeviceTarget",
+    "DeviceUnreachable",
     "DiscoveryError",
     "FactoryData",
     "FingerprintMismatch",
     "HardwareError",
+    "InvalidArgument",
     "InvalidSetupCode",
+    "InvalidType",
     "LocalProtocolError",
     "LockedOut",
+    "LockoutStarted",
     "NotPaired",
+    "NotRunning",
     "Paired",
     "PairingAborted",
     "PairingError",
     "PairingFailed",
     "PairingMode",
+    "PairingStarted",
     "PairingTimeout",
     "PairingWindowChanged",
     "PairingWindowClosed",
+    "PinShown",
     "ProtocolError",
     "Reading",
     "ReconnectPolicy",
@@ -95,6 +116,8 @@ __all__ = [
     "StreamChunk",
     "StreamFormat",
     "TransportError",
+    "UnknownName",
+    "ValueRejected",
     "WrongSetupCode",
     "__version__",
     "encode_manual",

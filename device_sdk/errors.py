@@ -13,6 +13,31 @@ class DeviceSDKError(Exception):
     """Root of every error raised by device_sdk."""
 
 
+class InvalidArgument(DeviceSDKError, ValueError):
+    """A value handed to device_sdk is not one it takes (a malformed fingerprint, a channel spec that
+    contradicts itself, a bad argument to a codec); the message says which and why. Also a ``ValueError``,
+    as these functions have always raised."""
+
+
+class InvalidType(DeviceSDKError, TypeError):
+    """A value handed to device_sdk is of a kind it does not take (one string where a collection of
+    them is needed, ...). Also a ``TypeError``."""
+
+
+class NotRunning(DeviceSDKError, RuntimeError):
+    """Something that needs a running device or connection was asked of one that is not running (the
+    device's port before :meth:`~device_sdk.Device.start`). Also a ``RuntimeError``."""
+
+
+class UnknownName(DeviceSDKError, KeyError):
+    """No channel (or part, or catalog entry) has this name; also a ``KeyError``, as a lookup by name
+    has always raised. ``name`` is the name asked for."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 class ConfigError(DeviceSDKError):
     """Invalid configuration: a bad option, board profile or config file."""
 
@@ -56,15 +81,51 @@ class TransportError(DeviceSDKError):
     """The QUIC connection failed or ended."""
 
 
+_CLOSE_MEANINGS = {
+    400: "it received a message it could not read",
+    401: "it does not trust this side (not paired, or the pairing failed)",
+    403: "its pairing window is closed",
+    404: "it received a message it does not know",
+    413: "it received a message that is too large",
+    429: "too many failed pairing attempts",
+}
+"""What the profile's close codes mean, said of the side that closed (for the messages below). Keyed by
+the values of :class:`device_sdk.wire.CloseCode` (this root module imports nothing of the package;
+tests/test_architecture.py checks that the keys are close codes)."""
+
+
 class ConnectionClosed(TransportError):
-    """The connection is closed. ``by_peer`` tells which side closed it."""
+    """The connection is closed. ``by_peer`` tells which side closed it; ``code`` and ``reason`` are the
+    application close code and reason phrase (kept as fields: the message says what they mean)."""
 
     def __init__(self, code: int, reason: str, *, by_peer: bool) -> None:
-        who = "peer" if by_peer else "local side"
-        super().__init__(f"connection closed by {who}: {code} {reason}".rstrip())
+        meaning = _CLOSE_MEANINGS.get(code)
+        if by_peer:
+            message = "the other side closed the connection" + (f": {meaning}" if meaning else "")
+        else:
+            message = "the connection was closed on this side" + (f" ({meaning})" if meaning else "")
+        super().__init__(message)
         self.code = code
         self.reason = reason
         self.by_peer = by_peer
+
+
+class ConnectionLost(ConnectionClosed):
+    """Nothing was heard from the peer for ``silent_for`` seconds, keep-alives unanswered: it lost
+    power, crashed, or left the network. Nobody closed the connection; ``peer`` names the other side
+    (its name when known, else its address)."""
+
+    def __init__(self, peer: str, silent_for: float, *, code: int = 0, reason: str = "") -> None:
+        TransportError.__init__(
+            self,
+            f"lost contact with {peer}: nothing heard for {silent_for:.1f} s; "
+            "check that it is powered and on the network",
+        )
+        self.code = code
+        self.reason = reason
+        self.by_peer = False
+        self.peer = peer
+        self.silent_for = silent_for
 
 
 class ConnectTimeout(TransportError):
@@ -75,7 +136,10 @@ class FingerprintMismatch(TransportError):
     """The device presented a certificate whose SPKI fingerprint is not the expected one."""
 
     def __init__(self, expected: str, actual: str) -> None:
-        super().__init__(f"device fingerprint {actual} does not match the expected {expected}")
+        super().__init__(
+            f"the device is not the one expected (its fingerprint starts {actual[:12]}…, not {expected[:12]}…): "
+            "another device, or this one was reset; pair with it again if it was reset"
+        )
         self.expected = expected
         self.actual = actual
 
@@ -99,7 +163,7 @@ class LockedOut(PairingError):
     """Too many failed attempts: the device refuses handshakes for ``retry_after`` seconds (429)."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many failed attempts: retry after {retry_after:g} s")
+        super().__init__(f"too many failed pairing attempts: try again in {retry_after:.0f} s")
         self.retry_after = retry_after
 
 
@@ -117,6 +181,20 @@ class InvalidSetupCode(PairingError, ValueError):
 
 class NotPaired(PairingError):
     """The device does not know this controller (or the controller has not pinned the device)."""
+
+
+class DeviceUnreachable(PairingError):
+    """Unpairing asks the device to forget this controller, and the device could not be reached (or
+    did not answer): nothing was forgotten. ``device`` names it; unpairing with ``local_only`` (the
+    CLI's ``--local-only``) forgets it on this side only, and the device keeps trusting this
+    controller until an admin removes it."""
+
+    def __init__(self, device: str) -> None:
+        super().__init__(
+            f"could not reach {device} to remove this controller from it; "
+            "to forget it on this side only, unpair with --local-only"
+        )
+        self.device = device
 
 
 # -- discovery and channels -----------------------------------------------------------------------
@@ -142,19 +220,42 @@ class ChannelError(DeviceSDKError):
     """A data channel could not be opened or was closed with an error."""
 
 
+_OPEN_RESULTS = {
+    100: "it did not answer in time",
+    101: "it cannot open it right now; try again in a moment",
+    103: "it is shutting down",
+}
+"""What the open-results other than success and permanent-error mean (profile section 6); keyed by
+:class:`device_sdk.wire.OpenResult` values (checked like the close codes)."""
+
+
 class ChannelOpenFailed(ChannelError):
-    """The device answered a data-channel-open-request with a result other than success."""
+    """The device answered a data-channel-open-request with a result other than success
+    (``result``, the profile's open-result)."""
 
     def __init__(self, label: str, result: int) -> None:
-        super().__init__(f"channel {label!r} refused (result {result})")
+        why = _OPEN_RESULTS.get(result, "it has no such channel, or not one that can be opened this way")
+        super().__init__(f"the device did not open channel {label!r}: {why}")
         self.label = label
         self.result = result
 
 
+_ACTUATOR_CODES = {
+    "out-of-range": "the value is out of range",
+    "bad-type": "the value is of the wrong type",
+    "busy": "the device is busy with other requests: try again in a moment",
+    "forbidden": "only an admin of the device may do this",
+    "failed": "the device could not do it",
+    "unknown-op": "the device does not know this request",
+}
+"""What the profile's actuator error codes mean, for an answer that came without a message."""
+
+
 class ActuatorError(ChannelError):
-    """The device rejected an actuator or admin request: ``code`` is the profile's error code."""
+    """The device rejected an actuator or admin request: ``code`` is the profile's error code,
+    ``message`` the device's explanation (the error's text, or the code's meaning when it sent none)."""
 
     def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(f"{code}: {message}" if message else code)
+        super().__init__(message or _ACTUATOR_CODES.get(code, "the device refused the request"))
         self.code = code
         self.message = message

@@ -8,10 +8,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from device_sdk.config import ControllerConfig, DeviceConfig
-from device_sdk.controller import Controller
-from device_sdk.device import Device
-from device_sdk.sticker import format_manual_code
+from device_sdk.controller import Controller, ControllerConfig
+from device_sdk.device import Device, DeviceConfig
+from device_sdk.device.sticker import format_manual_code
 
 SECONDS = 4.0
 

@@ -1,5 +1,9 @@
 """The in-memory bench of the auth tests (test_auth_*.py): a device and controllers, each machine's
-events and messages, and a shuttle that carries messages between them through the real wire codec."""
+events and messages, and a shuttle that carries messages between them through the real wire codec.
+
+The bench plays the device's pairing runner in memory (no event loop, no files): it answers a device
+machine's admission requests with the pairing window's verdict, tells the window how each admitted
+attempt ended, and applies the window's actions (a button-mode conflict aborts the first attempt)."""
 
 from __future__ import annotations
 
@@ -8,15 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device_sdk.pairing.auth import Authenticated, AuthEvent, AuthFailed, NeedPin, PskProvider, SendMessage, ShowPin
+from device_sdk.pairing.auth import (
+    AdmissionRequested,
+    Authenticated,
+    AuthEvent,
+    AuthFailed,
+    NeedPin,
+    PskProvider,
+    SendMessage,
+    ShowPin,
+)
 from device_sdk.pairing.auth_controller import ControllerAuth
 from device_sdk.pairing.auth_device import DeviceAuth
-from device_sdk.pairing.window import PairingMode, PairingWindow, WindowEvent
+from device_sdk.pairing.window import PairingMode, PairingWindow, Refusal, WindowEvent, WindowUpdate
 from device_sdk.wire import MessageDecoder, encode_message
+from device_sdk.wire.codes import AuthResult
 from device_sdk.wire.messages import (
     AuthCapabilities,
     AuthMessage,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
@@ -42,12 +55,16 @@ def wire(msg: AuthMessage) -> AuthMessage:
     return decoded
 
 
-@dataclass
+@dataclass(eq=False)
 class Side:
     machine: DeviceAuth | ControllerAuth
     events: list[AuthEvent] = field(default_factory=list)
     sent: list[AuthMessage] = field(default_factory=list)
     inbox: list[AuthMessage] = field(default_factory=list)
+    on_event: Callable[[Side, AuthEvent, float], None] | None = None
+    """The device's runner: told each event other than a message (with the time of the exchange)."""
+    refusal: Refusal | None = None
+    """The window's refusal to commit this device side's pairing, if any."""
 
     def failure(self) -> AuthFailed:
         failures = [e for e in self.events if isinstance(e, AuthFailed)]
@@ -65,7 +82,7 @@ class Side:
         return found[0]
 
 
-def drain(src: Side, dst: Side, drop: Callable[[AuthMessage], bool]) -> None:
+def drain(src: Side, dst: Side, drop: Callable[[AuthMessage], bool], now: float = T0) -> None:
     while (event := src.machine.next_event()) is not None:
         if isinstance(event, SendMessage):
             src.sent.append(event.message)
@@ -73,6 +90,8 @@ def drain(src: Side, dst: Side, drop: Callable[[AuthMessage], bool]) -> None:
                 dst.inbox.append(wire(event.message))
         else:
             src.events.append(event)
+            if src.on_event is not None:
+                src.on_event(src, event, now)
 
 
 def keep(msg: AuthMessage) -> bool:
@@ -97,8 +116,8 @@ def run(
     ``drop`` loses messages in both directions, ``drop_from_controller`` only those to the device.
     """
     for _ in range(50):
-        drain(device, controller, drop)
-        drain(controller, device, lambda m: drop(m) or drop_from_controller(m))
+        drain(device, controller, drop, now)
+        drain(controller, device, lambda m: drop(m) or drop_from_controller(m), now)
         if not device.inbox and not controller.inbox:
             return
         for side in (device, controller):
@@ -109,22 +128,56 @@ def run(
 
 
 class Bench:
-    """A device (window + PSK) and helpers to connect controllers to it."""
+    """A device (window + PSK, and the runner's part in memory) and helpers to connect controllers."""
 
     def __init__(self, tmp_path: Path, mode: PairingMode, *, open_window: bool = True) -> None:
         counter = itertools.count()
-        self.window = PairingWindow(
-            state_path=tmp_path / "window.json",
-            mode=mode,
-            token_source=lambda: f"token{next(counter):011d}",
-        )
+        self.window = PairingWindow(mode=mode, token_source=lambda: f"token{next(counter):011d}")
         self.window_events: list[WindowEvent] = []
-        self.window.subscribe(self.window_events.append)
         passcode = PASSCODE if mode is PairingMode.STICKER else None
         self.psk = PskProvider(mode=mode, passcode=passcode)
-        self.devices: list[DeviceAuth] = []
+        self.devices: list[Side] = []
+        self.trusted: set[bytes] = set()
+        """Controllers already paired: their handshakes are admitted as pairing again."""
         if open_window:
-            self.window.open(T0, "button")
+            self.apply(self.window.open(T0, "button"), T0)
+
+    def apply(self, update: WindowUpdate, now: float) -> None:
+        """What the runner does with a window update (persisting aside): act, then record the events."""
+        for action in update.actions:
+            for side in self.devices:
+                if isinstance(side.machine, DeviceAuth) and side.machine.controller_fp == action.abort_fp:
+                    side.machine.abort(now, "another controller is pairing")
+        self.window_events.extend(update.events)
+
+    def settle(self, side: Side, event: AuthEvent, now: float) -> None:
+        """The runner's answer to a device machine's event."""
+        auth = side.machine
+        assert isinstance(auth, DeviceAuth)
+        admission = auth.admission
+        if isinstance(event, AdmissionRequested):
+            assert auth.controller_fp is not None
+            verdict, update = self.window.admit(now, auth.controller_fp, trusted=auth.controller_fp in self.trusted)
+            self.apply(update, now)
+            auth.admit(verdict, now)
+        elif isinstance(event, AuthFailed) and admission is not None:
+            if event.counted:
+                self.apply(self.window.attempt_failed(admission, now), now)
+            else:
+                self.apply(self.window.attempt_ended(admission, now), now)
+        elif isinstance(event, Authenticated):
+            assert admission is not None
+            refusal, update = self.window.attempt_succeeded(admission, now)
+            self.apply(update, now)
+            side.refusal = refusal
+            if refusal is None:
+                self.trusted.add(event.peer_fp)
+
+    def device(self, machine: DeviceAuth) -> Side:
+        """A device side run by this bench."""
+        side = Side(machine, on_event=self.settle)
+        self.devices.append(side)
+        return side
 
     def connect(
         self,
@@ -138,10 +191,8 @@ class Bench:
         device = DeviceAuth(
             device_fp=DEVICE_FP,
             controller_fp=controller_fp if device_sees_fp == "same" else device_sees_fp,  # type: ignore[arg-type]
-            window=self.window,
             psk=self.psk,
         )
-        self.devices.append(device)
         controller = ControllerAuth(
             controller_fp=controller_fp,
             device_fp=DEVICE_FP,
@@ -150,11 +201,12 @@ class Bench:
         )
         device.start(now)
         controller.start(now)
-        return Side(device), Side(controller)
+        return self.device(device), Side(controller)
 
 
 def assert_paired(bench: Bench, device: Side, controller: Side) -> None:
     dev_ok, ctl_ok = device.success(), controller.success()
+    assert device.refusal is None  # committed
     assert dev_ok.peer_fp == CTL_FP and ctl_ok.peer_fp == DEVICE_FP
     assert dev_ok.shared_key == ctl_ok.shared_key and len(dev_ok.shared_key) == 16
     assert not bench.window.is_open and bench.window.consecutive_failures == 0
@@ -163,9 +215,9 @@ def assert_paired(bench: Bench, device: Side, controller: Side) -> None:
 
 
 def raw_device(bench: Bench, controller_fp: bytes | None = CTL_FP) -> Side:
-    device = DeviceAuth(device_fp=DEVICE_FP, controller_fp=controller_fp, window=bench.window, psk=bench.psk)
+    device = DeviceAuth(device_fp=DEVICE_FP, controller_fp=controller_fp, psk=bench.psk)
     device.start(T0)
-    return Side(device)
+    return bench.device(device)
 
 
 def feed(side: Side, msg: AuthMessage, now: float = T0) -> None:
@@ -175,3 +227,5 @@ def feed(side: Side, msg: AuthMessage, now: float = T0) -> None:
             side.sent.append(event.message)
         else:
             side.events.append(event)
+            if side.on_event is not None:
+                side.on_event(side, event, now)

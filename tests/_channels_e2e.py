@@ -7,10 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeVar
 
-from device_sdk.config import ControllerConfig, DeviceConfig
-from device_sdk.controller import Controller
-from device_sdk.device import Device
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection
+from device_sdk.device import Device, DeviceConfig
 from device_sdk.transport import TransportConfig
 
 from .test_e2e_pairing import target

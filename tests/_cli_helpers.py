@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -14,7 +15,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DeviceProcess", "Result", "cli", "error_lines", "unique_name"]
+__all__ = ["INTERNALS", "DeviceProcess", "Result", "assert_for_people", "cli", "error_lines", "unique_name"]
+
+INTERNALS: tuple[tuple[str, str], ...] = (
+    (r"\bresult \d+", "a protocol result number"),
+    (r"\btype \d{3,}", "a message type key"),
+    (r"(?<![\w/+.=-])(400|401|403|404|413|429|5139)(?![\w/+.=-])", "a close code"),
+    (r"\b\w+=(True|False|None)\b|\bPass \w+=", "a Python parameter"),
+    (r"\b(min_interval_ms|override|allow_name_change|ask_pin|pairable_only)\b", "a Python parameter name"),
+    (r"Errno|No such file or directory|Not a directory|File exists|Permission denied|Is a directory", "errno text"),
+    (r"Broken pipe|Connection refused|Address already in use|Read-only file system", "errno text"),
+    (r"Traceback|\b[A-Z]\w*(Error|Exception)\b|NoneType|object has no attribute", "a Python exception"),
+    (r"could not convert|invalid literal|not supported between", "a Python exception's text"),
+    (r"\b(bad-type|out-of-range|unknown-op|forbidden|failed|busy):", "an error code prefix"),
+    (r"Idle timeout|closed by (peer|local side)|before authentication", "transport internals"),
+)
+"""What a person must never read in a message of the CLI (pattern, what it is): written once, checked by
+:func:`error_lines` for every error any CLI test sees."""
+
+
+def assert_for_people(message: str) -> None:
+    """``message`` is one sentence with no internals (see :data:`INTERNALS`)."""
+    for pattern, what in INTERNALS:
+        found = re.search(pattern, message)
+        assert found is None, f"{what} ({found.group(0)!r}) in: {message}"
+    assert "\n" not in message.strip(), f"more than one line: {message!r}"
+    assert re.search(r"[.!?]\s+[A-Z]", message) is None, f"more than one sentence: {message}"
 
 
 def unique_name(base: str) -> str:
@@ -41,18 +67,27 @@ class Result:
         return [json.loads(line) for line in self.out.splitlines() if line.strip()]
 
 
-def cli(*args: str, timeout: float = 20) -> Result:
-    """Run ``device-sdk args...`` (as ``python -m device_sdk``) to completion."""
+def cli(*args: str, timeout: float = 20, env: dict[str, str] | None = None) -> Result:
+    """Run ``device-sdk args...`` (as ``python -m device_sdk``) to completion (in ``env`` if given)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "device_sdk", *args], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "device_sdk", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def error_lines(result: Result) -> list[str]:
-    """The error lines of a failed command (log warnings about other devices on the network aside)."""
+    """The error lines of a failed command (log warnings about other devices on the network aside),
+    each checked to be for people (:func:`assert_for_people`)."""
     assert "Traceback" not in result.err, result.err
-    return [line for line in result.err.splitlines() if line.startswith("device-sdk: error:")]
+    lines = [line for line in result.err.splitlines() if line.startswith("device-sdk: error:")]
+    for line in lines:
+        assert_for_people(line.removeprefix("device-sdk: error:"))
+    return lines
 
 
 @dataclass
@@ -67,11 +102,20 @@ class DeviceProcess:
 
     def start(self, *more: str, timeout: float = 15) -> dict[str, Any]:
         """Start the device and return its ready file once it serves."""
+        self.start_in_background(*more)
+        return self.wait_ready(timeout)
+
+    def start_in_background(self, *more: str) -> None:
+        """Start the device; :meth:`wait_ready` waits until it serves."""
         self.ready_file.unlink(missing_ok=True)
         argv = [sys.executable, "-m", "device_sdk", "run", "--board", "sim", "--interface", "lo"]
         argv += ["--name", self.name, "--state-dir", str(self.state_dir), "--ready-file", str(self.ready_file)]
         argv += ["--json", *self.extra, *more]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_ready(self, timeout: float = 15) -> dict[str, Any]:
+        """The ready file, once the device started by :meth:`start_in_background` serves."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while not self.ready_file.exists():
             if self.proc.poll() is not None:

@@ -15,14 +15,9 @@ from device_sdk.pairing.auth import (
     failure_to_error,
 )
 from device_sdk.pairing.auth_controller import ControllerAuth
-from device_sdk.pairing.window import PairingConflict, PairingMode, WindowEvent
-from device_sdk.wire.messages import (
-    AuthCapabilities,
-    AuthResult,
-    AuthSpake2Confirmation,
-    AuthSpake2Handshake,
-    AuthStatus,
-)
+from device_sdk.pairing.window import Admission, PairingMode
+from device_sdk.wire.codes import AuthResult
+from device_sdk.wire.messages import AuthCapabilities, AuthSpake2Confirmation, AuthSpake2Handshake, AuthStatus
 from tests._auth_bench import (
     CTL2_FP,
     CTL_FP,
@@ -197,29 +192,24 @@ def test_lockout_is_429_with_retry_after(tmp_path: Path) -> None:
 def test_closed_window_wins_over_lockout(tmp_path: Path) -> None:
     bench = Bench(tmp_path, PairingMode.STICKER)
     for _ in range(6):
-        bench.window.attempt_failed(T0)
-    bench.window.close(T0)
+        bench.apply(bench.window.attempt_failed(Admission(attempt=0, controller_fp=CTL_FP, token=""), T0), T0)
+    bench.apply(bench.window.close(T0), T0)
     device, controller = bench.connect(PASSCODE)
     run(device, controller, T0)
     assert device.failure().close_code == 403
 
 
 def test_two_controllers_in_button_mode_abort_both(tmp_path: Path) -> None:
+    # The window returns the conflict as an action; the bench (as the device's runner) aborts the
+    # first controller's attempt on its own connection.
     bench = Bench(tmp_path, PairingMode.BUTTON)
-
-    def on_window_event(event: WindowEvent) -> None:  # what the device does
-        if isinstance(event, PairingConflict):
-            for auth in bench.devices:
-                if auth.controller_fp == event.abort_fp:
-                    auth.abort(T0 + 1, "another controller is pairing")
-
-    bench.window.subscribe(on_window_event)
     first_device, first_ctl = bench.connect(0)
     drain(first_device, first_ctl, keep)
     drain(first_ctl, first_device, keep)
     for msg in first_device.inbox:
         first_device.machine.receive(msg, T0)  # the first controller gets as far as pB
     first_device.inbox.clear()
+    drain(first_device, first_ctl, keep)  # the runner answers its admission request at once
     second_device, second_ctl = bench.connect(0, now=T0 + 1, controller_fp=CTL2_FP)
     run(second_device, second_ctl, T0 + 1)
     run(first_device, first_ctl, T0 + 1)
@@ -250,21 +240,58 @@ def test_display_mode_refuses_psk_input_first(tmp_path: Path) -> None:
     assert not any(isinstance(e, ShowPin) for e in device.events)
 
 
-def test_one_pairing_per_window_with_concurrent_attempts(tmp_path: Path) -> None:
+def test_one_live_attempt_refuses_a_concurrent_handshake(tmp_path: Path) -> None:
+    # Profile v1.1: in sticker mode a second handshake while an attempt is live is refused like a
+    # back-off refusal (429, not counted), so parallel connections cannot outrun the backoff.
     bench = Bench(tmp_path, PairingMode.STICKER)
     first = bench.connect(PASSCODE)
     second_device, second_ctl = bench.connect(PASSCODE, controller_fp=CTL2_FP)
-    # The second controller is admitted and gets pB while the window is open ...
-    drain(second_ctl, second_device, keep)
-    for msg in second_device.inbox:
-        second_device.machine.receive(msg, T0)
-    second_device.inbox.clear()
-    assert second_device.machine.state == "wait-confirmation"
-    # ... then the first one pairs and the window closes ...
-    run(*first, T0)
-    assert_paired(bench, *first)
-    # ... so the second's confirmation is refused with 403, whatever its code.
+    drain(first[1], first[0], keep)
+    for msg in first[0].inbox:
+        first[0].machine.receive(msg, T0)
+    first[0].inbox.clear()
+    drain(first[0], first[1], keep)  # the first controller's attempt is live (pB sent)
     run(second_device, second_ctl, T0)
     failed = second_device.failure()
-    assert (failed.close_code, failed.result, failed.counted) == (403, AuthResult.UNKNOWN_ERROR, False)
-    assert not any(isinstance(m, AuthSpake2Confirmation) for m in second_device.sent)
+    assert (failed.close_code, failed.reason, failed.counted) == (429, "retry after 1", False)
+    assert second_device.sent[-1] == AuthStatus(AuthResult.UNKNOWN_ERROR)
+    assert isinstance(failure_to_error(second_ctl.failure(), close_code=429, close_reason=failed.reason), LockedOut)
+    assert bench.window.consecutive_failures == 0
+    run(*first, T0)
+    assert_paired(bench, *first)
+
+
+def test_one_pairing_per_window_with_concurrent_attempts(tmp_path: Path) -> None:
+    # Display mode admits attempts side by side: two controllers with the right PIN confirm together,
+    # and only the first is committed; the second's commit is refused (403), not counted.
+    bench = Bench(tmp_path, PairingMode.DISPLAY)
+    first, second = bench.connect(None), bench.connect(None, controller_fp=CTL2_FP)
+    for device, controller in (first, second):
+        run(device, controller, T0)
+        show = device.event(ShowPin)
+        assert isinstance(show, ShowPin) and isinstance(controller.machine, ControllerAuth)
+        controller.machine.provide_pin(show.value, T0 + 1)
+    run(*first, T0 + 2)
+    run(*second, T0 + 2)
+    assert_paired(bench, *first)
+    assert second[0].refusal is not None and second[0].refusal.close_code == 403
+    assert bench.window.consecutive_failures == 0 and not bench.window.is_open
+    assert bench.trusted == {CTL_FP}
+
+
+def test_pairing_again_out_of_the_window(tmp_path: Path) -> None:
+    # Profile v1.1: a trusted controller runs the exchange again with the window closed; it counts
+    # failures like anyone, and a success leaves the window as it is.
+    bench = Bench(tmp_path, PairingMode.STICKER, open_window=False)
+    bench.trusted.add(CTL_FP)
+    device, controller = bench.connect(PASSCODE + 1)
+    run(device, controller, T0)
+    assert device.failure().result is AuthResult.PROOF_INVALID and device.failure().counted
+    assert bench.window.consecutive_failures == 1
+    stranger_device, stranger = bench.connect(PASSCODE, controller_fp=CTL2_FP)
+    run(stranger_device, stranger, T0)
+    assert stranger_device.failure().close_code == 403  # the window still refuses strangers
+    device, controller = bench.connect(PASSCODE)
+    run(device, controller, T0 + 1)
+    assert device.success().peer_fp == CTL_FP and device.refusal is None
+    assert not bench.window.is_open and bench.window.consecutive_failures == 0

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk.pairing.auth import PSK_TIMEOUT_S, AttemptStarted, Authenticated, NeedPin, ShowPin
+from device_sdk.pairing.auth import (
+    PSK_TIMEOUT_S,
+    AdmissionRequested,
+    AttemptStarted,
+    Authenticated,
+    NeedPin,
+    ProofVerified,
+    ShowPin,
+)
 from device_sdk.pairing.auth_controller import ControllerAuth
 from device_sdk.pairing.auth_device import DeviceAuth
 from device_sdk.pairing.display_pin import parse_display_pin
@@ -37,7 +45,8 @@ def test_sticker_success(tmp_path: Path) -> None:
     first = controller.sent[1]
     assert isinstance(first, AuthSpake2Handshake) and first.token == bench.window.token
     assert device.machine.peer_capabilities is not None
-    assert [type(e) for e in device.events] == [AttemptStarted, Authenticated]
+    # admitted by the window, pB out, cA verified, then the controller's own status: commit
+    assert [type(e) for e in device.events] == [AdmissionRequested, AttemptStarted, ProofVerified, Authenticated]
 
 
 def test_display_success(tmp_path: Path) -> None:
@@ -116,14 +125,14 @@ def test_prepared_shares_are_sent_and_used_once(tmp_path: Path) -> None:
     shares.fill(password_from_psk(PASSCODE))
     prepared = shares._share
     assert prepared is not None
-    device = DeviceAuth(device_fp=DEVICE_FP, controller_fp=CTL_FP, window=bench.window, psk=bench.psk, shares=shares)
+    device = DeviceAuth(device_fp=DEVICE_FP, controller_fp=CTL_FP, psk=bench.psk, shares=shares)
     controller = ControllerAuth(controller_fp=CTL_FP, device_fp=DEVICE_FP, token=bench.window.token, passcode=PASSCODE)
     controller.prepare()  # before the connection is up: start() then only sends
     ctl_share = controller._share
     assert ctl_share is not None
     device.start(T0)
     controller.start(T0)
-    dev, ctl = Side(device), Side(controller)
+    dev, ctl = bench.device(device), Side(controller)
     run(dev, ctl, T0 + 1)
     assert_paired(bench, dev, ctl)
     p_b, p_a = dev.sent[1], ctl.sent[1]
@@ -131,6 +140,4 @@ def test_prepared_shares_are_sent_and_used_once(tmp_path: Path) -> None:
     assert isinstance(p_a, AuthSpake2Handshake) and p_a.public_value == ctl_share.public
     assert not shares.ready and controller._share is None  # each handed to this one attempt only
     with pytest.raises(ValueError):
-        DeviceAuth(
-            device_fp=DEVICE_FP, controller_fp=CTL_FP, window=bench.window, psk=bench.psk, shares=Spake2SharePool("A")
-        )
+        DeviceAuth(device_fp=DEVICE_FP, controller_fp=CTL_FP, psk=bench.psk, shares=Spake2SharePool("A"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from device_sdk.device.pairing import PairingRunner
 from device_sdk.errors import (
     ConfigError,
     LocalProtocolError,
@@ -25,12 +26,13 @@ from device_sdk.pairing.auth import (
     parse_retry_after,
 )
 from device_sdk.pairing.auth_controller import ControllerAuth
-from device_sdk.pairing.auth_device import DeviceAuth
-from device_sdk.pairing.spake2 import IDENTITY
-from device_sdk.pairing.window import PairingMode
+from device_sdk.pairing.spake2 import IDENTITY, Spake2SharePool
+from device_sdk.pairing.trust import DeviceTrustStore
+from device_sdk.pairing.window import PairingMode, PairingWindow
+from device_sdk.pairing.window_store import WindowStore
+from device_sdk.wire.codes import AuthResult
 from device_sdk.wire.messages import (
     AuthCapabilities,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
@@ -45,13 +47,15 @@ SMALL_ORDER = bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13
 @pytest.mark.parametrize("point", [SMALL_ORDER, IDENTITY, b"", b"\x05" * 31, b"\xff" * 32])
 def test_invalid_point_fails_at_once(tmp_path: Path, point: bytes) -> None:
     bench = Bench(tmp_path, PairingMode.STICKER)
+    token = bench.window.token
     device = raw_device(bench)
-    feed(device, AuthSpake2Handshake(bench.window.token, PskStatus.INPUT, point))
+    feed(device, AuthSpake2Handshake(token, PskStatus.INPUT, point))
     failed = device.failure()
     assert (failed.close_code, failed.result) == (401, AuthResult.PROOF_INVALID)
     assert device.sent[-1] == AuthStatus(AuthResult.PROOF_INVALID)
-    assert not any(isinstance(m, AuthSpake2Handshake) for m in device.sent)  # no pB: not counted
-    assert not failed.counted and bench.window.consecutive_failures == 0
+    assert not any(isinstance(m, AuthSpake2Handshake) for m in device.sent)  # failed at once, no pB
+    # profile v1.1: like every failure it counts and rotates `at`
+    assert failed.counted and bench.window.consecutive_failures == 1 and bench.window.token != token
 
 
 def test_invalid_point_after_pb_counts(tmp_path: Path) -> None:
@@ -122,9 +126,19 @@ def test_psk_provider_validation(tmp_path: Path) -> None:
         PskProvider(mode=PairingMode.DISPLAY, display_bits=19)
     provider = PskProvider(mode="sticker", passcode=PASSCODE)  # type: ignore[arg-type]
     assert provider.mode is PairingMode.STICKER and str(PASSCODE) not in repr(provider)
-    bench = Bench(tmp_path, PairingMode.BUTTON)
-    with pytest.raises(ConfigError):
-        DeviceAuth(device_fp=DEVICE_FP, controller_fp=CTL_FP, window=bench.window, psk=provider)
+    window = PairingWindow(mode=PairingMode.BUTTON)
+    with pytest.raises(ConfigError):  # the runner joins a window and a PSK of one mode only
+        PairingRunner(
+            window=window,
+            store=WindowStore(tmp_path / "w.json"),
+            trust=DeviceTrustStore(tmp_path / "t.json"),
+            psk=provider,
+            shares=Spake2SharePool("B"),
+            device_fp=DEVICE_FP,
+            clock=lambda: T0,
+            emit=lambda event: None,
+            publish=lambda: None,
+        )
 
 
 def test_failure_to_error_mapping() -> None:

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from device_sdk.config import ControllerConfig
-from device_sdk.controller import Controller, DeviceTarget
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
 from device_sdk.discovery import Browser, DiscoveredDevice
 from device_sdk.errors import ConnectionClosed
 from device_sdk.hardware.sim_control import sim_request, sim_socket_path
@@ -31,7 +30,7 @@ from device_sdk.pairing.trust import DeviceTrustStore
 
 pytestmark = pytest.mark.timeout(60)
 
-SIM_TOML = Path(__file__).resolve().parents[1] / "boards" / "sim.toml"
+SIM_TOML = Path(__file__).resolve().parents[1] / "device_sdk" / "hardware" / "board_profiles" / "sim.toml"
 
 
 def cli(*args: str | Path) -> list[str]:

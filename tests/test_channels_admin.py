@@ -16,7 +16,6 @@ from device_sdk.channels import (
     AdminSession,
     ChannelRegistry,
     FrameError,
-    OpenRefused,
     PeerInfo,
     Role,
     parse_peers,
@@ -124,10 +123,27 @@ def test_operations() -> None:
     assert c.pending == frozenset()
 
 
-def test_non_admins_cannot_open_it() -> None:
-    registry = ChannelRegistry(device_name="Lab", model="m", admin=Backend())
-    refused = registry.open_session("admin", ADMIN_PROTOCOL, peer=PeerInfo(fp=bytes(32), role="user"), now=0.0)
-    assert isinstance(refused, OpenRefused) and refused.result == 102
+def test_a_user_opens_it_but_may_only_leave() -> None:
+    """Profile v1.1 6.5: every paired peer opens the admin channel; a user may only send "leave"."""
+    backend = Backend()
+    registry = ChannelRegistry(device_name="Lab", model="m", clock=lambda: 9.0, admin=backend)
+    session = registry.open_session("admin", ADMIN_PROTOCOL, peer=PeerInfo(fp=bytes([2]) * 32, role="user"), now=0.0)
+    assert isinstance(session, AdminSession)
+    client = AdminClient()
+
+    def roundtrip(frame: dict[str, Any]) -> ActuatorAnswer:
+        session.receive_frame(wire(frame), now=0.0)
+        for call in registry.take_calls():
+            run_call_sync(call, 9.0)
+        [answer] = [client.receive(wire(f)) for f in session.next_frames()]
+        assert answer is not None
+        return answer
+
+    assert roundtrip(client.list_peers().frame).code == "forbidden"
+    assert roundtrip(client.remove_peer(fp_text(1)).frame).code == "forbidden"
+    assert fp_text(1) in backend.peers
+    assert roundtrip(client.request("leave").frame).ok
+    assert fp_text(2) not in backend.peers and fp_text(1) in backend.peers  # only the sender left
 
 
 def test_demoted_admin_gets_forbidden() -> None:

@@ -68,7 +68,7 @@ def test_pair_with_the_code_the_device_shows(device: DeviceProcess, tmp_path: Pa
         shown = None
         while shown is None:  # the device's JSON events, until it shows a code (bounded by the timeout)
             event = json.loads(device.proc.stdout.readline())
-            if event["event"] == "ShowPin":
+            if event["event"] == "PinShown":
                 shown = event["text"]
         out, err = pair.communicate(shown + "\n", timeout=20)
     finally:

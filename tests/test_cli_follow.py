@@ -41,7 +41,7 @@ def test_watch_follow_survives_a_device_restart(tmp_path: Path) -> None:
         assert watch.returncode == 0, err
         lines = [json.loads(line) for line in out.splitlines() if line.strip()]
         assert len(lines) == 20 and all(set(r) == {"s", "t", "v"} for r in lines)
-        assert "connection lost" in err and "Traceback" not in err
+        assert "lost contact with" in err and "is back" in err and "Traceback" not in err, err
     finally:
         if watch is not None and watch.poll() is None:
             watch.kill()

@@ -186,7 +186,9 @@ def test_run_json_lines_and_clean_exit_on_ctrl_c(bench: Bench) -> None:
     events = [json.loads(line) for line in result.out.splitlines() if line.strip()]
     assert all(isinstance(e, dict) and "event" in e for e in events)
     serving = [e for e in events if e["event"] == "serving"]
-    assert len(serving) == 1 and set(serving[0]) == {"event", "name", "port", "fp", "state_dir"}
+    assert len(serving) == 1 and set(serving[0]) == {"event", "name", "port", "fp", "state_dir", "setup_code"}
     assert serving[0]["fp"] == bench.ready["fp"]
+    made = bench.make_code()  # the code this run accepts (--setup-code), not the sticker's
+    assert serving[0]["setup_code"] == {"qr": made["qr"], "manual": made["manual"], "source": "this run"}
     paired = [e for e in events if e["event"] == "Paired"]
     assert len(paired) == 1 and paired[0]["fingerprint"]

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk.config import ControllerConfig, DeviceConfig
-from device_sdk.controller import Controller
-from device_sdk.device import Device
+from device_sdk.controller import Controller, ControllerConfig
+from device_sdk.device import Device, DeviceConfig
 from device_sdk.discovery import Browser
 
 pytestmark = pytest.mark.timeout(40)

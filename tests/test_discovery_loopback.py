@@ -199,6 +199,97 @@ async def test_name_conflict_renames_and_both_stay_browsable(
     assert (dev2.instance_name, dev2.port) == (f"{name} (2)", 4434)
 
 
+async def test_five_same_name_devices_on_one_host_get_five_names(browser: Browser) -> None:
+    """Five devices named alike start together on one host, each with its own zeroconf (as five
+    processes would): each ends advertised under its own name, and browsers see all five."""
+    name = unique_name("Thermo")
+    records = [new_record() for _ in range(5)]
+    advertisers = [
+        Advertiser(config=AdvertiserConfig(instance_name=name, port=5000 + i, interfaces=LOOPBACK)) for i in range(5)
+    ]
+    try:
+        await asyncio.gather(*(adv.start(rec) for adv, rec in zip(advertisers, records, strict=True)))
+        expected = {name, *(f"{name} ({n})" for n in range(2, 6))}
+        assert {adv.instance_name for adv in advertisers} == expected
+        wanted = {adv.instance_name: rec.fp for adv, rec in zip(advertisers, records, strict=True)}
+        async with asyncio.timeout(10):
+            while {n: d.txt.fp for n, d in browser.devices.items() if n in wanted} != wanted:
+                await asyncio.sleep(0.1)
+    finally:
+        await asyncio.gather(*(adv.stop() for adv in advertisers))
+
+
+async def _rogue(name: str, server: str, port: int) -> tuple[AsyncZeroconf, ServiceInfo]:
+    """Another responder that announces ``name`` without probing (as a device that probed at the same
+    moment as ours does): its SRV target ``server`` decides the tie-break."""
+    aiozc = AsyncZeroconf(interfaces=LOOPBACK)
+    info = ServiceInfo(
+        SERVICE_TYPE,
+        f"{name}.{SERVICE_TYPE}",
+        port=port,
+        properties=encode_txt(new_record()),
+        server=server,
+        parsed_addresses=LOOPBACK,
+    )
+    await aiozc.async_register_service(info, cooperating_responders=True)
+    return aiozc, info
+
+
+@pytest.mark.parametrize("ours_wins", [True, False])
+async def test_a_name_announced_by_another_device_is_kept_or_left_by_the_tie_break(
+    browser: Browser, start_advertiser: AdvertiserFactory, ours_wins: bool
+) -> None:
+    name = unique_name("Twin")
+    rec = new_record()
+    renamed: list[str] = []
+    adv = await start_advertiser(rec, name, on_rename=renamed.append)
+    assert adv.instance_name == name
+    server = "aaaa-rogue.local." if ours_wins else "zzzz-rogue.local."  # sorts below / above ours
+    aiozc, _ = await _rogue(name, server, 6000)
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                device = browser.devices.get(adv.instance_name)
+                settled = device is not None and device.txt.fp == rec.fp and device.port == 4433
+                if settled and (ours_wins or renamed):
+                    break
+                await asyncio.sleep(0.1)
+        if ours_wins:
+            assert adv.instance_name == name and renamed == []
+        else:
+            assert adv.instance_name == renamed[-1] == f"{name} (2)"
+        await asyncio.sleep(1.5)  # the decision holds once the announcements are over
+        assert adv.instance_name == (name if ours_wins else f"{name} (2)")
+        assert browser.devices[adv.instance_name].txt.fp == rec.fp
+    finally:
+        await aiozc.async_close()
+
+
+async def test_a_goodbye_for_our_name_is_answered_by_announcing_again(start_advertiser: AdvertiserFactory) -> None:
+    """A device that leaves our name (a loser of a tie-break that says goodbye) withdraws the shared PTR
+    record from every cache: we announce it again, so that caches hold it without asking (an observer
+    that sends no queries sees it back)."""
+    name = unique_name("Stay")
+    observer = AsyncZeroconf(interfaces=LOOPBACK)
+    try:
+        adv = await start_advertiser(new_record(), name)
+        aiozc, info = await _rogue(name, "aaaa-rogue.local.", 6001)
+        try:
+            await asyncio.sleep(1.0)
+            assert adv.instance_name == name
+            cache = observer.zeroconf.cache
+            assert cache.current_entry_with_name_and_alias(SERVICE_TYPE, f"{name}.{SERVICE_TYPE}") is not None
+            await (await aiozc.async_unregister_service(info))  # goodbye for PTR, SRV and TXT
+            await asyncio.sleep(1.5)
+            assert cache.current_entry_with_name_and_alias(SERVICE_TYPE, f"{name}.{SERVICE_TYPE}") is not None
+            srv = [r for r in cache.async_entries_with_name(f"{name}.{SERVICE_TYPE}") if getattr(r, "port", 0) == 4433]
+            assert srv, "our SRV record is not in the observer's cache"
+        finally:
+            await aiozc.async_close()
+    finally:
+        await observer.async_close()
+
+
 async def test_shared_zeroconf_is_not_closed_and_names_conflict_within_it(browser: Browser) -> None:
     name = unique_name("Shared")
     aiozc = AsyncZeroconf(interfaces=LOOPBACK)

@@ -18,8 +18,8 @@ import cbor2
 import pytest
 
 from device_sdk.channels import CATALOG_LABEL, CATALOG_PROTOCOL, SENSOR_PROTOCOL, parse_catalog
+from device_sdk.controller import DeviceConnection
 from device_sdk.device import Device
-from device_sdk.device_connection import DeviceConnection
 from device_sdk.errors import ActuatorError, ChannelError, ChannelOpenFailed, ConnectionClosed
 from device_sdk.wire import AgentInfoRequest, DataChannelOpenRequest, DataFrame
 

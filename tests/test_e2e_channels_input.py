@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from device_sdk.channels import Input, InputSession
+from device_sdk.controller import DeviceConnection
 from device_sdk.device import Device
-from device_sdk.device_connection import DeviceConnection
 from device_sdk.transport import TransportConfig
 
 from ._channels_e2e import make_device, next_within, pair, wait_for_session

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk._device_session import READING_HIGH_WATER
 from device_sdk.channels import Reading, Sensor, SensorSession
+from device_sdk.controller.connection import MAX_QUEUED_READINGS, DeviceConnection
 from device_sdk.device import Device
-from device_sdk.device_connection import MAX_QUEUED_READINGS, DeviceConnection
+from device_sdk.device.session import READING_HIGH_WATER
 
 from ._channels_e2e import close_all, make_device, next_within, pair_many, wait_for_session
 

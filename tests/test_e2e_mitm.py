@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk.config import ControllerConfig, DeviceConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device import Device
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
+from device_sdk.device import Device, DeviceConfig
 from device_sdk.errors import PairingError, WrongSetupCode
 from device_sdk.identity import AgentIdentity
 from device_sdk.transport import AgentConnection, ConnectionHandler, Credentials, Server, connect, serve

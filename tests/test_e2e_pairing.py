@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from device_sdk.channels import Sensor
-from device_sdk.config import ControllerConfig, DeviceConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device import Device
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
+from device_sdk.device import Device, DeviceConfig, Paired, PairingFailed
 from device_sdk.errors import (
     ChannelError,
     ConnectionClosed,
@@ -21,7 +20,6 @@ from device_sdk.errors import (
     PairingWindowClosed,
     WrongSetupCode,
 )
-from device_sdk.events import Paired, PairingFailed
 from device_sdk.pairing.window import MAX_FAILURES_PER_WINDOW, PairingMode
 
 pytestmark = pytest.mark.timeout(60)
@@ -185,11 +183,11 @@ async def test_button_mode_pairs_with_psk_zero(tmp_path: Path) -> None:
 
 
 async def test_display_mode_pairs_with_the_shown_pin(tmp_path: Path) -> None:
-    from device_sdk.events import ShowPin
+    from device_sdk.device.events import PinShown
 
     dev = local_device(tmp_path, "Screen", PairingMode.DISPLAY)
     shown: asyncio.Queue[str] = asyncio.Queue()
-    dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, ShowPin) else None)
+    dev.subscribe(lambda ev: shown.put_nowait(ev.text) if isinstance(ev, PinShown) else None)
     await dev.start()
     try:
 

@@ -12,8 +12,9 @@ from xml.etree import ElementTree
 import pytest
 import segno
 
+from device_sdk.device.factory import FACTORY_FILE, FactoryData
+from device_sdk.device.sticker import format_manual_code, sticker_text, write_sticker_png, write_sticker_svg
 from device_sdk.errors import ConfigError, StateError
-from device_sdk.factory import FACTORY_FILE, FactoryData
 from device_sdk.pairing.setup_code import (
     DISCOVERY_ON_NETWORK,
     FLOW_CUSTOM,
@@ -22,7 +23,6 @@ from device_sdk.pairing.setup_code import (
     passcode_is_valid,
 )
 from device_sdk.pairing.trust import DeviceTrustStore
-from device_sdk.sticker import format_manual_code, sticker_text, write_sticker_png, write_sticker_svg
 
 
 def test_created_once_and_kept(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_given_values_are_used_and_validated(tmp_path: Path) -> None:
 def test_different_values_for_existing_data_need_override(tmp_path: Path) -> None:
     original = FactoryData.load_or_create(tmp_path, passcode=20202021, discriminator=3840)
     assert FactoryData.load_or_create(tmp_path, passcode=20202021) == original  # same value: fine
-    with pytest.raises(ConfigError, match="override") as excinfo:
+    with pytest.raises(ConfigError, match="kept for life") as excinfo:
         FactoryData.load_or_create(tmp_path, passcode=20202022)
     assert "20202022" not in str(excinfo.value) and "20202021" not in str(excinfo.value)
     assert FactoryData.load(tmp_path) == original
@@ -134,7 +134,7 @@ def test_file_format(tmp_path: Path) -> None:
     assert not stale.exists()
 
 
-# -- the sticker (device_sdk.sticker) -------------------------------------------------------------
+# -- the sticker (device_sdk.device.sticker) -------------------------------------------------------------
 # A QR decoder is not among the dependencies, so these tests check that the rendered modules are
 # exactly segno's symbol for the expected ``MT:`` text (segno being a correct encoder), and that
 # the text parts carry the codes.

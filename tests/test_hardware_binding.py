@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from device_sdk.config import DeviceConfig
-from device_sdk.device import Device
+from device_sdk.device import Device, DeviceConfig
 
 
 def test_sim_board_parts_become_catalog_channels(tmp_path: Path) -> None:

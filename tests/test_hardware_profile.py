@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 
 from device_sdk.errors import ConfigError
-from device_sdk.hardware import _builtin_boards
 from device_sdk.hardware.boards import (
     available_profiles,
     builtin_profile_names,
@@ -21,7 +19,7 @@ from device_sdk.hardware.boards import (
 )
 from device_sdk.hardware.profile import parse_profile
 
-REPO_BOARDS = Path(__file__).resolve().parents[1] / "boards"
+REPO_BOARDS = Path(__file__).resolve().parents[1] / "device_sdk" / "hardware" / "board_profiles"
 BUILTIN = ("pi-4b", "pi-5", "pi-zero-2w", "sim")
 
 
@@ -41,7 +39,7 @@ def error_of(text: str) -> str:
 
 
 def test_builtin_profiles_are_found_in_the_repo() -> None:
-    assert builtin_profiles_dir() == REPO_BOARDS
+    assert Path(str(builtin_profiles_dir())) == REPO_BOARDS
     assert builtin_profile_names() == BUILTIN
 
 
@@ -95,41 +93,6 @@ def test_commented_example_parts_are_valid(name: str) -> None:
     assert types == {"relay", "button", "motion_sensor", "pwm_led", "mcp3008", "distance_sensor"}
     relay = prof.part("relay")
     assert relay.pins["pin"] == 22 and relay.options["active_high"] is False
-
-
-def render_builtin_module() -> str:
-    """The text of device_sdk/hardware/_builtin_boards.py for the files in boards/."""
-    out = [
-        '"""Copies of the built-in board profiles in the repository\'s ``boards/`` directory.\n\n'
-        "Generated: an installed wheel has no ``boards/`` directory, so the package carries the texts.\n"
-        "``tests/test_hardware_profile.py`` fails when they differ from the files; regenerate with\n"
-        "``.venv/bin/python tests/test_hardware_profile.py --regen``.\n"
-        '"""\n\nPROFILES: dict[str, str] = {\n'
-    ]
-    for path in sorted(REPO_BOARDS.glob("*.toml")):
-        text = path.read_text(encoding="utf-8")
-        assert '"""' not in text and "\\" not in text
-        out.append(f'    "{path.stem}": """\\\n{text}""",\n')
-    out.append("}\n")
-    return "".join(out)
-
-
-def test_embedded_copies_match_the_boards_directory() -> None:
-    files = {p.stem: p.read_text(encoding="utf-8") for p in REPO_BOARDS.glob("*.toml")}
-    hint = "boards/*.toml changed: run `.venv/bin/python tests/test_hardware_profile.py --regen`"
-    assert files == _builtin_boards.PROFILES, hint
-    assert Path(_builtin_boards.__file__).read_text(encoding="utf-8") == render_builtin_module(), hint
-
-
-def test_installed_package_falls_back_to_embedded_copies(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import device_sdk.hardware.boards as boards
-
-    monkeypatch.setattr(boards, "_REPO_BOARDS", tmp_path / "missing")
-    assert builtin_profiles_dir() is None
-    assert builtin_profile_names() == BUILTIN
-    prof = load_profile("sim")
-    assert prof.source == "boards/sim.toml"
-    assert {c.name for c in prof.channels} >= {"temperature", "led"}
 
 
 # -- files ----------------------------------------------------------------------------------------------
@@ -329,8 +292,3 @@ def test_installed_entry_points_are_read() -> None:
 def test_parse_profile_takes_a_dict() -> None:
     prof = parse_profile({"board": {"name": "bare"}}, source="dict")
     assert (prof.name, prof.model, prof.pairing_button, prof.parts) == ("bare", "bare", None, ())
-
-
-if __name__ == "__main__" and "--regen" in sys.argv:
-    target = Path(__file__).resolve().parents[1] / "device_sdk" / "hardware" / "_builtin_boards.py"
-    target.write_text(render_builtin_module(), encoding="utf-8")

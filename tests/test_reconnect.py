@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 
 from device_sdk.channels import Sensor
-from device_sdk.config import ControllerConfig, DeviceConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device import Device
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget, ReconnectPolicy
+from device_sdk.device import Device, DeviceConfig
 from device_sdk.errors import ChannelError, ConfigError, FingerprintMismatch
-from device_sdk.reconnect import ReconnectPolicy
 
 pytestmark = pytest.mark.timeout(40)
 

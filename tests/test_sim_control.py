@@ -33,7 +33,7 @@ from device_sdk.hardware.sim_protocol import (
 
 pytestmark = pytest.mark.timeout(20)
 
-SIM_TOML = (Path(__file__).resolve().parents[1] / "boards" / "sim.toml").read_text()
+SIM_TOML = (Path(__file__).resolve().parents[1] / "device_sdk" / "hardware" / "board_profiles" / "sim.toml").read_text()
 
 
 # -- the protocol (pure) --------------------------------------------------------------------------
@@ -215,12 +215,12 @@ async def test_set_input_and_force_sensor(rig: Rig) -> None:
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
-        (Press(name="nope"), "not a button or motion sensor"),
-        (Press(name="temperature"), "not a button or motion sensor"),
+        (Press(name="nope"), "no button or motion sensor 'nope'"),
+        (Press(name="temperature"), "no button or motion sensor 'temperature'"),
         (Press(hold_s=0.01), "longer than the debounce"),
-        (SetInput(name="led", active=True), "not a button or motion sensor"),
-        (Force(name="led", value=1.0), "not a simulated sensor"),
-        (Force(name="temperature", value=99.0), r"takes values in 10.0..35.0"),
+        (SetInput(name="led", active=True), "no button or motion sensor 'led'"),
+        (Force(name="led", value=1.0), "no sensor 'led' that can be forced"),
+        (Force(name="temperature", value=99.0), r"takes values in 10..35"),
     ],
 )
 async def test_board_refusals_are_error_responses(rig: Rig, request_: Press | SetInput | Force, message: str) -> None:

@@ -26,8 +26,8 @@ from device_sdk.pairing.spake2 import (
     verify_confirmation,
 )
 
-# RFC 9382 appendix B (SPAKE2-P256-SHA256-HKDF-HMAC-SHA256), copied from
-# /work/shared/vectors/rfc9382-p256.json so that the test does not depend on files outside the repo.
+# RFC 9382 appendix B (SPAKE2-P256-SHA256-HKDF-HMAC-SHA256), copied from the RFC so that the test
+# depends on no file outside the repository.
 RFC9382_P256_VECTORS: list[dict[str, str]] = [
     {
         "A": "server",

@@ -7,13 +7,13 @@ import json
 import stat
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from device_sdk import statefile
 from device_sdk.errors import StateError
-from device_sdk.statefile import StateWriter, read_json
+from device_sdk.storage.statefile import WRITER_THREAD_NAME, StateWriter, StateWriterThread, read_json
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -26,9 +26,16 @@ def test_synchronous_writes_land_at_once_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_background_writes_end_with_the_newest_snapshot(tmp_path: Path) -> None:
+@pytest.fixture
+def thread() -> Iterator[StateWriterThread]:
+    owned = StateWriterThread()
+    yield owned
+    owned.close()
+
+
+def test_background_writes_end_with_the_newest_snapshot(tmp_path: Path, thread: StateWriterThread) -> None:
     path = tmp_path / "s.json"
-    writer = StateWriter(path, background=True)
+    writer = StateWriter(path, background=thread)
     for n in range(200):
         writer.write_json({"n": n})
     writer.flush()
@@ -39,9 +46,11 @@ def test_background_writes_end_with_the_newest_snapshot(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # no temporaries left
 
 
-def test_a_synchronous_write_is_never_overwritten_by_an_older_background_one(tmp_path: Path) -> None:
+def test_a_synchronous_write_is_never_overwritten_by_an_older_background_one(
+    tmp_path: Path, thread: StateWriterThread
+) -> None:
     path = tmp_path / "s.json"
-    writer = StateWriter(path, background=True)
+    writer = StateWriter(path, background=thread)
     for round_ in range(50):
         for n in range(5):
             writer.write_json({"round": round_, "n": n})
@@ -51,11 +60,11 @@ def test_a_synchronous_write_is_never_overwritten_by_an_older_background_one(tmp
     assert read_json(path) == {"round": 49, "n": "sync"}
 
 
-def test_a_failed_background_write_is_reported_and_retried_by_flush(tmp_path: Path) -> None:
+def test_a_failed_background_write_is_reported_and_retried_by_flush(tmp_path: Path, thread: StateWriterThread) -> None:
     blocker = tmp_path / "dir"
     blocker.write_text("a file where the directory should be")
     path = blocker / "s.json"
-    writer = StateWriter(path, background=True)
+    writer = StateWriter(path, background=thread)
     writer.write_json({"n": 1})
     with pytest.raises(StateError, match="cannot write"):
         writer.flush()
@@ -71,17 +80,20 @@ def test_synchronous_failure_raises(tmp_path: Path) -> None:
         StateWriter(tmp_path / "f" / "s.json").write(b"{}")
 
 
-def test_one_thread_started_with_the_first_background_writer_serves_them_all(tmp_path: Path) -> None:
-    def writer_threads() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name == "device-sdk-state-writer"]
+def writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == WRITER_THREAD_NAME]
 
-    first = StateWriter(tmp_path / "a.json", background=True)
-    started = writer_threads()
+
+def test_one_thread_started_by_its_owner_serves_all_its_writers(tmp_path: Path, thread: StateWriterThread) -> None:
+    before = writer_threads()
+    thread.start()
+    first = StateWriter(tmp_path / "a.json", background=thread)
+    started = [t for t in writer_threads() if t not in before]
     assert len(started) == 1 and started[0].daemon  # there before any write: a pairing never waits for it
-    writers = [first] + [StateWriter(tmp_path / f"{n}.json", background=True) for n in range(20)]
+    writers = [first] + [StateWriter(tmp_path / f"{n}.json", background=thread) for n in range(20)]
     for n, writer in enumerate(writers):
         writer.write_json({"n": n})
-    assert writer_threads() == started
+    assert [t for t in writer_threads() if t not in before] == started
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not all((w.path).exists() for w in writers):
         time.sleep(0.01)
@@ -90,15 +102,17 @@ def test_one_thread_started_with_the_first_background_writer_serves_them_all(tmp
         writer.close()
 
 
-def test_on_an_event_loop_the_snapshot_is_handed_over_by_a_loop_timer(tmp_path: Path) -> None:
+def test_on_an_event_loop_the_snapshot_is_handed_over_by_a_loop_timer(
+    tmp_path: Path, thread: StateWriterThread
+) -> None:
     path = tmp_path / "s.json"
-    writer = StateWriter(path, background=True)
+    writer = StateWriter(path, background=thread)
 
     async def burst() -> None:
         for n in range(10):
             writer.write_json({"n": n})
         assert writer._handoff_loop is asyncio.get_running_loop()  # one timer for the burst
-        queued = [w for _due, w in statefile._writer_thread._queue]
+        queued = [w for _due, w in thread._queue]
         assert not path.exists() and writer not in queued  # the thread was not told yet
         deadline = time.monotonic() + 10
         while not path.exists() and time.monotonic() < deadline:
@@ -117,3 +131,17 @@ def test_on_an_event_loop_the_snapshot_is_handed_over_by_a_loop_timer(tmp_path: 
     writer.write_json({"n": 11})  # no loop now: the thread is told directly
     writer.close()
     assert read_json(path) == {"n": 11}
+
+
+def test_closing_the_thread_writes_what_is_pending_and_ends_it(tmp_path: Path) -> None:
+    owned = StateWriterThread()
+    writer = StateWriter(tmp_path / "s.json", background=owned)
+    before = writer_threads()
+    writer.write_json({"n": 1})  # the first snapshot starts the thread
+    mine = [t for t in writer_threads() if t not in before]
+    assert len(mine) == 1
+    owned.close()
+    assert read_json(writer.path) == {"n": 1}
+    assert not mine[0].is_alive() and not owned.running
+    writer.write_json({"n": 2})  # the thread is closed: synchronous
+    assert read_json(writer.path) == {"n": 2}

@@ -9,6 +9,8 @@ sockets) plus one real loopback handshake through :func:`serve` / :func:`connect
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
 from collections import deque
 
 import aioquic
@@ -17,19 +19,33 @@ from aioquic import tls
 from aioquic.quic import events as qe
 from aioquic.quic.connection import QuicConnection, QuicConnectionState
 
+from device_sdk.errors import ConnectTimeout
 from device_sdk.identity import AgentIdentity, spki_fingerprint
 from device_sdk.transport import AgentConnection, ConnectionHandler, TransportConfig, connect, serve
 from device_sdk.transport._aioquic_compat import (
     REQUEST_CLIENT_CERT_FLAG,
+    BoundedQuicConnection,
+    ReceiveWindows,
+    bound_receive_windows,
     datagram_can_leave_now,
+    datagrams_negotiated,
+    held_by_streams,
+    is_idle_timeout,
+    is_terminated,
+    lift_limits,
     peer_certificate,
     peer_close,
+    release,
     require_client_certificate,
+    server_port,
     stream_buffered,
+    stream_counts,
 )
 from device_sdk.transport.endpoint import quic_configuration
+from device_sdk.transport.limits import MIB, ResourceLimits
 from device_sdk.wire import AgentInfo
 
+from ._abuse import GapFiller
 from .conftest import credentials
 
 pytestmark = pytest.mark.timeout(30)
@@ -43,8 +59,16 @@ AIOQUIC = f"aioquic {aioquic.__version__}"
 class Pair:
     """A client and a server QuicConnection wired to each other in memory, with a manual clock."""
 
-    def __init__(self, device: AgentIdentity, controller: AgentIdentity, *, mutual: bool = True) -> None:
-        cfg = TransportConfig()
+    def __init__(
+        self,
+        device: AgentIdentity,
+        controller: AgentIdentity,
+        *,
+        mutual: bool = True,
+        cfg: TransportConfig | None = None,
+        bounded: bool = False,
+    ) -> None:
+        cfg = cfg or TransportConfig()
         self.now = 1000.0
         self.client = QuicConnection(
             configuration=quic_configuration(
@@ -57,6 +81,10 @@ class Pair:
         )
         if mutual:
             require_client_certificate(self.server)
+        self.windows: ReceiveWindows | None = None
+        if bounded:
+            self.windows = ReceiveWindows(cfg.limits, lambda: 0)
+            bound_receive_windows(self.server, self.windows, cfg.limits)
         self.events: dict[str, list[qe.QuicEvent]] = {"client": [], "server": []}
         self.client.connect(SERVER_ADDR, now=self.now)
 
@@ -102,6 +130,19 @@ def test_mutual_tls_handshake_in_memory(device_identity: AgentIdentity, controll
     server_cert = peer_certificate(pair.client)
     assert server_cert is not None
     assert spki_fingerprint(server_cert) == device_identity.fingerprint
+
+
+def test_datagrams_negotiated_reads_both_sides_transport_parameters(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    both = Pair(device_identity, controller_identity)
+    both.pump()
+    assert datagrams_negotiated(both.client) and datagrams_negotiated(both.server), (
+        f"{AIOQUIC}: _remote_max_datagram_frame_size / _configuration.max_datagram_frame_size changed"
+    )
+    one = Pair(device_identity, controller_identity, cfg=TransportConfig(datagrams=False))
+    one.pump()
+    assert not datagrams_negotiated(one.client) and not datagrams_negotiated(one.server)
 
 
 def test_peer_close_is_seen_while_draining(device_identity: AgentIdentity, controller_identity: AgentIdentity) -> None:
@@ -199,6 +240,7 @@ async def test_peer_certificate_over_real_loopback(
         )
         assert conn.peer_fingerprint == device_identity.fingerprint
         assert await conn.agent_info() == INFO
+        assert server.port == server_port(server._server) > 0, f"{AIOQUIC}: QuicServer lost _transport"
         assert len(capture.connections) == 1
         device_side = capture.connections[0]
         await asyncio.wait_for(device_side.ready, 5)
@@ -209,6 +251,165 @@ async def test_peer_certificate_over_real_loopback(
         device_side.close(4403, "bye")
         ended = await asyncio.wait_for(conn.wait_closed(), 5)
         assert (ended.code, ended.reason, ended.by_peer) == (4403, "bye", True)
-        assert conn._protocol._quic._state is QuicConnectionState.DRAINING
+        assert conn._protocol.quic._state is QuicConnectionState.DRAINING
     finally:
         server.close()
+
+
+async def test_a_dial_that_times_out_leaves_no_unread_error(controller_identity: AgentIdentity) -> None:
+    """aioquic's handshake waiter (``_connected_waiter``, behind a shield) fails later with ConnectionError;
+    a dial that gave up must not leave it for asyncio to report as never retrieved."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes the Initial, never answers
+    silent.bind(("127.0.0.1", 0))
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        with pytest.raises(ConnectTimeout):
+            await connect(
+                "127.0.0.1",
+                silent.getsockname()[1],
+                credentials=credentials(controller_identity),
+                expected_fingerprint=bytes(32),
+                server_name="x.local",
+                local_info=lambda: INFO,
+                config=TransportConfig(handshake_timeout=0.3),
+            )
+        await asyncio.sleep(0.2)
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+        silent.close()
+    assert not [c for c in reported if "never retrieved" in str(c.get("message"))], (
+        f"{AIOQUIC}: QuicConnectionProtocol._connected_waiter changed; see abandon_connected_waiter"
+    )
+
+
+# -- receive windows (profile v1.1 section 3) --------------------------------------------------------
+
+
+def gap_bytes(conn: QuicConnection) -> int:
+    """What the receiver allocated for the gaps: the length of every stream's receive buffer."""
+    return sum(len(stream.receiver._buffer) for stream in conn._streams.values())
+
+
+def attack(pair: Pair, rounds: int, *, stop_at: int = 1 << 62) -> GapFiller:
+    filler = GapFiller(pair.client, streams=8)
+    for _ in range(rounds):
+        filler.step()
+        pair.pump(rounds=4)
+        if gap_bytes(pair.server) > stop_at:
+            break
+    return filler
+
+
+def test_aioquic_alone_grows_its_windows_for_a_gap_filler(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    """The attack of issue 13, reproduced: with aioquic's own rule (the window doubles once the
+    highest offset received passes half of it) a few bytes make the receiver allocate ever more.
+    If this fails, aioquic changed the rule that BoundedQuicConnection overrides: read its
+    _write_stream_limits / _write_connection_limits again."""
+    plain = TransportConfig(limits=ResourceLimits(unauthenticated_connection_window=1 * MIB))
+    pair = Pair(device_identity, controller_identity, cfg=plain)
+    pair.pump()
+    assert type(pair.server) is not BoundedQuicConnection or pair.server.receive_windows is None
+    filler = attack(pair, 40, stop_at=64 * MIB)
+    assert gap_bytes(pair.server) > 64 * MIB, f"{AIOQUIC}: the windows no longer double on a gap"
+    assert filler.offered > 64 * MIB
+    for stream in pair.server._streams.values():
+        assert stream.receiver.highest_offset - stream.receiver.starting_offset() == len(stream.receiver._buffer)
+
+
+def test_bounded_windows_stay_fixed_for_an_unauthenticated_peer(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    limits = ResourceLimits()
+    pair = Pair(device_identity, controller_identity, bounded=True)
+    pair.pump()
+    # what the transport parameters announced: the unauthenticated bounds
+    assert pair.client._remote_max_data == limits.unauthenticated_connection_window
+    assert pair.client._remote_max_streams_uni == limits.unauthenticated_uni_streams
+    assert pair.client._remote_max_streams_bidi == limits.unauthenticated_bidi_streams
+    attack(pair, 40)
+    assert 0 < held_by_streams(pair.server) <= limits.unauthenticated_connection_window
+    assert gap_bytes(pair.server) == held_by_streams(pair.server)
+    assert pair.server._local_max_data.value == limits.unauthenticated_connection_window
+    assert all(s.max_stream_data_local == limits.stream_window for s in pair.server._streams.values())
+
+
+def test_bounded_windows_slide_after_authentication(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    """An authenticated peer streams as much as it likes in order, but gaps stay within the
+    connection window, and MAX_STREAMS lets it open the authenticated number of streams."""
+    limits = ResourceLimits()
+    pair = Pair(device_identity, controller_identity, bounded=True)
+    pair.pump()
+    for _ in range(3):  # three unidirectional streams opened and finished before authentication
+        pair.client.send_stream_data(pair.client.get_next_available_stream_id(is_unidirectional=True), b"x", True)
+    pair.pump()
+    lift_limits(pair.server, limits)
+    # 128 more may be open at once: three were opened and finished already
+    assert stream_counts(pair.server) == (limits.streams + 3, limits.streams)
+    pair.pump()
+    assert pair.client._remote_max_streams_uni == limits.streams + 3
+    assert pair.client._remote_max_data >= limits.connection_window
+    # in order: 12 MiB on one stream, far beyond every window, all delivered
+    sid = pair.client.get_next_available_stream_id()
+    chunk = b"\x01" * 65536
+    for _ in range(12 * 16):
+        pair.client.send_stream_data(sid, chunk)
+        pair.pump(rounds=3)
+    for _ in range(1000):
+        if not stream_buffered(pair.client, sid):
+            break
+        pair.pump(rounds=3)
+    received = sum(
+        len(ev.data) for ev in pair.events["server"] if isinstance(ev, qe.StreamDataReceived) and ev.stream_id == sid
+    )
+    assert received == 12 * MIB
+    # gaps: bounded by the connection window however long the attack goes on
+    attack(pair, 60)
+    assert held_by_streams(pair.server) <= limits.connection_window
+    assert gap_bytes(pair.server) <= limits.connection_window
+
+
+def test_idle_timeout_is_recognized(device_identity: AgentIdentity, controller_identity: AgentIdentity) -> None:
+    pair = Pair(device_identity, controller_identity, cfg=TransportConfig(idle_timeout=1.0))
+    pair.pump()
+    pair.now += 5.0
+    pair.client.handle_timer(now=pair.now)
+    ended = [ev for ev in iter(pair.client.next_event, None) if isinstance(ev, qe.ConnectionTerminated)]
+    assert ended, f"{AIOQUIC}: no ConnectionTerminated after the idle timeout"
+    assert is_idle_timeout(ended[0]), f"{AIOQUIC}: the idle-timeout ending changed: {ended[0]}"
+    assert is_terminated(pair.client)
+    peer_said = qe.ConnectionTerminated(error_code=1, frame_type=None, reason_phrase="Idle timeout")
+    assert not is_idle_timeout(peer_said)  # a CONNECTION_CLOSE from the peer is not a lost contact
+
+
+def test_release_drops_a_terminated_connections_buffers(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    pair = Pair(device_identity, controller_identity, bounded=True)
+    pair.pump()
+    attack(pair, 5)
+    assert gap_bytes(pair.server) > 0
+    release(pair.server)  # not terminated yet: nothing happens
+    assert gap_bytes(pair.server) > 0
+    pair.server.close(error_code=0x1000 + 5139)
+    for _ in range(50):
+        pair.pump(rounds=2)
+        if is_terminated(pair.server):
+            break
+        pair.now += 0.5
+    assert is_terminated(pair.server)
+    handlers = getattr(pair.server, "_QuicConnection__frame_handlers", None)
+    assert isinstance(handlers, dict) and handlers, f"{AIOQUIC}: QuicConnection lost its frame handlers table"
+    release(pair.server)
+    assert not pair.server._streams and not pair.server._streams_queue
+    assert not pair.server._crypto_buffers and not pair.server._cryptos and not pair.server._spaces
+    assert not handlers
+    assert pair.server.tls.update_traffic_key_cb is None
+    assert pair.server.get_timer() is None and pair.server.datagrams_to_send(now=pair.now) == []

@@ -1,35 +1,27 @@
-"""Encoded messages against ``osp-messages.cddl``, checked by an independent CDDL validator.
-
-The schema lives in the shared protocol folder beside the repository (``<repo>/../shared/protocol``).
-"""
+"""Encoded messages against ``docs/osp-messages.cddl``, checked by an independent CDDL validator, and
+the specification page (``docs/protocol.md``) against the wire layer's type keys and codes, so that spec
+and code cannot drift apart silently."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from enum import IntEnum
 from typing import Any
 
 import cbor2
+import cddl_verifier
 import pytest
 
+import device_sdk.wire
 from device_sdk.errors import RemoteProtocolError
-from device_sdk.wire import MESSAGE_TYPES, Message, MessageDecoder, encode_message, encode_varint
+from device_sdk.wire import MESSAGE_TYPES, CloseCode, Message, MessageDecoder, encode_message, encode_varint
 
+from ._spec import OSP_MESSAGES_CDDL, cddl_type_keys, spec_close_codes, spec_text, spec_type_keys
 from .test_wire_codec import SAMPLES, SCHEMA_MISMATCHES
 
-cddl_verifier = pytest.importorskip("cddl_verifier")
-
-PROTOCOL_DIR = Path(__file__).resolve().parents[2] / "shared" / "protocol"
-SCHEMA_PATH = PROTOCOL_DIR / "osp-messages.cddl"
-if not SCHEMA_PATH.is_file():
-    pytest.skip(f"{SCHEMA_PATH} not found (the shared/ folder is not beside the repository)", allow_module_level=True)
-
-SCHEMA = SCHEMA_PATH.read_text(encoding="utf-8")
+SCHEMA = OSP_MESSAGES_CDDL.read_text(encoding="utf-8")
 VALIDATOR = cddl_verifier.Validator(SCHEMA)
-
-# `rule-name = ...  ; <type key>` (the comment may follow the opening brace of a multi-line rule)
-RULE_WITH_KEY = re.compile(r"^([a-z][a-z0-9-]*)\s*=[^;\n]*;\s*(\d+)\s*$", re.MULTILINE)
-RULES: dict[int, str] = {int(key): name for name, key in RULE_WITH_KEY.findall(SCHEMA)}
+RULES: dict[int, str] = cddl_type_keys(SCHEMA)
 
 
 def item_of(msg: Message) -> bytes:
@@ -44,17 +36,50 @@ def check(rule: str, item: bytes | Any) -> Any:
     return VALIDATOR.validate(item if isinstance(item, bytes) else cbor2.dumps(item), rule)
 
 
-def test_every_type_key_in_the_schema_is_implemented() -> None:
+def _rule_name(cls: type) -> str:
+    """``AuthSpake2Handshake`` -> ``auth-spake2-handshake``: a message class's name as a CDDL rule."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
+
+
+def test_the_schema_and_the_code_agree_on_every_type_key() -> None:
+    """Each type key of the repository's schema is a message the code implements, under the same name."""
     assert len(RULES) == 12, RULES  # the comment parser found every rule
     assert set(RULES) == set(MESSAGE_TYPES)
+    assert {key: _rule_name(cls) for key, cls in MESSAGE_TYPES.items()} == RULES
 
 
-def test_type_keys_match_the_profile_list() -> None:
-    """Profile section 3, "Type keys used: 10 agent-info-request, ...", agrees with the schema."""
-    profile = (PROTOCOL_DIR / "profile.md").read_text(encoding="utf-8")
-    listed = profile.split("Type keys used:", 1)[1].split("\n\n", 1)[0]
-    pairs = {int(k): name for k, name in re.findall(r"(\d+)\s+([a-z][a-z0-9-]*)", listed)}
-    assert pairs == RULES
+def test_type_keys_match_the_spec_list() -> None:
+    """Spec section 3, "Type keys used: 10 agent-info-request, ...", agrees with the schema."""
+    assert spec_type_keys() == RULES
+
+
+def _wire_enums() -> list[type[IntEnum]]:
+    """Every code the wire layer defines: the IntEnums among ``device_sdk.wire``'s public names."""
+    names = (getattr(device_sdk.wire, name) for name in device_sdk.wire.__all__)
+    return [obj for obj in names if isinstance(obj, type) and issubclass(obj, IntEnum)]
+
+
+def test_the_spec_lists_every_close_code_of_the_wire_layer() -> None:
+    """The table of close codes in the spec and ``CloseCode`` hold the same codes."""
+    assert spec_close_codes() == {int(code) for code in CloseCode}
+
+
+@pytest.mark.parametrize("enum", [e for e in _wire_enums() if e is not CloseCode], ids=lambda e: e.__name__)
+def test_the_spec_names_every_result_code_of_the_wire_layer(enum: type[IntEnum]) -> None:
+    """Every auth-status result, open result and psk-status appears in the spec as ``name (value)``."""
+    text = spec_text()
+    missing = [
+        f"{member.name.lower().replace('_', '-')} ({member.value})"
+        for member in enum
+        if f"{member.name.lower().replace('_', '-')} ({member.value})" not in text
+    ]
+    assert not missing, f"docs/protocol.md does not name {missing}"
+
+
+def test_the_code_checks_reach_every_enum() -> None:
+    """The two tests above see the wire layer's codes (a rename there must not make them vacuous)."""
+    names = {e.__name__ for e in _wire_enums()}
+    assert {"CloseCode", "AuthResult", "OpenResult", "PskStatus"} <= names
 
 
 @pytest.mark.parametrize("msg", SAMPLES, ids=lambda m: type(m).__name__)

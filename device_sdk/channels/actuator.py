@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from device_sdk.errors import ChannelError
 
-from .calls import ActuatorCall
+from .calls import ActuatorCall, CallHub
 from .descriptor import ChannelDescriptor
 from .frames import ActuatorState, error_answer, ok_answer
 from .session import ChannelSession, Hub, PeerInfo
@@ -47,7 +47,7 @@ class Actuator(ChannelSource["ActuatorSession"]):
     def __init__(
         self,
         *,
-        hub: Hub,
+        hub: CallHub,
         descriptor: ChannelDescriptor,
         spec: ValueSpec,
         initial: Any,
@@ -57,6 +57,7 @@ class Actuator(ChannelSource["ActuatorSession"]):
         answer_limit: int,
     ) -> None:
         super().__init__(hub=hub, descriptor=descriptor)
+        self._calls = hub
         self._spec = spec
         self._state = None if initial is None else check_value(spec, initial)
         self._state_t = hub.clock()
@@ -182,9 +183,9 @@ class Actuator(ChannelSource["ActuatorSession"]):
             session=session,
             _invoke=invoke,
             _target=self,
-            _on_done=self._hub.call_done,
+            _on_done=self._calls.call_done,
         )
-        self._hub.submit(call)
+        self._calls.submit(call)
 
     def _finish_call(self, call: ActuatorCall, result: object, now: float) -> None:
         session = call.session

@@ -1,19 +1,25 @@
 """The admin channel, device side (profile section 6.5).
 
-Only admin peers may open it. Requests ``{"id", "op", ...}`` are checked here and carried out by an
-:class:`AdminBackend` that the device provides (trust store, pairing window, name), through the same
-:class:`~device_sdk.channels.calls.ActuatorCall` path as actuators; answers are like actuator answers.
+Every paired peer may open it (profile v1.1). Requests ``{"id", "op", ...}`` are checked here and
+carried out by an :class:`AdminBackend` that the device provides (trust store, pairing window, name),
+through the same :class:`~device_sdk.channels.calls.ActuatorCall` path as actuators; answers are like
+actuator answers.
 
 Operations and their parameters (``fp`` is the controller fingerprint as text: standard padded base64 of
 the 32-byte SHA-256 SPKI fingerprint, as in TXT ``fp``):
 
+- ``leave`` ``{}`` (any peer, admin or user): the device forgets the peer that sends it
+  (:meth:`AdminBackend.remove_peer` with its own fingerprint), answers ok once that is on disk, then
+  closes the peer's connections with 401;
 - ``open-pairing-window`` ``{? "seconds": 1..900}`` (absent: the device's default length);
-- ``list-peers`` -> ``"v": [{"fp", "name", "role", "paired_at"}, ...]``;
+- ``list-peers`` -> ``"v": [{"fp", "name", "role", "paired_at", "last_seen"}, ...]`` (``last_seen``, the
+  time the controller last connected or paired, is an extension key);
 - ``remove-peer`` ``{"fp"}`` (an unknown fingerprint answers ``"failed"``);
 - ``set-role`` ``{"fp", "role": "admin" | "user"}`` (an unknown fingerprint answers ``"failed"``);
 - ``rename`` ``{"name": 1..255 bytes of UTF-8}`` -> ``"v": the name now in use``.
 
-A peer demoted while its admin channel is open gets ``"forbidden"`` from then on.
+Every operation but ``leave`` is an admin's: a user (or a peer demoted while its admin channel is
+open) gets ``"forbidden"``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any, ClassVar, Protocol
 
 from device_sdk.identity import fingerprint_from_text
 
-from .calls import ActuatorCall
+from ..errors import DeviceSDKError, InvalidArgument
+from .calls import ActuatorCall, CallHub
 from .frames import error_answer, ok_answer
 from .session import ChannelSession, Hub, PeerInfo, Role
 
@@ -41,10 +48,12 @@ class AdminBackend(Protocol):
         """Open the pairing window for ``seconds`` (None: the configured default)."""
 
     def list_peers(self) -> list[dict[str, Any]] | Awaitable[list[dict[str, Any]]]:
-        """The paired controllers as ``{"fp", "name", "role", "paired_at"}`` maps."""
+        """The paired controllers as ``{"fp", "name", "role", "paired_at", "last_seen"}`` maps."""
 
     def remove_peer(self, fp: str) -> bool | Awaitable[bool]:
-        """Forget the controller ``fp`` (and drop its connections); False if it is unknown."""
+        """Forget the controller ``fp`` (on disk before returning: the answer acknowledges it), then
+        close its connections once their queued answers have left; False if it is unknown. Also
+        carries out ``leave``, with the fingerprint of the peer that sent it."""
 
     def set_role(self, fp: str, role: Role) -> bool | Awaitable[bool]:
         """Give controller ``fp`` the role; False if it is unknown."""
@@ -53,21 +62,11 @@ class AdminBackend(Protocol):
         """Rename the device; return the name now in use (None: ``name``)."""
 
 
-def fp_from_text(text: object) -> bytes | None:
-    """The 32 fingerprint bytes of a base64 ``fp`` text, or None when it is not one."""
-    if not isinstance(text, str):
-        return None
-    try:
-        return fingerprint_from_text(text)
-    except ValueError:
-        return None
-
-
 def _is_uint(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-class _Rejected(Exception):
+class _Rejected(DeviceSDKError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -80,7 +79,7 @@ class AdminChannel:
     def __init__(
         self,
         *,
-        hub: Hub,
+        hub: CallHub,
         backend: AdminBackend,
         on_role_changed: Callable[[bytes, Role], None],
         on_renamed: Callable[[str], None],
@@ -94,7 +93,7 @@ class AdminChannel:
         self._sessions: list[AdminSession] = []
 
     def open_session(self, *, label: str, protocol: str, peer: PeerInfo) -> AdminSession:
-        """A new admin channel (the caller checked that ``peer`` is an admin)."""
+        """A new admin channel for a paired ``peer`` (what it may do follows its role)."""
         session = AdminSession(hub=self._hub, source=self, label=label, protocol=protocol, peer=peer)
         self._sessions.append(session)
         return session
@@ -108,14 +107,14 @@ class AdminChannel:
             session._push(frame)
 
     def _request(self, session: AdminSession, request_id: int, frame: Mapping[Any, Any]) -> None:
-        if not session.peer.is_admin:
-            self._answer(session, error_answer(request_id, "forbidden", "admin rights were withdrawn"))
-            return
         op = frame.get("op")
+        if not session.peer.is_admin and op != "leave":
+            self._answer(session, error_answer(request_id, "forbidden", "this controller is not an admin"))
+            return
         try:
             if not isinstance(op, str):
                 raise _Rejected("bad-type", "'op' must be text")
-            params, invoke = self._check(op, frame)
+            params, invoke = self._check(op, frame, session.peer)
         except _Rejected as exc:
             self._answer(session, error_answer(request_id, exc.code, exc.message))
             return
@@ -135,8 +134,11 @@ class AdminChannel:
         )
         self._hub.submit(call)
 
-    def _check(self, op: str, frame: Mapping[Any, Any]) -> tuple[dict[str, Any], Callable[[], object]]:
+    def _check(self, op: str, frame: Mapping[Any, Any], peer: PeerInfo) -> tuple[dict[str, Any], Callable[[], object]]:
         backend = self._backend
+        if op == "leave":
+            own = peer.fp_text
+            return {}, lambda: backend.remove_peer(own)
         if op == "open-pairing-window":
             seconds = frame.get("seconds")
             if seconds is not None:
@@ -149,9 +151,12 @@ class AdminChannel:
             return {}, backend.list_peers
         if op in ("remove-peer", "set-role"):
             fp = frame.get("fp")
-            if fp_from_text(fp) is None:
-                raise _Rejected("bad-type", "'fp' must be a base64 SHA-256 fingerprint (44 characters)")
-            assert isinstance(fp, str)
+            try:
+                if not isinstance(fp, str):
+                    raise InvalidArgument(fp)
+                fingerprint_from_text(fp)
+            except ValueError:
+                raise _Rejected("bad-type", "'fp' must be a base64 SHA-256 fingerprint (44 characters)") from None
             if op == "remove-peer":
                 return {"fp": fp}, lambda: backend.remove_peer(fp)
             role = frame.get("role")
@@ -181,14 +186,15 @@ class AdminChannel:
             else:
                 self._answer(session, ok_answer(call.request_id, peers))
             return
+        if call.op == "leave":
+            self._answer(session, ok_answer(call.request_id))  # unknown already: gone all the same
+            return
         if call.op in ("remove-peer", "set-role"):
             if result is not True:
                 self._answer(session, error_answer(call.request_id, "failed", "no such peer"))
                 return
             if call.op == "set-role":
-                fp = fp_from_text(params["fp"])
-                assert fp is not None
-                self._on_role_changed(fp, params["role"])
+                self._on_role_changed(fingerprint_from_text(params["fp"]), params["role"])
             self._answer(session, ok_answer(call.request_id))
             return
         if call.op == "rename":
@@ -216,7 +222,7 @@ def _peer_list(result: object) -> list[dict[str, Any]] | None:
 
 
 class AdminSession(ChannelSession):
-    """One admin peer's admin channel: answers every request it can read an id from."""
+    """One paired peer's admin channel: answers every request it can read an id from."""
 
     kind: ClassVar[str] = "admin"
 

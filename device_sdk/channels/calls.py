@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from device_sdk.errors import ActuatorError
 
-from .session import CallsReady, ChannelSession, PeerInfo, RegistryEvent
+from .session import CallsReady, ChannelSession, Hub, PeerInfo, RegistryEvent
 from .values import ERROR_CODES
 
 _log = logging.getLogger(__name__)
@@ -31,6 +31,14 @@ class ActuatorBusy(ActuatorError):
 
     def __init__(self, message: str = "") -> None:
         super().__init__("busy", message)
+
+
+class CallHub(Hub, Protocol):
+    """What channels that take requests (actuators, admin) need from the registry (internal)."""
+
+    def submit(self, call: ActuatorCall) -> None: ...
+
+    def call_done(self, call: ActuatorCall) -> None: ...
 
 
 class _CallTarget(Protocol):

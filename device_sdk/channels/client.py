@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidArgument, InvalidType
 from .admin import MAX_WINDOW_SECONDS
 from .descriptor import FrameError
 from .frames import (
@@ -48,9 +49,9 @@ def subscription_frame(*, min_interval_ms: int | None = None, change: float | No
     if min_interval_ms is not None and (
         isinstance(min_interval_ms, bool) or not isinstance(min_interval_ms, int) or min_interval_ms < 0
     ):
-        raise ValueError("min_interval_ms must be a non-negative integer")
+        raise InvalidArgument("min_interval_ms must be a non-negative integer")
     if change is not None and (isinstance(change, bool) or not isinstance(change, int | float) or not change >= 0):
-        raise ValueError("change must be a non-negative number")
+        raise InvalidArgument("change must be a non-negative number")
     return Subscription(min_interval_ms, change).to_frame()
 
 
@@ -100,7 +101,7 @@ class PendingRequest:
 class _RequestClient:
     def __init__(self, *, first_id: int = 1) -> None:
         if first_id < 0:
-            raise ValueError("request ids are unsigned")
+            raise InvalidArgument("request ids are unsigned")
         self._next_id = first_id
         self._pending: dict[int, dict[str, Any]] = {}
 
@@ -154,13 +155,13 @@ class ActuatorClient(_RequestClient):
     def set(self, value: Any) -> PendingRequest:
         """A ``{"id", "set": value}`` request."""
         if value is None:
-            raise ValueError("None is not a channel value")
+            raise InvalidArgument("None is not a channel value")
         return self._new(set_request(self._allocate(), value))
 
     def do(self, action: str) -> PendingRequest:
         """A ``{"id", "do": action}`` request."""
         if not isinstance(action, str):
-            raise TypeError("an action is named by text")
+            raise InvalidType("an action is named by text")
         return self._new(do_request(self._allocate(), action))
 
     def receive(self, frame: object) -> ActuatorAnswer | ActuatorState | None:
@@ -180,12 +181,15 @@ class ActuatorClient(_RequestClient):
 
 @dataclass(frozen=True, kw_only=True)
 class PeerRecord:
-    """One paired controller in a ``list-peers`` answer."""
+    """One paired controller in a ``list-peers`` answer. ``last_seen`` (an extension key; None from a
+    device that does not send it) is when the controller last connected or paired; ``extra`` holds
+    the keys this SDK does not know."""
 
     fp: str
     name: str = ""
     role: str = "user"
     paired_at: float | None = None
+    last_seen: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -197,22 +201,33 @@ def parse_peers(value: object) -> list[PeerRecord]:
     for item in value:
         if not isinstance(item, Mapping) or not isinstance(item.get("fp"), str):
             raise FrameError("every peer needs a text 'fp'")
-        name, role, paired_at = item.get("name", ""), item.get("role", "user"), item.get("paired_at")
+        name, role = item.get("name", ""), item.get("role", "user")
         if not isinstance(name, str) or not isinstance(role, str):
             raise FrameError("a peer's 'name' and 'role' must be text")
-        if paired_at is not None and (isinstance(paired_at, bool) or not isinstance(paired_at, int | float)):
-            raise FrameError("a peer's 'paired_at' must be a number")
-        extra = {k: v for k, v in item.items() if k not in ("fp", "name", "role", "paired_at")}
+        extra = {k: v for k, v in item.items() if k not in _PEER_KEYS}
         peers.append(
             PeerRecord(
                 fp=item["fp"],
                 name=name,
                 role=role,
-                paired_at=None if paired_at is None else float(paired_at),
+                paired_at=_time(item, "paired_at"),
+                last_seen=_time(item, "last_seen"),
                 extra=extra,
             )
         )
     return peers
+
+
+_PEER_KEYS = ("fp", "name", "role", "paired_at", "last_seen")
+
+
+def _time(item: Mapping[Any, Any], key: str) -> float | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FrameError(f"a peer's {key!r} must be a number")
+    return float(value)
 
 
 class AdminClient(_RequestClient):
@@ -221,7 +236,7 @@ class AdminClient(_RequestClient):
     def open_pairing_window(self, seconds: int | None = None) -> PendingRequest:
         """Open the device's pairing window for ``seconds`` (None: the device's default)."""
         if seconds is not None and not 1 <= seconds <= MAX_WINDOW_SECONDS:
-            raise ValueError(f"seconds must be 1..{MAX_WINDOW_SECONDS}")
+            raise InvalidArgument(f"seconds must be 1..{MAX_WINDOW_SECONDS}")
         params = {} if seconds is None else {"seconds": seconds}
         return self._new(admin_request(self._allocate(), "open-pairing-window", params))
 
@@ -240,6 +255,11 @@ class AdminClient(_RequestClient):
     def rename(self, name: str) -> PendingRequest:
         """Rename the device; the answer's value is the name now in use."""
         return self._new(admin_request(self._allocate(), "rename", {"name": name}))
+
+    def leave(self) -> PendingRequest:
+        """Ask the device to forget this controller (any paired controller may); once it answers ok
+        the device closes this controller's connections."""
+        return self._new(admin_request(self._allocate(), "leave"))
 
     def request(self, op: str, **params: Any) -> PendingRequest:
         """Any other operation (for newer devices)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal, get_args
 
-from device_sdk.errors import ChannelError
+from device_sdk.errors import ChannelError, UnknownName
 
 from .values import VALUE_TYPES, ValueType
 
@@ -185,7 +185,7 @@ class Catalog:
         for descriptor in self.channels:
             if descriptor.name == name:
                 return descriptor
-        raise KeyError(name)
+        raise UnknownName(name)
 
     def get(self, name: str) -> ChannelDescriptor | None:
         """The descriptor of channel ``name``, or None."""

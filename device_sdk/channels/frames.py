@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
-from device_sdk.errors import ActuatorError
+from device_sdk.errors import ActuatorError, InvalidArgument
+from device_sdk.wire.cbor import WIRE_INT_MAX, WIRE_INT_MIN
 
 from .descriptor import FrameError
 from .values import ERROR_CODES, is_wire_value
@@ -107,12 +108,20 @@ class Subscription:
 
 
 def parse_subscription(frame: object) -> Subscription:
-    """Parse a subscription frame; keys that are absent mean "no limit"."""
+    """Parse a subscription frame; keys that are absent mean "no limit".
+
+    Numbers beyond what CBOR carries without a tag (an integer above 2^64 - 1) are refused, so that
+    what the sensor computes with them cannot overflow.
+    """
     m = _as_map(frame, "subscription")
     interval, change = m.get("min_interval_ms"), m.get("change")
-    if interval is not None and not _is_uint(interval):
-        raise FrameError("'min_interval_ms' must be an unsigned integer")
-    if change is not None and (not _is_number(change) or not change >= 0):
+    if interval is not None and not (_is_uint(interval) and interval <= WIRE_INT_MAX):
+        raise FrameError("'min_interval_ms' must be an unsigned integer of at most 64 bits")
+    if change is not None and (
+        not _is_number(change) or (isinstance(change, int) and not WIRE_INT_MIN <= change <= WIRE_INT_MAX)
+    ):
+        raise FrameError("'change' must be a number")
+    if change is not None and not change >= 0:
         raise FrameError("'change' must be a non-negative number")
     return Subscription(interval, None if change is None else float(change))
 
@@ -184,7 +193,7 @@ def ok_answer(request_id: int, value: Any = _NO_VALUE) -> dict[str, Any]:
 def error_answer(request_id: int, code: str, message: str = "") -> dict[str, Any]:
     """``{"id", "ok": false, "error", "message"}``."""
     if code not in ERROR_CODES:
-        raise ValueError(f"unknown error code {code!r}")
+        raise InvalidArgument(f"unknown error code {code!r}")
     return {"id": request_id, "ok": False, "error": code, "message": message}
 
 
@@ -231,7 +240,7 @@ def admin_request(request_id: int, op: str, params: Mapping[str, Any] | None = N
     out: dict[str, Any] = {"id": request_id, "op": op}
     for key, value in (params or {}).items():
         if key in ("id", "op"):
-            raise ValueError(f"parameter name {key!r} is reserved")
+            raise InvalidArgument(f"parameter name {key!r} is reserved")
         out[key] = value
     return out
 

@@ -11,12 +11,10 @@ Receivers drop frames whose sequence number is not larger than the last one seen
 
 from __future__ import annotations
 
-import io
 from collections import deque
 from typing import Any, ClassVar
 
-import cbor2
-
+from device_sdk.wire.cbor import dumps_item, loads_item
 from device_sdk.wire.varint import decode_varint, encode_varint
 
 from .descriptor import ChannelDescriptor, FrameError
@@ -84,9 +82,9 @@ class InputSession(ChannelSession):
     def take_latest_input(self) -> dict[str, Any] | None:
         """Take the newest waiting reading frame (for a datagram), or None; re-arms the notification.
 
-        Works in either mode; the transport uses it in datagram mode. Encode the frame with cbor2 and
-        wrap it with :func:`encode_input_datagram`. If the datagram is too large for the connection,
-        send the same frame as a data-frame on the stream instead.
+        Works in either mode; the transport uses it in datagram mode. Encode the frame with
+        :func:`dumps_frame` and wrap it with :func:`encode_input_datagram`. If the datagram is too
+        large for the connection, send the same frame as a data-frame on the stream instead.
         """
         self._armed = True
         if self._closed or not self._queue:
@@ -124,16 +122,23 @@ def decode_input_datagram(data: bytes) -> tuple[int, bytes]:
     return channel_id, bytes(data[offset:])
 
 
+FRAME_MAX_NESTING = 64
+"""Deepest nesting of arrays and maps accepted in a received frame."""
+
+
 def loads_frame(data: bytes) -> Any:
-    """Decode exactly one CBOR item; :class:`FrameError` for anything else (garbage, trailing bytes)."""
-    stream = io.BytesIO(data)
+    """Decode exactly one tag-free CBOR item (profile section 3, which applies to frames too);
+    :class:`FrameError` for anything else (garbage, trailing bytes, a semantic tag anywhere)."""
     try:
-        item = cbor2.CBORDecoder(stream, max_depth=64).decode()
-    except Exception as exc:  # cbor2 raises several types for hostile input
-        raise FrameError(f"not a CBOR item: {exc}") from None
-    if stream.tell() != len(data):
-        raise FrameError("bytes after the CBOR item")
-    return item
+        return loads_item(data, max_nesting=FRAME_MAX_NESTING)
+    except ValueError as exc:
+        raise FrameError(f"not a CBOR item of the profile: {exc}") from None
+
+
+def dumps_frame(frame: Any) -> bytes:
+    """Encode a frame as one tag-free CBOR item. Raises ``ValueError`` for a value that would need a
+    tag (an integer beyond 64 bits, a set, a date...): no peer of the profile may be sent one."""
+    return dumps_item(frame)
 
 
 def parse_input_datagram(data: bytes) -> tuple[int, Any]:

@@ -40,7 +40,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from device_sdk.errors import ConfigError
+from device_sdk.errors import ConfigError, UnknownName
+from device_sdk.wire.cbor import unencodable
 
 from .actuator import ActionHandler, Actuator, SetHandler
 from .admin import AdminBackend, AdminChannel
@@ -94,6 +95,9 @@ class _Hub:
     def call_done(self, call: ActuatorCall) -> None:
         self.dispatcher.finished(call)
 
+    def session_closed(self, session: ChannelSession) -> None:
+        self._registry._sessions.pop(session, None)
+
 
 def _check_positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -144,7 +148,8 @@ class ChannelRegistry:
         self._version = 0
         self._catalog = CatalogPublisher(hub=self._hub)
         self._admin: AdminChannel | None = None
-        self._sessions: list[ChannelSession] = []
+        self._sessions: dict[ChannelSession, None] = {}
+        """The open sessions, in the order opened (a session leaves as it closes)."""
         if admin is not None:
             self.set_admin_backend(admin)
 
@@ -250,6 +255,9 @@ class ChannelRegistry:
             raise ConfigError(f"stream {name!r}: format needs a text 'codec'")
         if not all(isinstance(k, str) for k in format):
             raise ConfigError(f"stream {name!r}: format keys must be text")
+        why = unencodable(dict(format))
+        if why is not None:  # it is sent in the catalog and on every open
+            raise ConfigError(f"stream {name!r}: the format holds {why}")
         fmt = StreamFormat(codec, {k: v for k, v in format.items() if k != "codec"})
         chunk = self._stream_chunk if chunk_bytes is None else _check_positive("chunk_bytes", chunk_bytes)
         buffer = self._stream_buffer if buffer_bytes is None else _check_positive("buffer_bytes", buffer_bytes)
@@ -284,7 +292,7 @@ class ChannelRegistry:
         """Remove channel ``name``: its open channels are closed and the catalog changes."""
         channel = self._channels.pop(name, None)
         if channel is None:
-            raise KeyError(name)
+            raise UnknownName(name)
         channel._remove()
         self._catalog_changed()
 
@@ -422,7 +430,6 @@ class ChannelRegistry:
             _log.info("refused channel %r (%s) for %s: %s", label, protocol, peer.fp_text[:8], reason)
             return OpenRefused(label=label, protocol=protocol, reason=reason)
 
-        self._sessions = [s for s in self._sessions if not s.closed]
         session: ChannelSession
         if label == CATALOG_LABEL:
             if protocol != CATALOG_PROTOCOL:
@@ -433,8 +440,6 @@ class ChannelRegistry:
                 return refuse(f"the admin channel speaks {ADMIN_PROTOCOL}")
             if self._admin is None:
                 return refuse("this device has no admin channel")
-            if not peer.is_admin:
-                return refuse("only admin peers may open the admin channel")
             session = self._admin.open_session(label=label, protocol=protocol, peer=peer)
         else:
             channel = self._channels.get(label)
@@ -443,13 +448,14 @@ class ChannelRegistry:
             if protocol != channel.descriptor.protocol:
                 return refuse(f"channel {label!r} speaks {channel.descriptor.protocol}")
             session = channel._open_session(label=label, protocol=protocol, peer=peer)
-        self._sessions.append(session)
+        if not session.closed:
+            self._sessions[session] = None
         return session
 
     @property
     def sessions(self) -> tuple[ChannelSession, ...]:
         """The open sessions."""
-        return tuple(s for s in self._sessions if not s.closed)
+        return tuple(self._sessions)
 
     def take_calls(self) -> list[ActuatorCall]:
         """The actuator and admin calls that may run now (each returned once); run each with

@@ -70,7 +70,13 @@ class ReadingSource(ChannelSource[Any]):
         self._reading = reading
         frame = reading.to_frame()
         for session in tuple(self._sessions):
-            session._offer(reading, frame)
+            try:
+                session._offer(reading, frame)
+            except Exception:
+                # What one controller set up (its subscription) must never keep the reading from the
+                # others: that session is closed, the loop goes on.
+                _log.exception("%r: closing the channel after an error delivering a reading", session)
+                session._terminate("internal error")
         return reading
 
 

@@ -12,22 +12,21 @@ session announces itself once when data arrives, and again only after the transp
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
-if TYPE_CHECKING:
-    from .calls import ActuatorCall
+from ..identity.fingerprint import fingerprint_text
+from ..wire.codes import OpenResult
 
 _log = logging.getLogger(__name__)
 
 Role = Literal["admin", "user"]
 """A paired controller's role (profile section 5): the first one paired is an admin."""
 
-REFUSED: int = 102
+REFUSED: int = OpenResult.PERMANENT_ERROR
 """The data-channel-open-response result for a refused channel (permanent error)."""
 
 
@@ -43,7 +42,7 @@ class PeerInfo:
     @property
     def fp_text(self) -> str:
         """The fingerprint as text: standard base64, padded (44 characters), as in TXT ``fp``."""
-        return base64.b64encode(self.fp).decode("ascii")
+        return fingerprint_text(self.fp)
 
     @property
     def is_admin(self) -> bool:
@@ -87,17 +86,16 @@ RegistryEvent = CatalogChanged | SessionReady | CallsReady
 
 
 class Hub(Protocol):
-    """What channels need from the registry (internal)."""
+    """What channels need from the registry (internal; channels that take requests need
+    :class:`~device_sdk.channels.calls.CallHub`)."""
 
     def clock(self) -> float: ...
 
     def notify(self, event: RegistryEvent) -> None: ...
 
-    def submit(self, call: ActuatorCall) -> None: ...
-
     def has_room(self, session: ChannelSession) -> bool: ...
 
-    def call_done(self, call: ActuatorCall) -> None: ...
+    def session_closed(self, session: ChannelSession) -> None: ...
 
 
 class _Source(Protocol):
@@ -220,11 +218,13 @@ class ChannelSession:
         return out
 
     def close(self) -> None:
-        """Close the session because the stream ended; idempotent. Pending frames are dropped."""
+        """Close the session because the stream ended; idempotent. Pending frames are dropped, and the
+        registry lets go of the session at once (nothing keeps it, or its connection, alive)."""
         if not self._closed:
             self._closed = True
             self._queue.clear()
             self._source._detach(self)
+            self._hub.session_closed(self)
 
     # -- for subclasses and the registry -----------------------------------------------------------
 
@@ -240,10 +240,6 @@ class ChannelSession:
             return
         self._queue.append(frame)
         self._wake()
-
-    def _push_all(self, frames: Iterable[Any]) -> None:
-        for frame in frames:
-            self._push(frame)
 
     def _wake(self) -> None:
         if self._armed and not self._closed:

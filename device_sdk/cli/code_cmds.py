@@ -6,11 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..factory import FactoryData
+from ..device import FactoryData
+from ..device.sticker import format_manual_code, sticker_text, write_sticker_png, write_sticker_svg
+from ..errors import ConfigError, InvalidSetupCode
 from ..identity import AgentIdentity, stored_names
 from ..pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
-from ..sticker import format_manual_code, sticker_text, write_sticker_png, write_sticker_svg
-from .common import default_state_dir
+from .common import id_number, usable_state_dir, whole_number
 from .render import emit_json, is_terminal, say
 
 DEFAULT_NAME = "device_sdk device"
@@ -26,11 +27,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parse.set_defaults(func=cmd_code_parse)
 
     make = code_sub.add_parser("make", help="make the QR text and manual code for a passcode")
-    make.add_argument("--passcode", type=int, required=True)
-    make.add_argument("--discriminator", type=int, required=True)
-    make.add_argument("--vendor-id", type=lambda s: int(s, 0), default=0xFFF1)
-    make.add_argument("--product-id", type=lambda s: int(s, 0), default=0x8000)
-    make.add_argument("--flow", type=int, default=0, choices=(0, 1, 2))
+    make.add_argument("--passcode", type=whole_number, required=True)
+    make.add_argument("--discriminator", type=whole_number, required=True)
+    make.add_argument("--vendor-id", type=id_number, default=0xFFF1)
+    make.add_argument("--product-id", type=id_number, default=0x8000)
+    make.add_argument("--flow", type=whole_number, default=0, choices=(0, 1, 2))
     make.add_argument("--json", action="store_true", help="machine-readable output")
     make.set_defaults(func=cmd_code_make)
 
@@ -38,10 +39,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     prov.add_argument("--state-dir", type=Path, help="the device's state directory")
     prov.add_argument("--name", help="the device's name (default: the stored one, else 'device_sdk device')")
     prov.add_argument("--model", help="the model name (default: the stored one, else 'device_sdk device')")
-    prov.add_argument("--passcode", type=int, help="use this passcode instead of a random one")
-    prov.add_argument("--discriminator", type=int, help="use this discriminator instead of a random one")
-    prov.add_argument("--vendor-id", type=lambda s: int(s, 0))
-    prov.add_argument("--product-id", type=lambda s: int(s, 0))
+    prov.add_argument("--passcode", type=whole_number, help="use this passcode instead of a random one")
+    prov.add_argument("--discriminator", type=whole_number, help="use this discriminator instead of a random one")
+    prov.add_argument("--vendor-id", type=id_number)
+    prov.add_argument("--product-id", type=id_number)
     prov.add_argument("--svg", type=Path, help="write the sticker as SVG")
     prov.add_argument("--png", type=Path, help="write the sticker as PNG")
     prov.add_argument("--json", action="store_true", help="machine-readable output")
@@ -95,13 +96,16 @@ def cmd_code_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_code_make(args: argparse.Namespace) -> int:
-    payload = SetupPayload(
-        passcode=args.passcode,
-        discriminator=args.discriminator,
-        vendor_id=args.vendor_id,
-        product_id=args.product_id,
-        flow=args.flow,
-    )
+    try:
+        payload = SetupPayload(
+            passcode=args.passcode,
+            discriminator=args.discriminator,
+            vendor_id=args.vendor_id,
+            product_id=args.product_id,
+            flow=args.flow,
+        )
+    except InvalidSetupCode as exc:
+        raise ConfigError(f"cannot make a setup code from these values: {exc}") from None
     manual = encode_manual(payload, long=args.flow != 0)
     out = {"qr": encode_qr(payload), "manual": manual}
     if args.json:
@@ -115,7 +119,7 @@ def cmd_code_make(args: argparse.Namespace) -> int:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    state_dir = args.state_dir or default_state_dir("device")
+    state_dir = usable_state_dir(args.state_dir, "device")
     stored_name, stored_model = stored_names(state_dir)
     identity = AgentIdentity.load_or_create(
         state_dir,

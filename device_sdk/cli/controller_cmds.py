@@ -1,4 +1,4 @@
-"""The controller side of the CLI: discover, pair, peers, unpair, info, watch, set, do."""
+"""The controller side of the CLI: discover, pair, peers, unpair, info, watch, set, do, listen."""
 
 from __future__ import annotations
 
@@ -10,18 +10,31 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import ControllerConfig
-from ..controller import Controller, DeviceTarget
-from ..device_connection import DeviceConnection
+from ..channels import Catalog, ChannelDescriptor, StreamFormat
+from ..controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
+from ..controller.recording import StreamRecorder, format_from_catalog
 from ..discovery import DiscoveredDevice
-from ..errors import ChannelError, DeviceNotFound, DeviceSDKError
+from ..errors import (
+    ActuatorError,
+    ChannelError,
+    ChannelOpenFailed,
+    ConfigError,
+    ConnectionClosed,
+    DeviceNotFound,
+    DeviceSDKError,
+    TransportError,
+)
 from ..identity import fingerprint_text
-from .common import default_state_dir
-from .render import emit_json, emit_json_line, note, say
+from ..pairing.setup_code import parse_setup_code
+from ..pairing.trust import PinnedDevice
+from ..wire import CloseCode
+from .common import non_negative, positive_count, seconds, usable_state_dir
+from .messages import ErrorContext, channel_misuse, unknown
+from .render import emit_json, emit_json_line, is_terminal, note, say
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,7 +48,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
 
     p = sub.add_parser("discover", parents=[common], help="list devices on the network")
-    p.add_argument("--timeout", type=float, default=3.0)
+    p.add_argument("--timeout", type=seconds, default=3.0, help="how long to listen (default 3 s)")
     p.add_argument("--pairable", action="store_true", help="only devices with an open pairing window")
     p.set_defaults(func=_wrap(cmd_discover))
 
@@ -47,33 +60,44 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("peers", parents=[common], help="list paired devices")
     p.set_defaults(func=_wrap(cmd_peers))
 
-    p = sub.add_parser("unpair", parents=[common], help="forget a paired device")
-    p.add_argument("device")
-    p.set_defaults(func=_wrap(cmd_unpair))
-
     p = sub.add_parser("info", parents=[common], help="agent-info and channel catalog of a paired device")
     p.add_argument("device")
     p.set_defaults(func=_wrap(cmd_info))
 
-    p = sub.add_parser("watch", parents=[common], help="stream a sensor or input channel")
-    p.add_argument("device")
-    p.add_argument("channel")
-    p.add_argument("--count", type=int, help="stop after this many readings")
-    p.add_argument("--min-interval-ms", type=int)
+    p = sub.add_parser(
+        "watch", parents=[common], help="show a sensor's or input's readings, or an actuator's state as it changes"
+    )
+    _device_and_channel(p)
+    p.add_argument("--count", type=positive_count, help="stop after this many readings")
+    p.add_argument("--min-interval-ms", type=non_negative, help="at most one reading per this many ms")
     p.add_argument("--follow", action="store_true", help="when the device goes away, wait for it and go on watching")
     p.set_defaults(func=_wrap(cmd_watch, on_stop=0))
 
     p = sub.add_parser("set", parents=[common], help='set an actuator (VALUE is JSON: true, 0.5, "text")')
-    p.add_argument("device")
-    p.add_argument("channel")
+    _device_and_channel(p)
     p.add_argument("value")
     p.set_defaults(func=_wrap(cmd_set))
 
     p = sub.add_parser("do", parents=[common], help="run an actuator action")
-    p.add_argument("device")
-    p.add_argument("channel")
+    _device_and_channel(p)
     p.add_argument("action")
     p.set_defaults(func=_wrap(cmd_do))
+
+    p = sub.add_parser(
+        "listen",
+        parents=[common],
+        help="save a byte stream (WAV for PCM audio, raw bytes otherwise) to a file or to stdout",
+    )
+    _device_and_channel(p)
+    p.add_argument("--out", type=Path, help="write here (default: stdout, e.g. piped into a player)")
+    p.add_argument("--seconds", type=seconds, help="stop after this much of the stream (default: until Ctrl-C)")
+    p.add_argument("--raw", action="store_true", help="write the bytes as they come, even for PCM audio")
+    p.set_defaults(func=_wrap(cmd_listen, on_stop=0))
+
+
+def _device_and_channel(p: argparse.ArgumentParser) -> None:
+    p.add_argument("device", help="name, fingerprint prefix or discriminator of a paired device")
+    p.add_argument("channel", help="a channel of its catalog (`device-sdk info DEVICE` lists them)")
 
 
 INTERRUPTED = 130
@@ -86,7 +110,7 @@ def _wrap(
     on_stop: int = INTERRUPTED,
 ) -> Callable[[argparse.Namespace], int]:
     """A command run in its own event loop; SIGINT/SIGTERM end it cleanly with exit code ``on_stop``
-    (0 for ``watch``, which runs until stopped)."""
+    (0 for ``watch`` and ``listen``, which run until stopped)."""
 
     def run(args: argparse.Namespace) -> int:
         async def main() -> int:
@@ -104,12 +128,13 @@ def _wrap(
                 with contextlib.suppress(NotImplementedError):
                     loop.add_signal_handler(sig, stop)
             config = ControllerConfig(
-                state_dir=args.state_dir or default_state_dir("controller"),
+                state_dir=usable_state_dir(args.state_dir, "controller"),
                 name=args.name,
                 interfaces=tuple(args.interfaces) if args.interfaces else None,
             )
             try:
                 async with Controller(config) as ctl:
+                    context(args).devices = [p.name for p in ctl.peers()]
                     return await fn(ctl, args)
             except asyncio.CancelledError:
                 if not stopped:
@@ -120,6 +145,14 @@ def _wrap(
         return asyncio.run(main())
 
     return run
+
+
+def context(args: argparse.Namespace) -> ErrorContext:
+    """The command's error context (created by ``main``; a fresh one when called otherwise)."""
+    ctx = getattr(args, "context", None)
+    if not isinstance(ctx, ErrorContext):
+        ctx = args.context = ErrorContext(device=getattr(args, "device", None))
+    return ctx
 
 
 def _device_json(d: DiscoveredDevice) -> dict[str, Any]:
@@ -154,15 +187,29 @@ async def cmd_discover(ctl: Controller, args: argparse.Namespace) -> int:
 async def _target(ctl: Controller, args: argparse.Namespace, code: str | None = None) -> Any:
     if args.ready_file:
         return DeviceTarget.from_ready_file(args.ready_file)
+    ctx = context(args)
     try:
         if args.device == "-" and code is not None:
             return await ctl.find_for_code(code)
-        return await ctl.find(args.device)
+        found = await ctl.find(args.device)
     except DeviceNotFound:
-        what = "with an open pairing window for this code" if args.device == "-" else f"matching {args.device!r}"
+        browser = await ctl.browser()
+        ctx.devices = sorted({*ctx.devices, *(d.display_name for d in browser.devices.values())})
+        if args.device == "-":
+            raise DeviceNotFound(
+                "no device with an open pairing window matches this setup code on the network: "
+                "check that it is switched on and its window is open (press its pairing button)"
+            ) from None
         raise DeviceNotFound(
-            f"no device {what} found on the network (by name, fingerprint prefix or discriminator)"
+            unknown(
+                f"no device called {args.device!r} answered on the network",
+                args.device,
+                ctx.devices,
+                ": `device-sdk discover` lists the devices it can see",
+            )
         ) from None
+    ctx.device = found.display_name
+    return found
 
 
 async def _read_line(prompt: str) -> str:
@@ -202,6 +249,7 @@ async def _read_line(prompt: str) -> str:
 
 async def cmd_pair(ctl: Controller, args: argparse.Namespace) -> int:
     code: str | None = args.code
+    context(args).code = code
     ask = None
     if code == "pin":
         code = None
@@ -210,6 +258,8 @@ async def cmd_pair(ctl: Controller, args: argparse.Namespace) -> int:
             return await _read_line("code shown on the device: ")
 
         ask = ask_pin
+    elif code is not None and code.strip() != "0":
+        parse_setup_code(code)  # a mistyped code is reported before the network is searched
     target = await _target(ctl, args, code)
     conn = await ctl.pair(target, code, ask_pin=ask)
     await conn.close()
@@ -245,19 +295,69 @@ async def cmd_peers(ctl: Controller, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_unpair(ctl: Controller, args: argparse.Namespace) -> int:
-    removed = ctl.unpair(args.device)
-    if args.json:
-        emit_json({"unpaired": removed.name, "fp": fingerprint_text(removed.fingerprint)})
-    else:
-        say(f"forgot {removed.name}")
-    return 0
+def _pinned(ctl: Controller, args: argparse.Namespace) -> PinnedDevice:
+    """The paired device the user named; DeviceNotFound with the closest names when none is."""
+    ctx = context(args)
+    try:
+        pinned = ctl.pins.find(args.device)
+    except DeviceNotFound:
+        raise DeviceNotFound(
+            unknown(
+                f"no paired device is called {args.device!r}",
+                args.device,
+                ctx.devices,
+                ": `device-sdk peers` lists the paired ones, `device-sdk pair` adds one",
+            )
+        ) from None
+    ctx.device = pinned.name
+    return pinned
 
 
 async def _connect(ctl: Controller, args: argparse.Namespace) -> DeviceConnection:
     if args.ready_file:
-        return await ctl.connect(DeviceTarget.from_ready_file(args.ready_file))
-    return await ctl.connect(args.device)
+        target = DeviceTarget.from_ready_file(args.ready_file)
+        context(args).device = target.name
+        return _watch_closure(await ctl.connect(target), args)
+    pinned = _pinned(ctl, args)
+    try:
+        return _watch_closure(await ctl.connect(pinned), args)
+    except DeviceNotFound:
+        raise DeviceNotFound(
+            f"{pinned.name} is paired but was not found on the network: check that it is switched on "
+            "and on this network (or choose the interface with --interface)"
+        ) from None
+
+
+def _watch_closure(conn: DeviceConnection, args: argparse.Namespace) -> DeviceConnection:
+    """Keep how ``conn`` ends in the error context: a channel that fails because the device closed the
+    connection is then explained by why it closed it."""
+    ctx = context(args)
+
+    def ended(closed: asyncio.Future[ConnectionClosed]) -> None:
+        if closed.cancelled() or closed.exception() is not None:
+            return
+        why = closed.result()
+        if why.by_peer or why.code != CloseCode.NORMAL:  # not the command's own close when it is done
+            ctx.closed = why
+
+    conn.agent.closed.add_done_callback(ended)
+    return conn
+
+
+async def _catalog(conn: DeviceConnection, args: argparse.Namespace) -> Catalog:
+    """The device's channels, kept in the error context for the messages."""
+    catalog = await conn.catalog()
+    context(args).catalog = catalog
+    return catalog
+
+
+async def _channel(conn: DeviceConnection, args: argparse.Namespace, kinds: tuple[str, ...]) -> ChannelDescriptor:
+    """The descriptor of ``args.channel`` when it is one of ``kinds``; else the sentence saying why not."""
+    catalog = await _catalog(conn, args)
+    found = catalog.get(args.channel)
+    if found is None or found.kind not in kinds:
+        raise ChannelError(channel_misuse(context(args).device or conn.name, args.channel, catalog))
+    return found
 
 
 async def cmd_info(ctl: Controller, args: argparse.Namespace) -> int:
@@ -293,36 +393,71 @@ async def cmd_watch(ctl: Controller, args: argparse.Namespace) -> int:
         finally:
             await conn.close()
         return 0
-    device: str | DeviceTarget = DeviceTarget.from_ready_file(args.ready_file) if args.ready_file else args.device
+    device: DeviceTarget | PinnedDevice = (
+        DeviceTarget.from_ready_file(args.ready_file) if args.ready_file else _pinned(ctl, args)
+    )
+    name = context(args).device = device.name
+    lost = False
     async for conn in ctl.connections(device):
+        if lost:
+            note(f"{name} is back; watching {args.channel!r} again")
+            lost = False
         try:
             if await _watch(conn, args, seen):
                 break
-        except ChannelError as exc:
+        except TransportError:
+            pass  # the connection failed (lost contact, closed by the device, no answer): wait for it
+        except ChannelError:
             if not conn.closed:
-                raise
-            note(f"connection lost ({exc}); waiting for the device to come back")
+                raise  # the channel ended on a live connection (the channel was removed): no loss of contact
+        else:
+            continue  # the channel ended with the connection still up: open it again
+        lost = True
+        note(f"lost contact with {name}; waiting for it to come back")
+        if not conn.closed:
+            await conn.close()
     return 0
 
 
 async def _watch(conn: DeviceConnection, args: argparse.Namespace, seen: list[int]) -> bool:
-    """Print readings until ``--count`` is reached (True) or the channel ends."""
-    catalog = await conn.catalog()
-    kind = catalog[args.channel].kind if catalog.get(args.channel) else "sensor"
-    source = (
-        conn.input(args.channel)
-        if kind == "input"
-        else conn.subscribe(args.channel, min_interval_ms=args.min_interval_ms)
-    )
-    async for reading in source:
+    """Print readings (or an actuator's confirmed states) until ``--count`` is reached (True) or the
+    channel ends (False)."""
+    channel = await _channel(conn, args, ("sensor", "input", "actuator"))
+    async for seq, t, value in _watched(conn, channel, args):
         if args.json:
-            emit_json_line({"s": reading.seq, "t": reading.t, "v": reading.value})
+            emit_json_line({"s": seq, "t": t, "v": value} if seq is not None else {"t": t, "v": value})
         else:
-            say(f"{args.channel} = {reading.value}  (#{reading.seq})")
+            say(f"{args.channel} = {_show(value)}" + (f"  (#{seq})" if seq is not None else ""))
         seen[0] += 1
         if args.count is not None and seen[0] >= args.count:
             return True
     return False
+
+
+async def _watched(
+    conn: DeviceConnection, channel: ChannelDescriptor, args: argparse.Namespace
+) -> AsyncGenerator[tuple[int | None, float | None, Any], None]:
+    """``(seq, t, value)`` of each reading of a sensor or input, or ``(None, t, state)`` of each state
+    an actuator confirms (its current state first)."""
+    if channel.kind == "actuator":
+        async with contextlib.aclosing(conn.actuator_states(channel.name)) as states:
+            async for state in states:
+                yield None, state.t, state.value
+        return
+    if channel.kind == "input":
+        source = conn.input(channel.name)
+    else:
+        source = conn.subscribe(channel.name, min_interval_ms=args.min_interval_ms)
+    async with contextlib.aclosing(source) as readings:
+        async for reading in readings:
+            yield reading.seq, reading.t, reading.value
+
+
+def _show(value: Any) -> str:
+    """A value as a person reads it: JSON for true/false/null, text as it is."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return str(value)
 
 
 def _parse_value(text: str) -> Any:
@@ -332,27 +467,88 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+async def _request(conn: DeviceConnection, args: argparse.Namespace, call: Awaitable[Any]) -> Any:
+    """Run an actuator request; a refused channel is explained with the device's catalog."""
+    try:
+        return await call
+    except ChannelOpenFailed:
+        with contextlib.suppress(DeviceSDKError):
+            await _catalog(conn, args)  # for the message: which channel was meant, and of what kind
+        raise
+
+
 async def cmd_set(ctl: Controller, args: argparse.Namespace) -> int:
     conn = await _connect(ctl, args)
     try:
-        state = await conn.set(args.channel, _parse_value(args.value))
+        state = await _request(conn, args, conn.set(args.channel, _parse_value(args.value)))
     finally:
         await conn.close()
     if args.json:
         emit_json({"channel": args.channel, "v": state})
     else:
-        say(f"{args.channel} = {state}")
+        say(f"{args.channel} = {_show(state)}")
     return 0
 
 
 async def cmd_do(ctl: Controller, args: argparse.Namespace) -> int:
     conn = await _connect(ctl, args)
     try:
-        state = await conn.do(args.channel, args.action)
+        try:
+            state = await _request(conn, args, conn.do(args.channel, args.action))
+        except ActuatorError as exc:
+            if exc.code != "unknown-op":
+                raise
+            channel = await _channel(conn, args, ("actuator",))
+            actions = channel.actions
+            listed = f"; its actions are {', '.join(repr(a) for a in actions)}" if actions else "; it has no actions"
+            raise ChannelError(
+                unknown(f"{conn.name}'s {args.channel!r} has no action {args.action!r}", args.action, actions, listed)
+            ) from None
     finally:
         await conn.close()
     if args.json:
         emit_json({"channel": args.channel, "action": args.action, "v": state})
     else:
-        say(f"{args.channel}: {args.action} done" + (f" -> {state}" if state is not None else ""))
+        say(f"{args.channel}: {args.action} done" + (f" -> {_show(state)}" if state is not None else ""))
     return 0
+
+
+async def cmd_listen(ctl: Controller, args: argparse.Namespace) -> int:
+    if args.out is None and is_terminal():
+        raise ConfigError(
+            "give --out FILE to save the stream, or pipe the output into a player (`... | aplay -f S16_LE -r 16000`)"
+        )
+    conn = await _connect(ctl, args)
+    try:
+        channel = await _channel(conn, args, ("stream",))
+        recorder: StreamRecorder | None = None
+        try:
+            async with contextlib.aclosing(conn.stream(channel.name)) as chunks:
+                async for chunk in chunks:
+                    if recorder is None:
+                        fmt = conn.stream_format(channel.name) or format_from_catalog(channel)
+                        recorder = _recorder(args, fmt)
+                    if recorder.write(chunk.data):
+                        break
+        finally:
+            if recorder is not None:
+                recorder.close()
+                _report_saved(args, recorder)
+    finally:
+        await conn.close()
+    return 0
+
+
+def _recorder(args: argparse.Namespace, fmt: StreamFormat | None) -> StreamRecorder:
+    if args.out is not None:
+        return StreamRecorder.to_file(args.out, fmt, seconds=args.seconds, raw=args.raw)
+    return StreamRecorder.to_stream(sys.stdout.buffer, fmt, seconds=args.seconds)
+
+
+def _report_saved(args: argparse.Namespace, recorder: StreamRecorder) -> None:
+    where = f" to {args.out}" if args.out is not None else ""
+    summary = f"saved {recorder.describe()}{where}"
+    if args.json and args.out is not None:
+        emit_json({"out": str(args.out), **recorder.summary()})
+    else:
+        note(summary)

@@ -9,10 +9,9 @@ import signal
 import webbrowser
 from pathlib import Path
 
-from ..config import ControllerConfig
-from ..controller import Controller
+from ..controller import Controller, ControllerConfig
 from ..errors import ConfigError
-from .common import default_state_dir
+from .common import usable_state_dir
 from .render import note, say
 
 DEFAULT_NAME = "Dashboard"
@@ -49,7 +48,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         config = ControllerConfig(
-            state_dir=args.state_dir or default_state_dir("controller"),
+            state_dir=usable_state_dir(args.state_dir, "controller"),
             name=args.name,
             interfaces=tuple(args.interfaces) if args.interfaces else None,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -33,3 +34,20 @@ def error(text: str) -> None:
 
 def is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def output_is_journal() -> bool:
+    """Whether stdout goes to the systemd journal (a log: no secrets there).
+
+    systemd sets ``JOURNAL_STREAM`` to ``device:inode`` of the stream it connects; it is ours only when
+    stdout is still that stream (a program may have redirected it).
+    """
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    device, _, inode = stream.partition(":")
+    if not device.isdigit() or not inode.isdigit():
+        return False
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):
+        return False
+    return (st.st_dev, st.st_ino) == (int(device), int(inode))

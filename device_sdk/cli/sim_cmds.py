@@ -8,10 +8,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError, HardwareError
 from ..hardware.sim import PAIRING_BUTTON
 from ..hardware.sim_control import sim_request
 from ..hardware.sim_protocol import DEFAULT_HOLD_S, Force, Press, SetInput, SimRequest, Status
-from .common import default_state_dir
+from .common import default_state_dir, seconds
+from .messages import unknown
 from .render import emit_json, say
 
 
@@ -31,7 +33,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     press.add_argument("button", nargs="?", default=PAIRING_BUTTON, help=f"button name (default {PAIRING_BUTTON})")
     press.add_argument(
         "--hold",
-        type=float,
+        type=seconds,
         default=DEFAULT_HOLD_S,
         metavar="S",
         help=f"hold it S seconds (default {DEFAULT_HOLD_S}; the pairing button's hold_s, 10 s, is a factory reset)",
@@ -49,8 +51,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     common(set_)
     set_.set_defaults(func=cmd_set)
 
-    force = cmds.add_parser("force", help="make a simulated sensor report a value ('none' resumes its signal)")
-    force.add_argument("sensor", help="sensor name, e.g. temperature")
+    force = cmds.add_parser(
+        "force",
+        help="make a sensor report a value: simulated sensors, MCP3008 inputs, distance sensors ('none' resumes)",
+    )
+    force.add_argument("sensor", help="sensor name, e.g. temperature or soil_moisture")
     force.add_argument("value", help="a number, or 'none'")
     common(force)
     force.set_defaults(func=cmd_force)
@@ -58,7 +63,26 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def _call(args: argparse.Namespace, request: SimRequest) -> dict[str, Any]:
     state_dir: Path = args.state_dir or default_state_dir("device")
-    return asyncio.run(sim_request(state_dir, request))
+    try:
+        return asyncio.run(sim_request(state_dir, request))
+    except HardwareError:
+        names = _names_for(request, asyncio.run(sim_request(state_dir, Status())))
+        name = getattr(request, "name", None)
+        if name is None or names is None or name in names:
+            raise
+    what = "sensor that can be forced" if isinstance(request, Force) else "button or motion sensor"
+    listed = f"; it has: {', '.join(names)}" if names else ""
+    raise HardwareError(unknown(f"the simulated device has no {what} {name!r}", name, names, listed))
+
+
+def _names_for(request: SimRequest, status: dict[str, Any]) -> list[str] | None:
+    """The names ``request`` may use on the device whose status this is (None: any)."""
+    if isinstance(request, Force):
+        return sorted(status.get("forced") or {})
+    if isinstance(request, Press | SetInput):
+        button = [PAIRING_BUTTON] if status.get("pairing_button") else []
+        return button + sorted(status.get("inputs") or {})
+    return None
 
 
 def cmd_press(args: argparse.Namespace) -> int:
@@ -83,9 +107,12 @@ def cmd_force(args: argparse.Namespace) -> int:
     if args.value.lower() == "none":
         value: float | None = None
     else:
-        value = float(args.value)  # a ValueError is reported by main()
+        try:
+            value = float(args.value)
+        except ValueError:
+            value = math.nan
         if not math.isfinite(value):
-            raise ValueError(f"{args.value!r} is not a finite number")
+            raise ConfigError(f"{args.value!r} is not a number: give a value such as 21.5, or 'none'")
     result = _call(args, Force(name=args.sensor, value=value))
     if args.json:
         emit_json(result)

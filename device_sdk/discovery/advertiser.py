@@ -2,6 +2,20 @@
 
 One :class:`Advertiser` per device. It shares the process's ``AsyncZeroconf`` when given one and
 only closes an instance it created itself.
+
+Names are unique on the link (RFC 6762 sections 8 and 9), also between devices on one host:
+
+- Probing asks with multicast-answered (QM) questions. python-zeroconf probes with QU questions, whose
+  answers go by unicast to port 5353, which the kernel hands to just one of the sockets the processes
+  of a host have bound there (SO_REUSEPORT): a second device on the host often missed the first one's
+  answer and took its name.
+- Two devices that probe at the same moment cannot hear each other (python-zeroconf answers from its
+  registry only, and does not break ties between probes): each then announces the name. So an
+  advertiser keeps watching the name it published; when another device announces it with other data,
+  the device whose SRV data sorts highest keeps it (the tie-break of RFC 6762 section 8.2), the others
+  withdraw without a goodbye (the shared PTR record stays valid) and take the next numbers in the order
+  of that sort, and the winner announces again (the others' announcements flushed its records). A goodbye
+  for the name's PTR record while we still serve it is answered the same way.
 """
 
 from __future__ import annotations
@@ -10,20 +24,41 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from zeroconf import NonUniqueNameException, ServiceInfo
-from zeroconf._dns import DNSAddress
-from zeroconf._protocol.outgoing import DNSOutgoing
+from zeroconf import (
+    NonUniqueNameException,
+    RecordUpdate,
+    RecordUpdateListener,
+    ServiceInfo,
+    Zeroconf,
+    current_time_millis,
+)
 from zeroconf.asyncio import AsyncZeroconf
-from zeroconf.const import _CLASS_IN, _CLASS_UNIQUE, _FLAGS_AA, _FLAGS_QR_RESPONSE, _TYPE_A, _TYPE_AAAA
 
-from device_sdk.errors import DiscoveryError
+from device_sdk.errors import DiscoveryError, InvalidArgument, InvalidType
 from device_sdk.identity.names import instance_label, truncate_instance_name
 from device_sdk.wire.varint import MAX_VARINT
 
+from ._zeroconf_compat import (
+    CLASS_IN,
+    CLASS_UNIQUE,
+    FLAGS_AA,
+    FLAGS_QR_QUERY,
+    FLAGS_QR_RESPONSE,
+    TYPE_A,
+    TYPE_AAAA,
+    TYPE_ANY,
+    DNSAddress,
+    DNSOutgoing,
+    DNSPointer,
+    DNSQuestion,
+    DNSRecord,
+    DNSService,
+)
 from .interfaces import ResolvedInterfaces, resolve_interfaces
 from .txt import MAX_INSTANCE_NAME_BYTES, SERVICE_TYPE, DeviceRecord, encode_txt
 
@@ -37,6 +72,29 @@ __all__ = ["Advertiser", "AdvertiserConfig"]
 _log = logging.getLogger(__name__)
 
 _MAX_RENAMES = 100
+_PROBES = 3
+_PROBE_INTERVAL_S = 0.25
+"""RFC 6762 section 8.1: three probes 250 ms apart, after a random wait of up to 250 ms."""
+_CONFLICT_SETTLE_S = 0.4
+"""After another device announces our name: how long to collect the other contenders before deciding."""
+
+_SrvKey = tuple[str, int, int, int]
+"""What the tie-break compares: the SRV record's target host, port, priority and weight."""
+
+
+def _srv_key(record: DNSService) -> _SrvKey:
+    return (record.server.lower(), record.port, record.priority, record.weight)
+
+
+class _RecordTap(RecordUpdateListener):
+    """Hands every record zeroconf receives to ``on_record`` (goodbyes included)."""
+
+    def __init__(self, on_record: Callable[[DNSRecord, float], None]) -> None:
+        self._on_record = on_record
+
+    def async_update_records(self, zc: Zeroconf, now: float, records: list[RecordUpdate]) -> None:
+        for update in records:
+            self._on_record(update.new, now)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,11 +116,11 @@ class AdvertiserConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
-            raise ValueError(f"port {self.port} is not in 1..65535")
+            raise InvalidArgument(f"port {self.port} is not in 1..65535")
         if not self.instance_name:
-            raise ValueError("instance_name must not be empty")
+            raise InvalidArgument("instance_name must not be empty")
         if self.coalesce_delay < 0:
-            raise ValueError("coalesce_delay must not be negative")
+            raise InvalidArgument("coalesce_delay must not be negative")
 
 
 class Advertiser:
@@ -95,6 +153,12 @@ class Advertiser:
         self._flush_task: asyncio.Task[None] | None = None
         self._last_sent = float("-inf")
         self._lock = asyncio.Lock()
+        self._number = 1
+        """The number in the published name (1: the name as configured)."""
+        self._contenders: dict[_SrvKey, float] = {}
+        """SRV data other devices announced for our name (since the last decision)."""
+        self._watch_task: asyncio.Task[None] | None = None
+        self._tap: _RecordTap | None = None
 
     # -- read-only state ---------------------------------------------------------------------------
 
@@ -161,6 +225,8 @@ class Advertiser:
                 raise
             self._record = record
             self._last_sent = time.monotonic()
+            self._tap = _RecordTap(self._on_record)
+            self._zc.zeroconf.async_add_listener(self._tap, None)
 
     async def update(self, record: DeviceRecord) -> None:
         """Publish new TXT values (``cm`` flip, ``at`` rotation, ``mv`` increase) without re-probing.
@@ -225,6 +291,7 @@ class Advertiser:
             goodbye = await self._zc.async_unregister_service(old)
             await goodbye
             self._base_name = self._instance_name = base
+            self._contenders.clear()
             await self._register(record)
             self._record = record
             self._last_sent = time.monotonic()
@@ -233,6 +300,14 @@ class Advertiser:
 
     async def stop(self) -> None:
         """Withdraw the service with goodbye packets; close the ``AsyncZeroconf`` if we created it."""
+        if self._tap is not None and self._zc is not None:
+            self._zc.zeroconf.async_remove_listener(self._tap)
+            self._tap = None
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+            self._watch_task = None
         if self._flush_task is not None:
             self._flush_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -253,9 +328,9 @@ class Advertiser:
     @staticmethod
     def _check_record(record: DeviceRecord) -> None:
         if not isinstance(record, DeviceRecord):
-            raise TypeError(f"expected a DeviceRecord, not {type(record).__name__}")
+            raise InvalidType(f"expected a DeviceRecord, not {type(record).__name__}")
         if record.mv > MAX_VARINT:  # pragma: no cover - DeviceRecord already checks
-            raise ValueError("mv too large")
+            raise InvalidArgument("mv too large")
 
     def _resolve_addresses(self) -> None:
         self._resolved = resolve_interfaces(self._config.interfaces)
@@ -274,17 +349,27 @@ class Advertiser:
             parsed_addresses=list(self._addresses),
         )
 
-    async def _register(self, record: DeviceRecord) -> None:
+    async def _register(self, record: DeviceRecord, first: int = 1) -> None:
+        """Probe for the name numbered ``first`` (1: the base name), then the next numbers, and register
+        and announce the first one free."""
         assert self._zc is not None
-        for attempt in range(1, _MAX_RENAMES + 1):
-            name = self._base_name if attempt == 1 else _numbered_name(self._base_name, attempt)
+        number = first
+        for _ in range(_MAX_RENAMES):
+            name = self._base_name if number == 1 else _numbered_name(self._base_name, number)
             info = self._make_info(name, record)
-            try:
-                announce = await self._zc.async_register_service(info, allow_name_change=False)
-            except (NonUniqueNameException, ServiceNameAlreadyRegistered):
+            number += 1
+            if not await self._probe(info):
                 _log.info("mDNS name %r is taken; trying the next number", name)
                 continue
+            try:
+                announce = await self._zc.async_register_service(
+                    info, allow_name_change=False, cooperating_responders=True
+                )
+            except (NonUniqueNameException, ServiceNameAlreadyRegistered):
+                _log.info("mDNS name %r is taken in this process; trying the next number", name)
+                continue
             self._info = info
+            self._number = number - 1
             self._announce = _as_future(announce)
             if name != self._instance_name:
                 self._instance_name = name
@@ -296,6 +381,78 @@ class Advertiser:
                         _log.exception("on_rename callback failed")
             return
         raise DiscoveryError(f"no free mDNS name for {self._base_name!r} after {_MAX_RENAMES} tries")
+
+    async def _probe(self, info: ServiceInfo) -> bool:
+        """Whether ``info``'s name is free: RFC 6762 section 8.1 probes (a question for the name with our
+        records in the authority section), as QM questions so that every socket on this host sees the
+        answers. Answers land in zeroconf's cache."""
+        assert self._zc is not None
+        zc = self._zc.zeroconf
+        await asyncio.sleep(random.uniform(0, _PROBE_INTERVAL_S))
+        for _ in range(_PROBES):
+            if self._taken(info):
+                return False
+            out = DNSOutgoing(FLAGS_QR_QUERY)
+            out.add_question(DNSQuestion(info.name, TYPE_ANY, CLASS_IN))
+            # the records the probe proposes (zeroconf's annotation says PTR only, but any record goes there)
+            out.authorities.extend([info.dns_service(), info.dns_text()])  # type: ignore[list-item]
+            zc.async_send(out)
+            await asyncio.sleep(_PROBE_INTERVAL_S)
+        return not self._taken(info)
+
+    def _taken(self, info: ServiceInfo) -> bool:
+        """Whether zeroconf's cache holds another device's SRV record for ``info``'s name."""
+        assert self._zc is not None
+        zc = self._zc.zeroconf
+        ours = _srv_key(info.dns_service())
+        now = current_time_millis()
+        for record in zc.cache.async_entries_with_name(info.name):
+            if isinstance(record, DNSService) and not record.is_expired(now) and _srv_key(record) != ours:
+                return True
+        return False
+
+    def _on_record(self, record: DNSRecord, now: float) -> None:
+        """A record zeroconf received: another device announcing our name, or a goodbye for it."""
+        info = self._info
+        if info is None:
+            return
+        name = info.name.lower()
+        if isinstance(record, DNSService) and record.name.lower() == name and not record.is_expired(now):
+            key = _srv_key(record)
+            if key == _srv_key(info.dns_service()):
+                return  # our own announcement, looped back
+            self._contenders[key] = now
+        elif isinstance(record, DNSPointer) and record.alias.lower() == name and record.is_expired(now):
+            pass  # a goodbye for the name we serve: announce it again (below)
+        else:
+            return
+        if self._watch_task is None or self._watch_task.done():
+            self._watch_task = asyncio.get_running_loop().create_task(self._resolve_conflict())
+
+    async def _resolve_conflict(self) -> None:
+        """After another device announced our name: keep it when our SRV data sorts highest (and announce
+        again), else withdraw silently and take the next free number (by our place in that order)."""
+        await asyncio.sleep(_CONFLICT_SETTLE_S)
+        async with self._lock:
+            info, contenders = self._info, self._contenders
+            self._contenders = {}
+            if info is None or self._zc is None:
+                return
+            record = self._pending or self._record
+            assert record is not None
+            above = sum(1 for key in contenders if key > _srv_key(info.dns_service()))
+            if above == 0:
+                if contenders:
+                    _log.info("kept the mDNS name %r against %d other device(s)", self._instance_name, len(contenders))
+                await self._publish(record)  # announce again: the others' announcements flushed our records
+                return
+            _log.info("mDNS name %r is also announced by another device; moving", self._instance_name)
+            self._cancel_announce()
+            self._zc.zeroconf.registry.async_remove(info)  # no goodbye: the PTR record is shared with the winner
+            self._info = None
+            await self._register(record, first=self._number + above)
+            self._record = record
+            self._last_sent = time.monotonic()
 
     async def _flush_later(self, wait: float) -> None:
         await asyncio.sleep(wait)
@@ -323,11 +480,11 @@ class Advertiser:
     def _send_address_goodbyes(self, gone: Sequence[str]) -> None:
         if not gone or self._zc is None:
             return
-        out = DNSOutgoing(_FLAGS_QR_RESPONSE | _FLAGS_AA)
+        out = DNSOutgoing(FLAGS_QR_RESPONSE | FLAGS_AA)
         for address in gone:
             packed = ipaddress.ip_address(address).packed
-            rtype = _TYPE_A if len(packed) == 4 else _TYPE_AAAA
-            out.add_answer_at_time(DNSAddress(self._host_name, rtype, _CLASS_IN | _CLASS_UNIQUE, 0, packed), 0)
+            rtype = TYPE_A if len(packed) == 4 else TYPE_AAAA
+            out.add_answer_at_time(DNSAddress(self._host_name, rtype, CLASS_IN | CLASS_UNIQUE, 0, packed), 0)
         self._zc.zeroconf.async_send(out)
 
     def _cancel_announce(self) -> None:

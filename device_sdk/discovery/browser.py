@@ -22,14 +22,13 @@ from zeroconf import (
     ServiceInfo,
     ServiceStateChange,
     Zeroconf,
+    current_time_millis,
 )
-from zeroconf._dns import DNSText
-from zeroconf._utils.time import current_time_millis
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
-from zeroconf.const import _CLASS_IN, _TYPE_TXT
 
 from device_sdk.errors import DeviceNotFound, DiscoveryError
 
+from ._zeroconf_compat import CLASS_IN, TYPE_TXT, DNSText
 from .events import DeviceAdded, DeviceRemoved, DeviceUpdated, DiscoveredDevice, DiscoveryEvent
 from .interfaces import resolve_interfaces
 from .txt import SERVICE_TYPE, InvalidTxt, parse_txt, sanitize_display_name
@@ -298,7 +297,7 @@ class Browser:
         now = current_time_millis()
         records = [
             r
-            for r in self._zc.zeroconf.cache.async_all_by_details(name, _TYPE_TXT, _CLASS_IN)
+            for r in self._zc.zeroconf.cache.async_all_by_details(name, TYPE_TXT, CLASS_IN)
             if isinstance(r, DNSText) and not r.is_expired(now)
         ]
         if not records:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from device_sdk.identity.names import ELLIPSIS
 
+from ..errors import InvalidArgument, InvalidType
 from .txt import MAX_DISCRIMINATOR, DeviceTxt
 
 __all__ = [
@@ -103,11 +104,11 @@ class DeviceFilter:
 
     def __post_init__(self) -> None:
         if self.discriminator is not None and not 0 <= self.discriminator <= MAX_DISCRIMINATOR:
-            raise ValueError(f"discriminator {self.discriminator} is not in 0..4095")
+            raise InvalidArgument(f"discriminator {self.discriminator} is not in 0..4095")
         if self.short_discriminator is not None and not 0 <= self.short_discriminator <= 15:
-            raise ValueError(f"short discriminator {self.short_discriminator} is not in 0..15")
+            raise InvalidArgument(f"short discriminator {self.short_discriminator} is not in 0..15")
         if isinstance(self.fingerprints, str):
-            raise TypeError("fingerprints must be a collection of fingerprints, not one string")
+            raise InvalidType("fingerprints must be a collection of fingerprints, not one string")
 
     def __call__(self, device: DiscoveredDevice) -> bool:
         txt = device.txt

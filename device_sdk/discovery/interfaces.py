@@ -91,10 +91,11 @@ def _find(adapters: list[ifaddr.Adapter], item: str) -> tuple[ifaddr.Adapter, li
     try:
         wanted = ipaddress.ip_address(item.split("%")[0])
     except ValueError:
-        raise ConfigError(f"no network interface named {item!r}") from None
+        names = ", ".join(sorted({a.nice_name for a in adapters})) or "none"
+        raise ConfigError(f"no network interface is called {item!r} (this machine has: {names})") from None
     for adapter in adapters:
         for ip in adapter.ips:
             raw = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
             if ipaddress.ip_address(raw.split("%")[0]) == wanted:
                 return adapter, [ip]
-    raise ConfigError(f"no network interface has the address {item}")
+    raise ConfigError(f"no network interface has the address {item}: give an interface name or one of its addresses")

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from device_sdk.errors import DiscoveryError
+from device_sdk.errors import DiscoveryError, InvalidArgument
 from device_sdk.identity.fingerprint import fingerprint_from_text
 from device_sdk.identity.names import MAX_INSTANCE_NAME_BYTES, check_sn, truncate_instance_name
 from device_sdk.wire.varint import MAX_VARINT, decode_varint, encode_varint
@@ -96,7 +96,7 @@ DeviceTxt = DeviceRecord
 def short_discriminator(d: int) -> int:
     """The 4-bit short discriminator (top 4 bits) of a 12-bit discriminator."""
     if not 0 <= d <= MAX_DISCRIMINATOR:
-        raise ValueError(f"discriminator {d} is not in 0..4095")
+        raise InvalidArgument(f"discriminator {d} is not in 0..4095")
     return d >> 8
 
 

@@ -1,21 +1,20 @@
 """Finding and loading board profiles: built-in ones, files, and plugins.
 
-Built-in profiles live in the repository's top-level ``boards/`` directory. An installed wheel
-has no such directory, so the package also carries a copy of each as text
-(``device_sdk/hardware/_builtin_boards.py``, kept identical by a test):
-:func:`builtin_profiles_dir` returns the directory when it exists, and loading falls back to
-the copy otherwise.
+Built-in profiles are the TOML files in ``device_sdk/hardware/board_profiles/``, shipped as package
+data in the wheel and read with :mod:`importlib.resources` (from a checkout, an editable install or an
+installed wheel alike).
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from device_sdk.errors import ConfigError
-from device_sdk.hardware import _builtin_boards
 from device_sdk.hardware.plugins import EntryPointLike, board_plugins, resolve_plugin
 from device_sdk.hardware.profile import BoardProfile, parse_profile
 
@@ -28,30 +27,26 @@ __all__ = [
     "parse_profile_text",
 ]
 
-_REPO_BOARDS = Path(__file__).resolve().parents[2] / "boards"
+BUILTIN_DIR = "board_profiles"
+"""The package-data directory of ``device_sdk.hardware`` holding the built-in profiles (``<name>.toml``)."""
 
 
-def builtin_profiles_dir() -> Path | None:
-    """The repository's ``boards/`` directory (a checkout or editable install), else None."""
-    return _REPO_BOARDS if (_REPO_BOARDS / "sim.toml").is_file() else None
+def builtin_profiles_dir() -> Traversable:
+    """The directory of the built-in profiles (package data: a real directory on disk when the package
+    is installed as files, as pip and editable installs do)."""
+    return resources.files("device_sdk.hardware").joinpath(BUILTIN_DIR)
 
 
 def builtin_profile_names() -> tuple[str, ...]:
     """The names of the built-in profiles, sorted (``pi-4b``, ``pi-5``, ``pi-zero-2w``, ``sim``)."""
-    d = builtin_profiles_dir()
-    names = {p.stem for p in d.glob("*.toml")} if d is not None else set(_builtin_boards.PROFILES)
+    names = {p.name.removesuffix(".toml") for p in builtin_profiles_dir().iterdir() if p.name.endswith(".toml")}
     return tuple(sorted(names))
 
 
 def builtin_profile_text(name: str) -> str:
     """The TOML text of built-in profile ``name``; ConfigError if there is none."""
-    d = builtin_profiles_dir()
-    if d is not None:
-        path = d / f"{name}.toml"
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    elif name in _builtin_boards.PROFILES:
-        return _builtin_boards.PROFILES[name]
+    if name in builtin_profile_names():
+        return builtin_profiles_dir().joinpath(f"{name}.toml").read_text(encoding="utf-8")
     raise ConfigError(f"no built-in board profile {name!r} (built-in: {', '.join(builtin_profile_names())})")
 
 
@@ -102,8 +97,9 @@ def load_profile(
         return _load_file(Path(path_or_name))
     name = str(path_or_name)
     if name in builtin_profile_names():
-        source = f"boards/{name}.toml" if builtin_profiles_dir() is None else str(_REPO_BOARDS / f"{name}.toml")
-        return parse_profile_text(builtin_profile_text(name), source=source)
+        return parse_profile_text(
+            builtin_profile_text(name), source=str(builtin_profiles_dir().joinpath(f"{name}.toml"))
+        )
     plugins = board_plugins(entry_points)
     if name in plugins:
         ep = plugins[name]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import InvalidArgument
+
 __all__ = ["Debouncer", "LevelChanged", "LongPress", "PressEvent", "ShortPress"]
 
 
@@ -45,7 +47,7 @@ class Debouncer:
 
     def __init__(self, *, debounce_s: float, hold_s: float | None = None, initial: bool = False) -> None:
         if debounce_s < 0 or (hold_s is not None and hold_s <= 0):
-            raise ValueError("debounce_s must be >= 0 and hold_s > 0")
+            raise InvalidArgument("debounce_s must be >= 0 and hold_s > 0")
         self.debounce_s = debounce_s
         self.hold_s = hold_s
         self._raw = initial

@@ -9,18 +9,21 @@ the loop.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import gpiozero
 from gpiozero.exc import PWMSoftwareFallback
+from gpiozero.pins.mock import MockFactory
 
 from device_sdk.errors import ActuatorError, ConfigError, HardwareError
 from device_sdk.hardware.plugins import load_driver
 from device_sdk.hardware.profile import PartConfig
 from device_sdk.hardware.signals import SimulatedSensor
+from device_sdk.hardware.sim_chips import SimulatedAdcInput, SimulatedEcho, simulated_adc, simulated_echo
 from device_sdk.hardware.spec import (
     ChannelSpec,
     EventSource,
@@ -79,14 +82,49 @@ class DigitalInputPart:
         self.device.close()
 
 
-class AnalogInputPart:
-    """An MCP3008 input: a sampled source of ``fraction * scale + offset`` (fraction of Vref, 0..1)."""
+class _ChipPart:
+    """A part read through a chip that a simulation can stand in for at the other end of mock pins:
+    ``simulated`` is that stand-in (None on real hardware), driven by :meth:`force`."""
 
-    def __init__(self, *, spec: ChannelSpec, device: Any, scale: float, offset: float) -> None:
+    spec: ChannelSpec
+    simulated: SimulatedAdcInput | SimulatedEcho | None
+    what: ClassVar[str] = "part"
+    """What the part is, for messages."""
+
+    @property
+    def forced(self) -> float | None:
+        """The value the simulation is forced to (None: not forced, or not simulated)."""
+        return self.simulated.forced if self.simulated is not None else None
+
+    def force(self, value: float | None) -> None:
+        """Make the simulated chip answer so that the part reads ``value`` (None: its unforced level)."""
+        if self.simulated is None:
+            raise HardwareError(f"{self.spec.name!r} is a real {self.what}: only a simulated one can be forced")
+        self.simulated.force(value)
+
+
+class AnalogInputPart(_ChipPart):
+    """An MCP3008 input: a sampled source of ``fraction * scale + offset`` (fraction of Vref, 0..1).
+
+    On mock pins, ``simulated`` is the simulated MCP3008's input (0 V until forced).
+    """
+
+    what = "ADC input"
+
+    def __init__(
+        self,
+        *,
+        spec: ChannelSpec,
+        device: Any,
+        scale: float,
+        offset: float,
+        simulated: SimulatedAdcInput | None = None,
+    ) -> None:
         self.spec = spec
         self.device = device
         self.scale = scale
         self.offset = offset
+        self.simulated: SimulatedAdcInput | SimulatedEcho | None = simulated
 
     def read(self) -> float:
         """One conversion (code / 1023, so 0.0..1.0 of Vref), scaled."""
@@ -96,14 +134,23 @@ class AnalogInputPart:
     def close(self) -> None:
         """Release the SPI pins."""
         self.device.close()
+        if self.simulated is not None:
+            self.simulated.close()
 
 
-class DistancePart:
-    """An HC-SR04 ultrasonic sensor: a sampled source of metres (0 until the first echo)."""
+class DistancePart(_ChipPart):
+    """An HC-SR04 ultrasonic sensor: a sampled source of metres (0 until the first echo).
 
-    def __init__(self, *, spec: ChannelSpec, device: Any) -> None:
+    On mock pins, ``simulated`` is the simulated sensor that echoes each trigger (from an object at the
+    forced distance; nothing in range until forced).
+    """
+
+    what = "distance sensor"
+
+    def __init__(self, *, spec: ChannelSpec, device: Any, simulated: SimulatedEcho | None = None) -> None:
         self.spec = spec
         self.device = device
+        self.simulated = simulated
 
     def read(self) -> float:
         """The latest distance in metres (never blocks)."""
@@ -112,6 +159,8 @@ class DistancePart:
     def close(self) -> None:
         """Stop the sampling thread and release the pins."""
         self.device.close()
+        if self.simulated is not None:
+            self.simulated.close()
 
 
 class DigitalOutputPart:
@@ -177,18 +226,20 @@ def _input_device(part: PartConfig, pin_factory: Any) -> Any:
     return cls(pin, pull_up=pull_up, active_state=active, bounce_time=None, pin_factory=pin_factory)
 
 
-def _ensure_default_factory(pin_factory: Any) -> None:
-    """gpiozero's software SPI bus asks for the global default factory even when given one
-    (gpiozero 2.0.1): where none loads (off a Pi, simulating), make ours the default."""
+@contextlib.contextmanager
+def _spi_bus_factory(pin_factory: Any) -> Iterator[None]:
+    """While an SPI device is built: gpiozero's software SPI bus object asks for the global default
+    factory even when its pins are given ``pin_factory`` (``SPISoftwareBus`` calls ``Device.__init__()``
+    without it, gpiozero 2.0.1). Where no default is set, ours stands in for the construction only and
+    the global is put back: the SDK never leaves a process-wide pin factory behind."""
     if gpiozero.Device.pin_factory is not None:
+        yield
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            gpiozero.Device.ensure_pin_factory()
-        except Exception:
-            _log.debug("no default gpiozero pin factory: using the runtime's for SPI")
-            gpiozero.Device.pin_factory = pin_factory
+    gpiozero.Device.pin_factory = pin_factory
+    try:
+        yield
+    finally:
+        gpiozero.Device.pin_factory = None
 
 
 def _build(part: PartConfig, pin_factory: Any) -> Part:
@@ -216,10 +267,30 @@ def _build(part: PartConfig, pin_factory: Any) -> Part:
         )
         return PwmOutputPart(spec=spec, device=dev)
     if t == "mcp3008":
-        _ensure_default_factory(pin_factory)
-        dev = gpiozero.MCP3008(channel=opts["adc_channel"], device=opts["device"], pin_factory=pin_factory)
-        return AnalogInputPart(spec=spec, device=dev, scale=float(opts["scale"]), offset=float(opts["offset"]))
+        scale, offset = float(opts["scale"]), float(opts["offset"])
+        adc = None
+        if isinstance(pin_factory, MockFactory):  # the chip at the other end of the mock SPI pins
+            try:
+                chip = simulated_adc(pin_factory, opts["device"])
+            except HardwareError as exc:
+                _log.debug("%s: not simulated: %s", part.where, exc)
+            else:
+                adc = SimulatedAdcInput(chip, opts["adc_channel"], scale=scale, offset=offset)
+        with _spi_bus_factory(pin_factory):
+            dev = gpiozero.MCP3008(channel=opts["adc_channel"], device=opts["device"], pin_factory=pin_factory)
+        return AnalogInputPart(spec=spec, device=dev, scale=scale, offset=offset, simulated=adc)
     if t == "distance_sensor":
+        echo = None
+        if isinstance(pin_factory, MockFactory):  # the sensor at the other end of the mock pins
+            try:
+                echo = simulated_echo(
+                    pin_factory,
+                    trigger=part.pins["trigger"],
+                    echo=part.pins["echo"],
+                    max_distance=float(opts["max_distance"]),
+                )
+            except HardwareError as exc:
+                _log.debug("%s: not simulated: %s", part.where, exc)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PWMSoftwareFallback)  # advice to use pigpio; lgpio is fine
             dev = gpiozero.DistanceSensor(
@@ -229,7 +300,7 @@ def _build(part: PartConfig, pin_factory: Any) -> Part:
                 partial=True,
                 pin_factory=pin_factory,
             )
-        return DistancePart(spec=spec, device=dev)
+        return DistancePart(spec=spec, device=dev, simulated=echo)
     if t == "simulated":
         return SimulatedSensor.from_part(part)
     raise ConfigError(f"{part.where}: unknown part type {t!r}")

@@ -20,7 +20,8 @@ _log = logging.getLogger(__name__)
 
 ENV_VAR = "GPIOZERO_PIN_FACTORY"
 FIX_HINT = (
-    "install python3-lgpio (apt) or `pip install device_sdk[pi]`, or set GPIOZERO_PIN_FACTORY=mock to simulate the pins"
+    "install python3-lgpio (apt) or `pip install lgpio` (device_sdk's pi extra), "
+    "or set GPIOZERO_PIN_FACTORY=mock to simulate the pins"
 )
 _FACTORIES: Mapping[str, tuple[str, str]] = {
     "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
@@ -57,6 +58,14 @@ def _load(name: str) -> Any:
     return getattr(module, cls_name)()
 
 
+def _why_not(name: str, exc: BaseException) -> str:
+    """Why pin factory ``name`` did not load, in words (the exception's own text goes to the debug log)."""
+    _log.debug("pin factory %s: %r", name, exc)
+    if isinstance(exc, ImportError):
+        return f"{name} is not installed"
+    return f"{name} cannot reach the GPIO pins here (not a Raspberry Pi, or no access to /dev/gpiochip*)"
+
+
 def select_pin_factory(
     name: str | None = None,
     *,
@@ -79,14 +88,14 @@ def select_pin_factory(
         try:
             return _load(chosen)
         except Exception as exc:
-            raise HardwareError(f"pin factory {chosen!r} could not be loaded ({exc}); {FIX_HINT}") from exc
+            raise HardwareError(f"the GPIO pin factory {_why_not(chosen, exc)}: {FIX_HINT}") from exc
     failures = []
     for candidate in _AUTO_ORDER:
         try:
             factory = _load(candidate)
         except Exception as exc:
-            failures.append(f"{candidate}: {exc}")
+            failures.append(_why_not(candidate, exc))
             continue
         _log.debug("using pin factory %s", candidate)
         return factory
-    raise HardwareError(f"no GPIO pin factory could be loaded ({'; '.join(failures)}); {FIX_HINT}")
+    raise HardwareError(f"no GPIO pin factory works here ({'; '.join(failures)}): {FIX_HINT}")

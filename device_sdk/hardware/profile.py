@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, cast
 
-from device_sdk.errors import ConfigError
+from device_sdk.errors import ConfigError, UnknownName
 from device_sdk.hardware.parttypes import COMMON_KEYS, PART_TYPES, REQUIRED, PartType
 from device_sdk.hardware.spec import ChannelKind, ChannelSpec, ValueType
 
@@ -138,7 +138,7 @@ class BoardProfile:
         for p in self.parts:
             if p.channel == channel:
                 return p
-        raise KeyError(channel)
+        raise UnknownName(channel)
 
 
 def parse_pin(value: object, *, where: str, valid: frozenset[int] = DEFAULT_VALID_PINS) -> int:

@@ -2,8 +2,10 @@
 
 ``SimulatedBoard(runtime)`` wraps a :class:`~device_sdk.hardware.runtime.HardwareRuntime`
 running on a MockFactory (the ``sim`` profile always does) and lets you press buttons, trigger
-motion and force simulated sensor values. Everything goes through the mock pins and the same
-source objects a real board uses.
+motion and force sensor values: simulated sensors, MCP3008 inputs and distance sensors (these two
+through the simulated chips at the other end of their mock pins, :mod:`device_sdk.hardware.sim_chips`).
+Everything goes through the mock pins and the same source objects a real board uses; actuators
+(LEDs, PWM LEDs, relays) are driven by the device's channels and read back from their pins.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from gpiozero.pins.mock import MockFactory
 
 from device_sdk.errors import HardwareError
 from device_sdk.hardware.boards import load_profile
-from device_sdk.hardware.parts import DigitalInputPart
+from device_sdk.hardware.parts import AnalogInputPart, DigitalInputPart, DistancePart
 from device_sdk.hardware.runtime import HardwareRuntime
 from device_sdk.hardware.signals import SimulatedSensor
 
@@ -68,7 +70,7 @@ class SimulatedBoard:
             pull_up, active_high = prof.pairing_button.pull_up, prof.pairing_button.active_high
         else:
             if not isinstance(self.runtime.sources.get(name), DigitalInputPart):
-                raise HardwareError(f"{name!r} is not a button or motion sensor")
+                raise HardwareError(self._not_an_input(name))
             opts = prof.part(name).options
             pull_up, active_high = opts["pull_up"], opts["active_high"]
         return bool(active_high) if pull_up is None else not pull_up
@@ -99,8 +101,12 @@ class SimulatedBoard:
             return prof.pairing_button.debounce_ms / 1000.0
         source = self.runtime.sources.get(name)
         if not isinstance(source, DigitalInputPart):
-            raise HardwareError(f"{name!r} is not a button or motion sensor")
+            raise HardwareError(self._not_an_input(name))
         return source.debounce_s
+
+    def _not_an_input(self, name: str) -> str:
+        names = ", ".join(self.input_names()) or "none"
+        return f"the board has no button or motion sensor {name!r} (it has: {names})"
 
     def input_names(self) -> tuple[str, ...]:
         """Every input :meth:`set_input` and :meth:`press` accept, the pairing button first."""
@@ -113,23 +119,34 @@ class SimulatedBoard:
         level = bool(self.pin(name).state)
         return level == self._active_high(name)
 
+    def _forceable(self) -> dict[str, SimulatedSensor | AnalogInputPart | DistancePart]:
+        found: dict[str, SimulatedSensor | AnalogInputPart | DistancePart] = {}
+        for name, source in self.runtime.sources.items():
+            if isinstance(source, SimulatedSensor) or (
+                isinstance(source, AnalogInputPart | DistancePart) and source.simulated is not None
+            ):
+                found[name] = source
+        return found
+
     def simulated_sensors(self) -> dict[str, float | None]:
-        """Every simulated sensor with the value it is forced to (None: following its signal)."""
-        sensors = (n for n, s in self.runtime.sources.items() if isinstance(s, SimulatedSensor))
-        return {n: self._forced.get(n) for n in sensors}
+        """Every sensor :meth:`force` accepts, with the value it is forced to (None: not forced)."""
+        return {n: self._forced.get(n) for n in self._forceable()}
 
     def force(self, name: str, value: float | None) -> None:
-        """Make simulated sensor ``name`` report ``value`` (None resumes its signal).
+        """Make sensor ``name`` report ``value`` (None resumes its signal, or its unforced level).
 
-        The value must lie within the channel's min..max, as a real reading would.
+        Simulated sensors report it as it is; an MCP3008 input or a distance sensor reads it through its
+        simulated chip (quantized to the ADC's 10 bits, averaged over a few echoes). The value must lie
+        within the channel's min..max, as a real reading would, and within what the part can measure.
         """
-        source = self.runtime.sources.get(name)
-        if not isinstance(source, SimulatedSensor):
-            raise HardwareError(f"{name!r} is not a simulated sensor")
+        source = self._forceable().get(name)
+        if source is None:
+            names = ", ".join(self._forceable()) or "none"
+            raise HardwareError(f"the board has no sensor {name!r} that can be forced (these can: {names})")
         if value is not None:
             lo, hi = source.spec.min, source.spec.max
             if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise HardwareError(f"{name!r} takes values in {lo}..{hi}, not {value}")
+                raise HardwareError(f"{name!r} takes values in {_bound(lo)}..{_bound(hi)}, not {value:g}")
         source.force(value)
         if value is None:
             self._forced.pop(name, None)
@@ -147,3 +164,7 @@ class SimulatedBoard:
         if sink is None:
             raise HardwareError(f"the board has no actuator named {name!r}")
         return sink.state
+
+
+def _bound(value: float | None) -> str:
+    return "any" if value is None else f"{value:g}"

@@ -21,8 +21,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..errors import ConfigError, StateError
-from ..statefile import FILE_MODE, atomic_write, ensure_dir, read_json, write_json
+from ..errors import ConfigError, InvalidArgument, StateError
+from ..storage.statefile import FILE_MODE, atomic_write, ensure_dir, read_json, write_json
 from .certificate import (
     COUNTER_BITS,
     MAX_COUNTER,
@@ -157,13 +157,13 @@ def _load_meta(path: Path) -> tuple[int, int] | None:
         return None
     try:
         if not isinstance(value, dict) or value.get("format") != _META_FORMAT:
-            raise ValueError("unknown format")
+            raise InvalidArgument("unknown format")
         base = int(value["serial_base"], 16)
         counter = value["counter"]
         if not 0 <= base < (1 << SERIAL_BASE_BITS):
-            raise ValueError("serial base out of range")
+            raise InvalidArgument("serial base out of range")
         if type(counter) is not int or not 0 <= counter <= MAX_COUNTER:
-            raise ValueError("counter out of range")
+            raise InvalidArgument("counter out of range")
     except (KeyError, TypeError, ValueError) as exc:
         raise StateError(f"the agent identity file {path} is invalid ({exc})") from None
     return base, counter

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidArgument
 from .names import agent_hostname, instance_label, serial_hex
 
 SERIAL_BASE_BITS = 127
@@ -42,7 +42,7 @@ def utc_now(now: datetime | None = None) -> datetime:
     if now is None:
         return datetime.now(UTC)
     if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be a timezone-aware datetime")
+        raise InvalidArgument("now must be a timezone-aware datetime")
     return now.astimezone(UTC)
 
 
@@ -62,9 +62,9 @@ def compose_serial(base: int, counter: int) -> int:
     Raises :class:`ValueError` unless ``0 <= base < 2**127`` and ``1 <= counter < 2**32``.
     """
     if not 0 <= base < (1 << SERIAL_BASE_BITS):
-        raise ValueError("serial base must be a 127-bit unsigned integer")
+        raise InvalidArgument("serial base must be a 127-bit unsigned integer")
     if not 1 <= counter <= MAX_COUNTER:
-        raise ValueError(f"certificate counter must be in 1..{MAX_COUNTER}")
+        raise InvalidArgument(f"certificate counter must be in 1..{MAX_COUNTER}")
     return (base << COUNTER_BITS) | counter
 
 
@@ -91,7 +91,7 @@ def issue_certificate(
     """
     check_model_name(model_name)
     if not isinstance(private_key.curve, ec.SECP256R1):
-        raise ValueError("an agent key must be ECDSA P-256")
+        raise InvalidArgument("an agent key must be ECDSA P-256")
     issued = utc_now(now).replace(microsecond=0)
     label = instance_label(instance_name)
     hostname = agent_hostname(serial_hex(serial), instance_name)

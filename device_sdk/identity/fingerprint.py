@@ -13,6 +13,8 @@ import hashlib
 
 from cryptography import x509
 
+from ..errors import InvalidArgument
+
 FINGERPRINT_SIZE = 32
 """Raw fingerprint length in bytes (SHA-256)."""
 
@@ -27,21 +29,21 @@ _VERSION = 0xA0  # [0] EXPLICIT Version
 def _element(data: bytes, pos: int) -> tuple[int, int, int]:
     """Return (tag, start of content, end) of the DER element that starts at ``pos``."""
     if pos + 2 > len(data):
-        raise ValueError("truncated DER element")
+        raise InvalidArgument("truncated DER element")
     tag = data[pos]
     if tag & 0x1F == 0x1F:
-        raise ValueError("unexpected high-tag-number DER element")
+        raise InvalidArgument("unexpected high-tag-number DER element")
     length = data[pos + 1]
     pos += 2
     if length & 0x80:
         count = length & 0x7F
         if count == 0 or count > 4 or pos + count > len(data):
-            raise ValueError("invalid DER length")
+            raise InvalidArgument("invalid DER length")
         length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
     end = pos + length
     if end > len(data):
-        raise ValueError("truncated DER element")
+        raise InvalidArgument("truncated DER element")
     return tag, pos, end
 
 
@@ -49,7 +51,7 @@ def _spki_der(tbs: bytes) -> bytes:
     """Return the DER SubjectPublicKeyInfo element of a DER TBSCertificate."""
     tag, pos, end = _element(tbs, 0)
     if tag != _SEQUENCE or end != len(tbs):
-        raise ValueError("TBSCertificate is not one DER SEQUENCE")
+        raise InvalidArgument("TBSCertificate is not one DER SEQUENCE")
     tag, _, after = _element(tbs, pos)
     if tag == _VERSION:
         pos = after
@@ -57,11 +59,11 @@ def _spki_der(tbs: bytes) -> bytes:
     for expected in (_INTEGER, _SEQUENCE, _SEQUENCE, _SEQUENCE, _SEQUENCE):
         tag, _, after = _element(tbs, pos)
         if tag != expected or after > end:
-            raise ValueError("unexpected TBSCertificate structure")
+            raise InvalidArgument("unexpected TBSCertificate structure")
         pos = after
     tag, _, after = _element(tbs, pos)
     if tag != _SEQUENCE or after > end:
-        raise ValueError("TBSCertificate has no SubjectPublicKeyInfo")
+        raise InvalidArgument("TBSCertificate has no SubjectPublicKeyInfo")
     return tbs[pos:after]
 
 
@@ -79,13 +81,13 @@ def spki_fingerprint_der(cert_der: bytes) -> bytes:
         cert = x509.load_der_x509_certificate(bytes(cert_der))
         return spki_fingerprint(cert)
     except ValueError as exc:
-        raise ValueError(f"not a well-formed DER X.509 certificate: {exc}") from None
+        raise InvalidArgument(f"not a well-formed DER X.509 certificate: {exc}") from None
 
 
 def fingerprint_text(raw: bytes) -> str:
     """Return the TXT ``fp`` form of a raw fingerprint: standard base64, padded, 44 characters."""
     if len(raw) != FINGERPRINT_SIZE:
-        raise ValueError(f"a fingerprint is {FINGERPRINT_SIZE} bytes, got {len(raw)}")
+        raise InvalidArgument(f"a fingerprint is {FINGERPRINT_SIZE} bytes, got {len(raw)}")
     return base64.b64encode(bytes(raw)).decode("ascii")
 
 
@@ -100,13 +102,13 @@ def fingerprint_from_text(text: str | bytes) -> bytes:
         try:
             text = bytes(text).decode("ascii")
         except UnicodeDecodeError:
-            raise ValueError("fingerprint text is not ASCII") from None
+            raise InvalidArgument("fingerprint text is not ASCII") from None
     if len(text) != FINGERPRINT_TEXT_LENGTH:
-        raise ValueError(f"fingerprint text must be {FINGERPRINT_TEXT_LENGTH} characters, got {len(text)}")
+        raise InvalidArgument(f"fingerprint text must be {FINGERPRINT_TEXT_LENGTH} characters, got {len(text)}")
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("fingerprint text is not standard padded base64") from None
+        raise InvalidArgument("fingerprint text is not standard padded base64") from None
     if len(raw) != FINGERPRINT_SIZE or base64.b64encode(raw).decode("ascii") != text:
-        raise ValueError("fingerprint text is not the canonical base64 of 32 bytes")
+        raise InvalidArgument("fingerprint text is not the canonical base64 of 32 bytes")
     return raw

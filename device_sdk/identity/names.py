@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ..errors import InvalidArgument
+
 MAX_INSTANCE_NAME_BYTES = 63
 """The longest mDNS instance name, in bytes of UTF-8."""
 
@@ -37,7 +39,7 @@ def truncate_instance_name(name: str) -> str:
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("instance name is not valid Unicode text (lone surrogate)") from None
+        raise InvalidArgument("instance name is not valid Unicode text (lone surrogate)") from None
     if len(encoded) <= MAX_INSTANCE_NAME_BYTES:
         return name
     # Dropping an incomplete trailing sequence cuts at the last character boundary <= 60 bytes.
@@ -66,7 +68,7 @@ def serial_hex(serial: int) -> str:
     big-endian bytes (no DER sign byte). Raises :class:`ValueError` unless ``0 < serial < 2**160``.
     """
     if serial <= 0 or serial.bit_length() > 8 * MAX_SERIAL_BYTES:
-        raise ValueError(f"certificate serial number out of range: {serial}")
+        raise InvalidArgument(f"certificate serial number out of range: {serial}")
     return serial.to_bytes((serial.bit_length() + 7) // 8, "big").hex()
 
 
@@ -81,7 +83,7 @@ def check_sn(sn_hex: str) -> str:
         or not _SN_TEXT.fullmatch(sn_hex)
         or sn_hex.startswith("00")
     ):
-        raise ValueError(
+        raise InvalidArgument(
             f"invalid sn {sn_hex!r}: expected 1..20 bytes as lowercase hex, "
             "two digits per byte, without a leading zero byte"
         )

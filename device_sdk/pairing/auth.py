@@ -11,8 +11,11 @@ server, SPAKE2 party B, PSK presenter) and :class:`device_sdk.pairing.auth_contr
   connection with ``close_code`` and ``reason`` as reason phrase; a ``close_code`` of None (only on
   the controller) means the device reported the failure and will close: wait for its close and
   pass its code and reason phrase to :func:`failure_to_error`.
-- :class:`Authenticated`: the peer is authenticated (the device has committed the pairing; the
+- :class:`Authenticated`: the peer is authenticated (the device commits the pairing now; the
   controller pins ``peer_fp``).
+- :class:`AdmissionRequested` (device): a first handshake arrived; ask the pairing window, then
+  call ``admit`` with its verdict. :class:`AttemptStarted` (device): pB went out.
+  :class:`ProofVerified` (device): cA verified, cB follows (ask the controller's name now).
 - :class:`ShowPin` (device, display mode): show this fresh PSK until the attempt ends.
 - :class:`NeedPin` (controller): ask the user for the code, then call ``provide_pin``.
 """
@@ -32,36 +35,32 @@ from ..errors import (
     PairingWindowClosed,
     WrongSetupCode,
 )
-from ..wire.messages import AuthCapabilities, AuthMessage, AuthResult, AuthStatus
+from ..wire.codes import AuthResult, CloseCode
+from ..wire.messages import AuthCapabilities, AuthMessage, AuthStatus
 from .display_pin import display_pin_qr_text, format_display_pin, generate_display_pin
 from .setup_code import passcode_is_valid
 from .window import BACKOFF_CAP_S, PairingMode
 
 __all__ = [
-    "CLOSE_FORBIDDEN",
-    "CLOSE_TOO_MANY_ATTEMPTS",
-    "CLOSE_UNAUTHORIZED",
     "CONTROLLER_CAPABILITIES",
     "DEVICE_CAPABILITIES",
     "PSK_TIMEOUT_S",
     "RESPONSE_TIMEOUT_S",
     "STATUS_TIMEOUT_S",
+    "AdmissionRequested",
     "AttemptStarted",
     "AuthEvent",
     "AuthFailed",
     "AuthMachine",
     "Authenticated",
     "NeedPin",
+    "ProofVerified",
     "PskProvider",
     "SendMessage",
     "ShowPin",
     "failure_to_error",
     "parse_retry_after",
 ]
-
-CLOSE_UNAUTHORIZED = 401
-CLOSE_FORBIDDEN = 403
-CLOSE_TOO_MANY_ATTEMPTS = 429
 
 PSK_TIMEOUT_S = 60.0
 """The device gives up this long after it sent pB (auth-status timeout): the PSK's validity."""
@@ -89,13 +88,28 @@ class SendMessage:
 
 
 @dataclass(frozen=True)
+class AdmissionRequested:
+    """Device side: a first handshake arrived. Ask the pairing window whether it is admitted
+    (:meth:`~device_sdk.pairing.window.PairingWindow.admit`) and pass its verdict to
+    :meth:`~device_sdk.pairing.auth_device.DeviceAuth.admit` before feeding anything else."""
+
+
+@dataclass(frozen=True)
 class AttemptStarted:
     """Device side: pB went out, so the attempt is live (pairing in progress; it counts from now)."""
 
 
 @dataclass(frozen=True)
+class ProofVerified:
+    """Device side: the controller's confirmation cA verified; cB and auth-status authenticated
+    follow. The commit still waits for the controller's own auth-status (:class:`Authenticated`)."""
+
+
+@dataclass(frozen=True)
 class Authenticated:
-    """Authentication succeeded: ``peer_fp`` is the peer's SPKI fingerprint; ``shared_key`` is Ke."""
+    """Authentication succeeded: ``peer_fp`` is the peer's SPKI fingerprint; ``shared_key`` is Ke.
+
+    On the device it means the controller confirmed: commit the pairing now (trust entry and window)."""
 
     peer_fp: bytes
     shared_key: bytes = field(repr=False)
@@ -107,8 +121,8 @@ class AuthFailed:
 
     ``close_code``: close the connection with it (401, 403, 429), or None when the peer will close.
     ``reason``: the reason phrase (``retry after <seconds>`` with 429). ``result``: the auth-status
-    result that describes the failure (sent by whichever side detected it). ``counted``: the device
-    counted the attempt as a failure in its pairing window.
+    result that describes the failure (sent by whichever side detected it). ``counted`` (device):
+    the attempt counts as a failure in the pairing window (its runner tells the window).
     """
 
     close_code: int | None
@@ -141,7 +155,9 @@ class NeedPin:
     """The device is presenting its code: ask the user for it, then call ``provide_pin``."""
 
 
-AuthEvent = SendMessage | AttemptStarted | Authenticated | AuthFailed | ShowPin | NeedPin
+AuthEvent = (
+    SendMessage | AdmissionRequested | AttemptStarted | ProofVerified | Authenticated | AuthFailed | ShowPin | NeedPin
+)
 
 
 # -- PSK ---------------------------------------------------------------------------------------
@@ -242,9 +258,9 @@ def failure_to_error(
     """
     code = close_code if close_code is not None else failure.close_code
     reason = close_reason if close_reason is not None else failure.reason
-    if code == CLOSE_FORBIDDEN:
+    if code == CloseCode.FORBIDDEN:
         return PairingWindowClosed("the device's pairing window is closed: press its pairing button")
-    if code == CLOSE_TOO_MANY_ATTEMPTS:
+    if code == CloseCode.TOO_MANY_ATTEMPTS:
         retry_after = parse_retry_after(reason)
         return LockedOut(BACKOFF_CAP_S if retry_after is None else retry_after)
     if failure.result == AuthResult.PROOF_INVALID:

@@ -22,18 +22,17 @@ from __future__ import annotations
 import enum
 import logging
 
-from ..errors import LocalProtocolError
+from ..errors import InvalidArgument, LocalProtocolError
+from ..wire.codes import AuthResult, CloseCode
 from ..wire.messages import (
     AuthCapabilities,
     AuthMessage,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
     PskStatus,
 )
 from .auth import (
-    CLOSE_UNAUTHORIZED,
     CONTROLLER_CAPABILITIES,
     RESPONSE_TIMEOUT_S,
     Authenticated,
@@ -88,7 +87,7 @@ class ControllerAuth(AuthMachine):
     ) -> None:
         super().__init__()
         if passcode is not None and passcode < 0:
-            raise ValueError("a passcode is a non-negative integer")
+            raise InvalidArgument("a passcode is a non-negative integer")
         self._controller_fp = bytes(controller_fp)
         self._device_fp = bytes(device_fp)
         self._token = token
@@ -139,9 +138,9 @@ class ControllerAuth(AuthMachine):
     def provide_pin(self, passcode: int, now: float) -> None:
         """The user typed the code the device presents (after :class:`NeedPin`)."""
         if self._state is not _State.WAIT_USER:
-            raise LocalProtocolError(CLOSE_UNAUTHORIZED, "the device has not presented a code")
+            raise LocalProtocolError(CloseCode.UNAUTHORIZED, "the device has not presented a code")
         if passcode < 0:
-            raise ValueError("a passcode is a non-negative integer")
+            raise InvalidArgument("a passcode is a non-negative integer")
         assert self._p_b is not None
         self._spake = Spake2("A", password_from_psk(passcode), self._controller_fp, self._device_fp)
         self._send(AuthSpake2Handshake(None, PskStatus.INPUT, self._spake.public_value))
@@ -249,4 +248,4 @@ class ControllerAuth(AuthMachine):
         self._spake = None
         self._keys = None
         logger.info("authentication failed: %s", reason)
-        self._finish(AuthFailed(CLOSE_UNAUTHORIZED, reason, result), status=result)
+        self._finish(AuthFailed(CloseCode.UNAUTHORIZED, reason, result), status=result)

@@ -1,23 +1,26 @@
 """The device side of authentication (wire profile section 5): SPAKE2 party B, PSK presenter.
 
-One :class:`DeviceAuth` per connection from a peer that is not trusted yet. A trusted peer is
-authenticated by its certificate fingerprint and never runs this exchange: the transport creates
-no DeviceAuth for it and ignores auth messages on such a connection (a trusted controller that
-wants to pair again is removed by an admin first).
+One :class:`DeviceAuth` per exchange: on a connection from a peer that is not trusted yet, or on a
+trusted controller's connection when it starts the exchange again (pairing again, profile v1.1). The
+machine knows nothing of the pairing window: at the first handshake it asks
+(:class:`AdmissionRequested`) and its runner answers with the window's verdict (:meth:`DeviceAuth.admit`);
+when the controller confirms, it reports :class:`Authenticated` and the runner commits the pairing.
 
 Flow (B = this device, A = the controller)::
 
     start         -> auth-capabilities
-    A: handshake {at, psk-input, pA}          -> B: admit, token, {psk-shown, pB}  (attempt live)
-    A: handshake {at, psk-needs-presentation} -> B: [ShowPin], {psk-shown, pB}     (attempt live)
+    A: handshake {at, ...}                    -> B: AdmissionRequested; admit(verdict):
+       {at, psk-input, pA}                    -> B: token, {psk-shown, pB}          (attempt live)
+       {at, psk-needs-presentation}           -> B: [ShowPin], {psk-shown, pB}      (attempt live)
        A: handshake {{}, psk-input, pA}
-    A: confirmation cA  -> B: checks it, then confirmation cB and auth-status authenticated
-    A: auth-status authenticated -> B commits: window.attempt_succeeded, Authenticated
+    A: confirmation cA  -> B: checks it: ProofVerified, confirmation cB, auth-status authenticated
+    A: auth-status authenticated -> B: Authenticated (the runner commits)
 
-Failure accounting: from the moment pB is sent until the commit, every other ending (wrong cA,
-invalid pA, a non-zero auth-status from the controller, a disconnect, the 60 s timeout) counts
-as one failure in the window (and rotates ``at``); a bad token counts too. Refusals by the
-window (403, 429, button conflict), a missing client certificate, and protocol misuse found
+Failure accounting (``AuthFailed.counted``; the runner tells the window): from the moment pB is sent
+until the commit, every other ending (wrong cA, invalid pA, a non-zero auth-status from the
+controller, a disconnect, the 60 s timeout) counts as one failure; a bad token and an invalid point
+in the first handshake count too (profile v1.1: every failure counts and rotates ``at``). Refusals
+by the window (403, 429, button conflict), a missing client certificate, and protocol misuse found
 before pB do not count. An abort by the device (button-mode conflict, :meth:`DeviceAuth.abort`)
 does not count either.
 
@@ -36,26 +39,26 @@ import enum
 import hmac
 import logging
 
-from ..errors import ConfigError
+from ..errors import InvalidArgument, LocalProtocolError
+from ..wire.codes import AuthResult, CloseCode
 from ..wire.messages import (
     AuthCapabilities,
     AuthMessage,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
     PskStatus,
 )
 from .auth import (
-    CLOSE_FORBIDDEN,
-    CLOSE_UNAUTHORIZED,
     DEVICE_CAPABILITIES,
     PSK_TIMEOUT_S,
     STATUS_TIMEOUT_S,
+    AdmissionRequested,
     AttemptStarted,
     Authenticated,
     AuthFailed,
     AuthMachine,
+    ProofVerified,
     PskProvider,
     ShowPin,
 )
@@ -68,7 +71,8 @@ from .spake2 import (
     validate_point,
     verify_confirmation,
 )
-from .window import PairingMode, PairingWindow
+from .window import PairingMode
+from .window_events import Admission, Refusal
 
 __all__ = ["DeviceAuth"]
 
@@ -78,6 +82,7 @@ logger = logging.getLogger(__name__)
 class _State(enum.Enum):
     IDLE = "idle"
     WAIT_HANDSHAKE = "wait-handshake"
+    WAIT_ADMISSION = "wait-admission"  # first handshake held until the window's verdict
     WAIT_PA = "wait-pA"  # pB sent after psk-needs-presentation; the controller's user types the code
     WAIT_CONFIRMATION = "wait-confirmation"
     WAIT_STATUS = "wait-status"  # cB sent; the commit waits for the controller's auth-status
@@ -89,9 +94,9 @@ class DeviceAuth(AuthMachine):
     """Authenticate one connecting controller.
 
     ``device_fp`` and ``controller_fp`` are the 32-byte SPKI fingerprints of this connection's
-    certificates (``controller_fp`` None: the client presented no certificate). ``window`` is the
-    device's pairing window, ``psk`` where the PSK comes from (its mode must be the window's).
-    ``shares`` holds a SPAKE2 share prepared ahead (the device refills it between attempts).
+    certificates (``controller_fp`` None: the client presented no certificate). ``psk`` is where the
+    PSK comes from (its mode is the device's pairing mode). ``shares`` holds a SPAKE2 share prepared
+    ahead (the device refills it between attempts).
     """
 
     def __init__(
@@ -99,20 +104,15 @@ class DeviceAuth(AuthMachine):
         *,
         device_fp: bytes,
         controller_fp: bytes | None,
-        window: PairingWindow,
         psk: PskProvider,
         capabilities: AuthCapabilities = DEVICE_CAPABILITIES,
         shares: Spake2SharePool | None = None,
     ) -> None:
         super().__init__()
         if shares is not None and shares.role != "B":
-            raise ValueError("the device is SPAKE2 party B")
-        if psk.mode is not window.mode:
-            raise ConfigError(f"PSK provider mode {psk.mode.value} != pairing window mode {window.mode.value}")
+            raise InvalidArgument("the device is SPAKE2 party B")
         self._device_fp = bytes(device_fp)
         self._controller_fp = None if controller_fp is None else bytes(controller_fp)
-        self._window = window
-        self._generation: int | None = None
         self._psk = psk
         self._shares = shares or Spake2SharePool("B")
         self._capabilities = capabilities
@@ -120,6 +120,8 @@ class DeviceAuth(AuthMachine):
         self._spake: Spake2 | None = None
         self._keys: Spake2Keys | None = None
         self._early_confirmation: AuthSpake2Confirmation | None = None
+        self._first: AuthSpake2Handshake | None = None
+        self._admission: Admission | None = None
         self._attempt_live = False
 
     def __repr__(self) -> str:
@@ -129,6 +131,11 @@ class DeviceAuth(AuthMachine):
     def controller_fp(self) -> bytes | None:
         """The fingerprint of the controller on this connection."""
         return self._controller_fp
+
+    @property
+    def admission(self) -> Admission | None:
+        """The window's admission of this exchange's attempt, once given."""
+        return self._admission
 
     @property
     def state(self) -> str:
@@ -172,7 +179,7 @@ class DeviceAuth(AuthMachine):
         """The connection ended: roll back a live attempt (it counts as a failure)."""
         if self._finished:
             return
-        counted = self._end_attempt(now)
+        counted, self._attempt_live = self._attempt_live, False
         self._state = _State.FAILED
         self._finish(AuthFailed(None, "connection lost", AuthResult.UNKNOWN_ERROR, counted))
 
@@ -180,6 +187,23 @@ class DeviceAuth(AuthMachine):
         """Abort the exchange (button-mode conflict): unknown-error and 401, not counted as a failure."""
         if not self._finished:
             self._fail(now, AuthResult.UNKNOWN_ERROR, reason, count=False)
+
+    def admit(self, verdict: Admission | Refusal, now: float) -> None:
+        """The pairing window's verdict on the first handshake (after :class:`AdmissionRequested`)."""
+        if self._state is not _State.WAIT_ADMISSION or self._first is None:
+            raise LocalProtocolError(CloseCode.UNAUTHORIZED, "no handshake is waiting for admission")
+        msg, self._first = self._first, None
+        if isinstance(verdict, Refusal):
+            self._fail(
+                now,
+                AuthResult(verdict.auth_result),
+                verdict.reason,
+                close_code=verdict.close_code,
+                count=False,
+            )
+            return
+        self._admission = verdict
+        self._admitted(msg, verdict, now)
 
     # -- the exchange ------------------------------------------------------------------------
 
@@ -195,18 +219,16 @@ class DeviceAuth(AuthMachine):
         if self._controller_fp is None:
             self._fail(now, AuthResult.UNKNOWN_ERROR, "the client presented no certificate", count=False)
             return
-        refusal = self._window.admit(now, self._controller_fp)
-        if refusal is not None:
-            self._fail(
-                now,
-                AuthResult(refusal.auth_result),
-                refusal.reason,
-                close_code=refusal.close_code,
-                count=False,
-            )
+        if msg.psk_status not in (PskStatus.INPUT, PskStatus.NEEDS_PRESENTATION):
+            # Not an attempt at all: refused before it could take the window's live slot.
+            self._fail(now, AuthResult.UNKNOWN_ERROR, "the controller cannot present the PSK", count=False)
             return
-        self._generation = self._window.generation
-        expected = self._window.token.encode()
+        self._first = msg
+        self._state = _State.WAIT_ADMISSION
+        self._events.append(AdmissionRequested())
+
+    def _admitted(self, msg: AuthSpake2Handshake, admission: Admission, now: float) -> None:
+        expected = admission.token.encode()
         if msg.token is None or not hmac.compare_digest(msg.token.encode(), expected):
             self._fail(now, AuthResult.SECRET_UNKNOWN, "auth-initiation token mismatch", count=True)
             return
@@ -223,11 +245,12 @@ class DeviceAuth(AuthMachine):
             try:
                 validate_point(msg.public_value)
             except InvalidPoint as exc:
-                self._fail(now, AuthResult.PROOF_INVALID, f"invalid public value: {exc}", count=False)
+                # Profile v1.1: an invalid point fails the attempt like any other failure.
+                self._fail(now, AuthResult.PROOF_INVALID, f"invalid public value: {exc}", count=True)
                 return
             self._send_pb(now, self._psk.fixed_psk())
             self._take_pa(msg.public_value, now)
-        elif msg.psk_status is PskStatus.NEEDS_PRESENTATION:
+        else:  # psk-needs-presentation
             if mode is PairingMode.DISPLAY:
                 value, digits = self._psk.fresh_display_psk()
                 self._events.append(ShowPin(value=value, digits=digits, expires_at=now + PSK_TIMEOUT_S))
@@ -235,8 +258,6 @@ class DeviceAuth(AuthMachine):
                 value = self._psk.fixed_psk()
             self._send_pb(now, value)
             self._state = _State.WAIT_PA
-        else:
-            self._fail(now, AuthResult.UNKNOWN_ERROR, "the controller cannot present the PSK", count=False)
 
     def _send_pb(self, now: float, psk: int) -> None:
         assert self._controller_fp is not None
@@ -275,19 +296,10 @@ class DeviceAuth(AuthMachine):
 
     def _check_confirmation(self, msg: AuthSpake2Confirmation, now: float) -> None:
         assert self._keys is not None
-        if not self._window.is_open_at(now):
-            # Checked before the MAC so that a closed window gives no answer about the code.
-            self._fail(
-                now,
-                AuthResult.UNKNOWN_ERROR,
-                "pairing window closed",
-                close_code=CLOSE_FORBIDDEN,
-                count=False,
-            )
-            return
         if not verify_confirmation(self._keys.confirm_a, msg.value):
             self._fail(now, AuthResult.PROOF_INVALID, "wrong confirmation")
             return
+        self._events.append(ProofVerified())
         self._send(AuthSpake2Confirmation(self._keys.confirm_b))
         self._send(AuthStatus(AuthResult.AUTHENTICATED))
         self._state = _State.WAIT_STATUS
@@ -306,19 +318,10 @@ class DeviceAuth(AuthMachine):
         assert self._keys is not None and self._controller_fp is not None
         self._attempt_live = False
         self._state = _State.DONE
-        self._window.attempt_succeeded(now, self._generation)
-        logger.info("controller paired")
+        logger.info("controller confirmed the pairing")
         self._finish(Authenticated(peer_fp=self._controller_fp, shared_key=self._keys.ke))
 
     # -- endings -----------------------------------------------------------------------------
-
-    def _end_attempt(self, now: float) -> bool:
-        """Roll back a live attempt: count it as a failure. Returns whether one was counted."""
-        if not self._attempt_live:
-            return False
-        self._attempt_live = False
-        self._window.attempt_failed(now)
-        return True
 
     def _fail(
         self,
@@ -326,18 +329,15 @@ class DeviceAuth(AuthMachine):
         result: AuthResult,
         reason: str,
         *,
-        close_code: int = CLOSE_UNAUTHORIZED,
+        close_code: int = CloseCode.UNAUTHORIZED,
         count: bool | None = None,
         send_status: bool = True,
     ) -> None:
-        """End the exchange: auth-status ``result`` (unless the peer reported), then close."""
-        if count is None:
-            counted = self._end_attempt(now)
-        else:
-            self._attempt_live = False
-            counted = count
-            if count:
-                self._window.attempt_failed(now)
+        """End the exchange: auth-status ``result`` (unless the peer reported), then close.
+
+        ``count`` None: the attempt counts when it is live (pB was sent)."""
+        counted = self._attempt_live if count is None else count
+        self._attempt_live = False
         self._state = _State.FAILED
         self._spake = None
         self._keys = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from ..errors import InvalidSetupCode
+from ..errors import InvalidArgument, InvalidSetupCode
 
 __all__ = [
     "MAX_DISPLAY_BITS",
@@ -40,9 +40,9 @@ def format_display_pin(value: int, digits: int) -> str:
     change the value: the SPAKE2 password is the decimal value without them.
     """
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("value must be a non-negative integer")
+        raise InvalidArgument("value must be a non-negative integer")
     if digits < 1 or value >= 10**digits:
-        raise ValueError(f"value does not fit in {digits} digit(s)")
+        raise InvalidArgument(f"value does not fit in {digits} digit(s)")
     text = str(value).zfill(digits)
     group = 3 if len(text) <= 9 else 4
     text = text.zfill(-(-len(text) // group) * group)
@@ -66,7 +66,7 @@ def display_pin_qr_text(value: int) -> str:
     the spec only asks for a hexadecimal string, and readers parse either case.
     """
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("value must be a non-negative integer")
+        raise InvalidArgument("value must be a non-negative integer")
     return f"{value:X}"
 
 
@@ -86,5 +86,5 @@ def generate_display_pin(bits: int = MIN_DISPLAY_BITS) -> tuple[int, int]:
     (:func:`format_display_pin`). ``bits`` is 20..80 (the OSP encoding range; at least 20).
     """
     if not MIN_DISPLAY_BITS <= bits <= MAX_DISPLAY_BITS:
-        raise ValueError(f"bits must be {MIN_DISPLAY_BITS}..{MAX_DISPLAY_BITS}")
+        raise InvalidArgument(f"bits must be {MIN_DISPLAY_BITS}..{MAX_DISPLAY_BITS}")
     return secrets.randbits(bits), len(str((1 << bits) - 1))

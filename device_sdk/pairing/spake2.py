@@ -25,7 +25,7 @@ from nacl import bindings as _sodium
 from nacl.exceptions import CryptoError as _NaclError
 from nacl.exceptions import RuntimeError as _NaclRuntimeError
 
-from ..errors import PairingError
+from ..errors import InvalidArgument, PairingError
 
 __all__ = [
     "IDENTITY",
@@ -87,7 +87,7 @@ class Spake2Keys:
 def password_from_psk(value: int) -> bytes:
     """The SPAKE2 password for a numeric PSK: its ASCII decimal digits, no leading zeros."""
     if value < 0:
-        raise ValueError("a PSK is a non-negative integer")
+        raise InvalidArgument("a PSK is a non-negative integer")
     return str(value).encode("ascii")
 
 
@@ -211,11 +211,11 @@ class Spake2Share:
     def generate(cls, role: Literal["A", "B"], password: bytes, *, scalar: int | None = None) -> Spake2Share:
         """A fresh share; ``scalar`` (1 <= scalar < L) is fixed only by tests, else drawn from a CSPRNG."""
         if role not in ("A", "B"):
-            raise ValueError(f"role must be 'A' or 'B', not {role!r}")
+            raise InvalidArgument(f"role must be 'A' or 'B', not {role!r}")
         if scalar is None:
             scalar = 1 + secrets.randbelow(L - 1)
         elif not 1 <= scalar < L:
-            raise ValueError("the SPAKE2 scalar must be in [1, L)")
+            raise InvalidArgument("the SPAKE2 scalar must be in [1, L)")
         w = compute_w(password)
         own_mask, peer_mask = (M, N) if role == "A" else (N, M)
         public = _sodium.crypto_core_ed25519_add(_mul_base(scalar), _mul(w, own_mask))

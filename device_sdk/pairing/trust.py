@@ -1,7 +1,7 @@
 """Trust stores: who a device trusts, and which devices a controller has pinned.
 
 Both are JSON files in the state directory, private (0600) and replaced atomically with
-:mod:`device_sdk.statefile` (temp file, fsync, rename, fsync of the directory), so a crash at any
+:mod:`device_sdk.storage.statefile` (temp file, fsync, rename, fsync of the directory), so a crash at any
 moment leaves the old or the new content. Fingerprints are the 32 raw bytes of the SHA-256 SPKI
 fingerprint in memory and its 44-character base64 text (the TXT ``fp`` form) in the files.
 
@@ -16,13 +16,15 @@ import contextlib
 import logging
 import math
 import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, TypeVar
 
-from ..errors import AmbiguousDevice, DeviceNotFound, NotPaired, StateError
+from ..channels.session import Role
+from ..errors import AmbiguousDevice, DeviceNotFound, InvalidArgument, NotPaired, StateError
 from ..identity import fingerprint_from_text, fingerprint_text
-from ..statefile import StateWriter, read_json
+from ..storage.statefile import StateWriter, StateWriterThread, read_json
 
 __all__ = [
     "STORE_VERSION",
@@ -31,7 +33,6 @@ __all__ = [
     "ControllerPinStore",
     "DeviceTrustStore",
     "PinnedDevice",
-    "Role",
     "TrustedController",
 ]
 
@@ -45,18 +46,18 @@ MAX_NAME_LENGTH = 256
 """Longer names (they come from the network) are cut to this many characters."""
 MIN_FINGERPRINT_PREFIX = 4
 
-Role = Literal["admin", "user"]
 _ROLES: tuple[Role, ...] = ("admin", "user")
+_T = TypeVar("_T")
 
 
 def _check_fingerprint(fingerprint: bytes) -> None:
     if not isinstance(fingerprint, bytes) or len(fingerprint) != 32:
-        raise ValueError("a fingerprint is 32 raw bytes (SHA-256 of the SPKI)")
+        raise InvalidArgument("a fingerprint is 32 raw bytes (SHA-256 of the SPKI)")
 
 
 def _clean_name(name: str) -> str:
     if not isinstance(name, str):
-        raise ValueError("name must be a string")
+        raise InvalidArgument("name must be a string")
     return name[:MAX_NAME_LENGTH]
 
 
@@ -90,6 +91,32 @@ class PinnedDevice:
     @property
     def fingerprint_text(self) -> str:
         return fingerprint_text(self.fingerprint)
+
+
+def named_by(
+    query: str,
+    items: Sequence[_T],
+    *,
+    name: Callable[[_T], str],
+    fingerprint: Callable[[_T], str],
+    also: Callable[[_T], bool] | None = None,
+) -> list[_T]:
+    """What ``query`` names among ``items`` (paired devices, a device's controllers).
+
+    Tried in order, the first step with matches deciding: the exact name; the name ignoring case;
+    then together a fingerprint-text prefix (at least 4 characters) and ``also``. Returns that step's
+    matches (several: the query is ambiguous), or an empty list.
+    """
+    query = query.strip()
+    loose = [i for i in items if len(query) >= MIN_FINGERPRINT_PREFIX and fingerprint(i).startswith(query)]
+    if also is not None:
+        loose += [i for i in items if also(i) and i not in loose]
+    steps = (
+        [i for i in items if name(i) == query],
+        [i for i in items if name(i).casefold() == query.casefold()],
+        loose,
+    )
+    return next((matches for matches in steps if matches), [])
 
 
 # -- file handling shared by both stores ----------------------------------------------------------
@@ -128,27 +155,27 @@ def _load_entries(path: Path, key: str) -> list[dict[str, Any]]:
 def _number(entry: dict[str, Any], name: str) -> float:
     value = entry.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} is not a number")
+        raise InvalidArgument(f"{name} is not a number")
     return float(value)
 
 
 def _string(entry: dict[str, Any], name: str) -> str:
     value = entry.get(name)
     if not isinstance(value, str):
-        raise ValueError(f"{name} is not a string")
+        raise InvalidArgument(f"{name} is not a string")
     return value
 
 
 class _Store:
     """What both stores share: the path and the once-a-minute last_seen write policy."""
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
         self.path = Path(path)
         self._persisted_seen: dict[bytes, float] = {}
-        self._writer = StateWriter(self.path, background=background_writes)
+        self._writer = StateWriter(self.path, background=background)
 
-    def _save_entries(self, key: str, entries: list[dict[str, Any]]) -> None:
-        self._writer.write_json({"version": STORE_VERSION, key: entries})
+    def _save_entries(self, key: str, entries: list[dict[str, Any]], *, sync: bool = False) -> None:
+        self._writer.write_json({"version": STORE_VERSION, key: entries}, sync=sync)
 
     def flush(self) -> None:
         """Return once every change is on disk (with background writes, they land a little later)."""
@@ -174,20 +201,23 @@ class DeviceTrustStore(_Store):
 
     The file is read when the store is created; every change is written through at once, except
     ``touch`` (last-seen times), which writes at most once a minute per controller. With
-    ``background_writes`` the writes (and their fsyncs) happen on a thread, so that an event loop
-    serving other controllers never waits for the disk; :meth:`flush` waits for them.
+    ``background`` (the owner's :class:`~device_sdk.storage.statefile.StateWriterThread`) the writes
+    (and their fsyncs) happen on that thread, so that an event loop serving other controllers never
+    waits for the disk; :meth:`flush` waits for them. Revocations
+    (:meth:`remove`, :meth:`clear`, :meth:`set_role`) are always on disk when the call returns: they
+    are acknowledged right after, and a power cut must not bring a removed controller back.
     """
 
     _KEY = "controllers"
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
-        super().__init__(path, background_writes=background_writes)
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
+        super().__init__(path, background=background)
         self._entries: dict[bytes, TrustedController] = {}
         for index, raw in enumerate(_load_entries(self.path, self._KEY)):
             try:
                 role = _string(raw, "role")
                 if role not in _ROLES:
-                    raise ValueError(f"unknown role {role!r}")
+                    raise InvalidArgument(f"unknown role {role!r}")
                 entry = TrustedController(
                     fingerprint=fingerprint_from_text(_string(raw, "fingerprint")),
                     name=_string(raw, "name"),
@@ -202,7 +232,7 @@ class DeviceTrustStore(_Store):
             self._entries[entry.fingerprint] = entry
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
-    def _save(self) -> None:
+    def _save(self, *, sync: bool = False) -> None:
         self._save_entries(
             self._KEY,
             [
@@ -215,6 +245,7 @@ class DeviceTrustStore(_Store):
                 }
                 for e in self._entries.values()
             ],
+            sync=sync,
         )
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
@@ -270,19 +301,19 @@ class DeviceTrustStore(_Store):
         """Stop trusting a controller; ``False`` when it was not trusted."""
         if self._entries.pop(fingerprint, None) is None:
             return False
-        self._save()
+        self._save(sync=True)
         return True
 
     def set_role(self, fingerprint: bytes, role: Role) -> TrustedController:
         """Make a trusted controller an ``"admin"`` or a ``"user"``; :class:`NotPaired` when unknown."""
         if role not in _ROLES:
-            raise ValueError(f"role must be 'admin' or 'user', got {role!r}")
+            raise InvalidArgument(f"role must be 'admin' or 'user', got {role!r}")
         existing = self._entries.get(fingerprint)
         if existing is None:
             raise NotPaired("this controller is not trusted by the device")
         entry = replace(existing, role=role)
         self._entries[fingerprint] = entry
-        self._save()
+        self._save(sync=True)
         return entry
 
     def list(self) -> list[TrustedController]:
@@ -290,9 +321,9 @@ class DeviceTrustStore(_Store):
         return sorted(self._entries.values(), key=lambda e: (e.paired_at, e.fingerprint))
 
     def clear(self) -> None:
-        """Forget every controller (factory reset)."""
+        """Forget every controller (factory reset); on disk when this returns."""
         self._entries.clear()
-        self._save()
+        self._save(sync=True)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -306,8 +337,8 @@ class ControllerPinStore(_Store):
 
     _KEY = "devices"
 
-    def __init__(self, path: Path, *, background_writes: bool = False) -> None:
-        super().__init__(path, background_writes=background_writes)
+    def __init__(self, path: Path, *, background: StateWriterThread | None = None) -> None:
+        super().__init__(path, background=background)
         self._entries: dict[bytes, PinnedDevice] = {}
         for index, raw in enumerate(_load_entries(self.path, self._KEY)):
             try:
@@ -325,13 +356,13 @@ class ControllerPinStore(_Store):
         if discriminator is not None and (
             isinstance(discriminator, bool) or not isinstance(discriminator, int) or not 0 <= discriminator < 4096
         ):
-            raise ValueError("discriminator is not 0..4095")
+            raise InvalidArgument("discriminator is not 0..4095")
         addresses = raw.get("addresses", [])
         if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
-            raise ValueError("addresses is not a list of strings")
+            raise InvalidArgument("addresses is not a list of strings")
         port = raw.get("port")
         if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
-            raise ValueError("port is not 1..65535")
+            raise InvalidArgument("port is not 1..65535")
         return PinnedDevice(
             fingerprint=fingerprint_from_text(_string(raw, "fingerprint")),
             name=_string(raw, "name"),
@@ -342,7 +373,7 @@ class ControllerPinStore(_Store):
             last_seen=_number(raw, "last_seen"),
         )
 
-    def _save(self) -> None:
+    def _save(self, *, sync: bool = False) -> None:
         self._save_entries(
             self._KEY,
             [
@@ -357,6 +388,7 @@ class ControllerPinStore(_Store):
                 }
                 for e in self._entries.values()
             ],
+            sync=sync,
         )
         self._persisted_seen = {fp: e.last_seen for fp, e in self._entries.items()}
 
@@ -443,17 +475,17 @@ class ControllerPinStore(_Store):
                 }
             )
         except ValueError as exc:
-            raise ValueError(f"invalid device entry: {exc}") from None
+            raise InvalidArgument(f"invalid device entry: {exc}") from None
 
     def get(self, fingerprint: bytes) -> PinnedDevice | None:
         """The entry for ``fingerprint``, or ``None``."""
         return self._entries.get(fingerprint)
 
     def remove(self, fingerprint: bytes) -> bool:
-        """Unpin a device; ``False`` when it was not pinned."""
+        """Unpin a device (on disk when this returns); ``False`` when it was not pinned."""
         if self._entries.pop(fingerprint, None) is None:
             return False
-        self._save()
+        self._save(sync=True)
         return True
 
     def list(self) -> list[PinnedDevice]:
@@ -468,26 +500,22 @@ class ControllerPinStore(_Store):
         (decimal). Several matches in the deciding step raise :class:`AmbiguousDevice` listing them;
         none at all raises :class:`DeviceNotFound`.
         """
-        devices = self.list()
         query = query.strip()
-        steps: list[list[PinnedDevice]] = [
-            [d for d in devices if d.name == query],
-            [d for d in devices if d.name.casefold() == query.casefold()],
-        ]
-        loose = []
-        if len(query) >= MIN_FINGERPRINT_PREFIX:
-            loose = [d for d in devices if d.fingerprint_text.startswith(query)]
-        if query.isascii() and query.isdigit() and len(query) <= 4:
-            loose += [d for d in devices if d.discriminator == int(query) and d not in loose]
-        steps.append(loose)
-        for matches in steps:
-            if len(matches) == 1:
-                return matches[0]
-            if matches:
-                listing = ", ".join(f"{d.name!r} ({fingerprint_text(d.fingerprint)[:8]}…)" for d in matches)
-                raise AmbiguousDevice(
-                    f"{query!r} matches {len(matches)} devices: {listing}; be more specific", tuple(matches)
-                )
+        by_discriminator = query.isascii() and query.isdigit() and len(query) <= 4
+        matches = named_by(
+            query,
+            self.list(),
+            name=lambda d: d.name,
+            fingerprint=lambda d: d.fingerprint_text,
+            also=lambda d: by_discriminator and d.discriminator == int(query),
+        )
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            listing = ", ".join(f"{d.name!r} ({fingerprint_text(d.fingerprint)[:8]}…)" for d in matches)
+            raise AmbiguousDevice(
+                f"{query!r} matches {len(matches)} devices: {listing}; be more specific", tuple(matches)
+            )
         raise DeviceNotFound(
             f"no paired device matches {query!r} (by name, fingerprint prefix of 4+ characters, or discriminator)"
         )

@@ -12,6 +12,7 @@ from .endpoint import (
     TransportConfig,
     quic_configuration,
 )
+from .limits import ResourceLimits
 from .osp import OspConnection
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ConnectionHandler",
     "Credentials",
     "OspConnection",
+    "ResourceLimits",
     "Server",
     "TransportConfig",
     "connect",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from base64 import b64encode
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +14,9 @@ from aioquic.asyncio.server import serve as quic_serve
 from aioquic.quic.connection import QuicConnection
 
 from ..errors import ConnectTimeout, FingerprintMismatch, TransportError
+from ..identity import fingerprint_text
 from ..wire import AgentInfo, CloseCode
-from ._aioquic_compat import require_client_certificate
+from ._aioquic_compat import require_client_certificate, server_port
 from .endpoint import (
     AgentConnection,
     ConnectionHandler,
@@ -25,6 +25,7 @@ from .endpoint import (
     _Protocol,
     quic_configuration,
 )
+from .limits import idlest
 
 # -- device side --------------------------------------------------------------------------------
 
@@ -38,15 +39,23 @@ class Server:
 
     @property
     def port(self) -> int:
-        transport = self._server._transport
-        assert transport is not None
-        return int(transport.get_extra_info("sockname")[1])
+        return server_port(self._server)
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "shutting down") -> None:
         """Close every connection (5139 by default) and stop listening."""
         for conn in list(self.connections):
             conn.close(code, reason)
         self._server.close()
+
+
+def _make_room(connections: set[AgentConnection], limit: int) -> None:
+    """Close unauthenticated connections, idlest first, until fewer than ``limit`` remain."""
+    strangers = [c for c in connections if not c.authenticated and not c.is_closed]
+    while len(strangers) >= limit:
+        victim = idlest(strangers)
+        assert victim is not None
+        strangers.remove(victim)
+        victim.close(CloseCode.TOO_MANY_ATTEMPTS, "too many connections")
 
 
 async def serve(
@@ -58,8 +67,14 @@ async def serve(
     port: int = 0,
     config: TransportConfig | None = None,
 ) -> Server:
-    """Listen for controllers; ``on_connection`` gives the handler of each new connection."""
+    """Listen for controllers; ``on_connection`` gives the handler of each new connection.
+
+    The resource bounds of ``config.limits`` for peers that are not authenticated live here: at most
+    ``max_unauthenticated_connections`` of them (a new one closes the idlest with 429), each closed
+    with 401 if it has not started pairing ``pairing_deadline`` seconds after it arrived.
+    """
     cfg = config or TransportConfig()
+    limits = cfg.limits
     qc = quic_configuration(is_client=False, credentials=credentials, config=cfg)
     connections: set[AgentConnection] = set()
 
@@ -67,10 +82,14 @@ async def serve(
         def __init__(self, quic: QuicConnection, stream_handler: Any = None) -> None:
             super().__init__(quic, stream_handler)
             require_client_certificate(quic)
-            self.conn = AgentConnection(self, is_client=False, config=cfg, local_info=local_info)
-            self.conn.handler = on_connection(self.conn)
-            connections.add(self.conn)
-            self.conn.closed.add_done_callback(lambda _f: connections.discard(self.conn))
+            _make_room(connections, limits.max_unauthenticated_connections)
+            conn = AgentConnection(
+                self, is_client=False, config=cfg, local_info=local_info, pairing_deadline=limits.pairing_deadline
+            )
+            self.conn = conn
+            conn.handler = on_connection(conn)
+            connections.add(conn)
+            conn.closed.add_done_callback(lambda _f: connections.discard(conn))
 
         def datagram_received(self, data: bytes | str, addr: Any) -> None:
             if self.conn.peer_address is None:
@@ -139,7 +158,7 @@ async def connect(
         actual = conn.peer_fingerprint or b""
         conn.close(CloseCode.UNAUTHORIZED, "device fingerprint mismatch")
         await _close_quietly(stack)
-        raise FingerprintMismatch(b64encode(expected_fingerprint).decode(), b64encode(actual).decode())
+        raise FingerprintMismatch(fingerprint_text(expected_fingerprint), fingerprint_text(actual) if actual else "")
     return conn
 
 

@@ -2,7 +2,9 @@
 
 The device side listens and the controller side dials (:mod:`device_sdk.transport.dial`); both give
 an :class:`AgentConnection`, which answers agent-info and agent-status requests itself, keeps an
-idle connection alive with agent-status, and hands everything else to a :class:`ConnectionHandler`.
+idle connection alive with agent-status, notices a peer that has gone silent (``liveness_timeout``),
+bounds what an unauthenticated or unreading peer can make it hold (:class:`ResourceLimits`), and
+hands everything else to a :class:`ConnectionHandler`.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import logging
 import os
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic import events as qe
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
 
-from ..errors import ConnectionClosed, ConnectTimeout
+from ..errors import ConfigError, ConnectionClosed, ConnectionLost, ConnectTimeout
 from ..identity import AgentIdentity
 from ..wire import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -29,10 +32,22 @@ from ..wire import (
     AgentInfoResponse,
     AgentStatusRequest,
     AgentStatusResponse,
+    AuthSpake2Handshake,
     CloseCode,
     Message,
 )
-from ._aioquic_compat import datagram_can_leave_now, peer_close
+from ._aioquic_compat import (
+    ReceiveWindows,
+    abandon_connected_waiter,
+    bound_receive_windows,
+    datagram_can_leave_now,
+    datagrams_negotiated,
+    is_terminated,
+    lift_limits,
+    peer_close,
+    release,
+)
+from .limits import ResourceLimits, answers_unread
 from .osp import (
     ConnectionEnded,
     ControlMessage,
@@ -59,18 +74,44 @@ class TransportConfig:
     """QUIC max_idle_timeout, seconds (the profile fixes 25 s)."""
     keepalive_interval: float = 10.0
     """Send agent-status-request after this many seconds without receiving anything."""
+    liveness_timeout: float | None = 5.0
+    """Give up on a peer that has sent nothing for this many seconds (power cut, crash, cable pulled):
+    agent-status-requests go out once it has been silent for half of it, and the connection ends
+    with :class:`~device_sdk.errors.ConnectionLost`. A baby monitor may want 2 s. None: only the QUIC
+    idle timeout ends a silent connection."""
     datagrams: bool = True
     """Enable QUIC DATAGRAM frames (RFC 9221) for input channels."""
     handshake_timeout: float = 5.0
     """Controller side: give up connecting after this many seconds."""
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
+    """What a peer may make this agent hold (receive windows, streams, unauthenticated connections,
+    unread answers); see ``docs/protocol.md`` section 3, "Resource bounds"."""
+
+    def __post_init__(self) -> None:
+        if self.liveness_timeout is not None and not self.liveness_timeout > 0:
+            raise ConfigError(
+                f"liveness_timeout must be a positive number of seconds or None, not {self.liveness_timeout!r}"
+            )
+        if not self.keepalive_interval > 0:
+            raise ConfigError(
+                f"keepalive_interval must be a positive number of seconds, not {self.keepalive_interval!r}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
-    """An agent's certificate and key files (see :mod:`device_sdk.identity`)."""
+    """An agent's certificate and key files (see :mod:`device_sdk.identity`).
+
+    The certificate and key, once loaded, are kept in the object itself (not in the process): the
+    endpoint that uses it (a device's server, a controller's dials) holds them as long as it holds it.
+    """
 
     cert_path: Path
     key_path: Path
+    _loaded: list[tuple[tuple[int, ...], Any, list[Any], Any]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+    """The last load: (files' version, certificate, chain, private key); at most one entry."""
 
     @classmethod
     def from_identity(cls, identity: AgentIdentity) -> Credentials:
@@ -88,12 +129,12 @@ def quic_configuration(
         max_datagram_frame_size=65536 if config.datagrams else None,
         server_name=server_name,
         verify_mode=ssl.CERT_NONE,  # no CA: the SPKI fingerprint is checked instead
+        # Announced before the peer is known: what an unauthenticated peer gets (lifted once it is).
+        max_data=config.limits.unauthenticated_connection_window,
+        max_stream_data=config.limits.stream_window,
     )
     _load_cert_chain(qc, credentials)
     return qc
-
-
-_loaded_credentials: dict[tuple[str, str], tuple[tuple[int, ...], Any, list[Any], Any]] = {}
 
 
 def _file_version(path: Path) -> tuple[int, int, int]:
@@ -104,20 +145,20 @@ def _file_version(path: Path) -> tuple[int, int, int]:
 def _load_cert_chain(qc: QuicConfiguration, credentials: Credentials) -> None:
     """``qc.load_cert_chain`` once per version of the files, not for every connection: a controller
     dials often, and reading and parsing the key is on every dial's critical path. The files are
-    replaced atomically (a new inode), so a renewed identity is loaded on the next connection."""
-    key = (str(credentials.cert_path), str(credentials.key_path))
+    replaced atomically (a new inode), so a renewed identity is loaded on the next connection. What is
+    loaded stays in ``credentials`` (nothing is cached for the life of the process)."""
     try:
         version = _file_version(credentials.cert_path) + _file_version(credentials.key_path)
     except OSError:
         qc.load_cert_chain(credentials.cert_path, credentials.key_path)  # raises the clear error
         return
-    cached = _loaded_credentials.get(key)
-    if cached is not None and cached[0] == version:
-        _, qc.certificate, chain, qc.private_key = cached
+    loaded = credentials._loaded
+    if loaded and loaded[0][0] == version:
+        _, qc.certificate, chain, qc.private_key = loaded[0]
         qc.certificate_chain = list(chain)
         return
     qc.load_cert_chain(credentials.cert_path, credentials.key_path)
-    _loaded_credentials[key] = (version, qc.certificate, list(qc.certificate_chain), qc.private_key)
+    loaded[:] = [(version, qc.certificate, list(qc.certificate_chain), qc.private_key)]
 
 
 class ConnectionHandler:
@@ -141,14 +182,23 @@ class ConnectionHandler:
         """A QUIC DATAGRAM frame."""
 
     def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
-        """The connection is over."""
+        """The connection is over (:class:`~device_sdk.errors.ConnectionLost` when the peer went
+        silent)."""
 
     def after_receive(self, conn: AgentConnection) -> None:
         """A UDP datagram was processed (acknowledgements may have freed send buffers)."""
 
 
+_DETACHED = ConnectionHandler()
+"""The handler of a connection that is over: the layer above is let go."""
+
+
 class AgentConnection:
-    """One OSP connection, device or controller side. Methods are called on the event loop."""
+    """One OSP connection, device or controller side. Methods are called on the event loop.
+
+    ``pairing_deadline`` (device side): close the connection with 401 if it is neither authenticated
+    nor pairing (no auth-spake2-handshake received) that many seconds after it was created.
+    """
 
     def __init__(
         self,
@@ -157,13 +207,22 @@ class AgentConnection:
         is_client: bool,
         config: TransportConfig,
         local_info: Callable[[], AgentInfo],
+        pairing_deadline: float | None = None,
     ) -> None:
+        loop = asyncio.get_running_loop()
         self._protocol = protocol
-        self.osp = OspConnection(protocol._quic, max_message_size=config.max_message_size)
+        self.osp = OspConnection(protocol.quic, max_message_size=config.max_message_size)
         self.is_client = is_client
         self.config = config
+        self.limits = config.limits
+        bound_receive_windows(protocol.quic, ReceiveWindows(config.limits, self.osp.buffered), config.limits)
         self._local_info = local_info
         self.handler: ConnectionHandler = ConnectionHandler()
+        self.peer_name: str | None = None
+        """The peer's display name when known (from its agent-info, or set by the layer above); it
+        names the peer in :class:`~device_sdk.errors.ConnectionLost`."""
+        self.pairing_started = False
+        """An auth-spake2-handshake has arrived from the (unauthenticated) peer."""
         self.peer_fingerprint: bytes | None = None
         self.expected_fingerprint: bytes | None = None
         """Controller side: the device's pinned or advertised fingerprint. Checked as the handshake
@@ -172,14 +231,21 @@ class AgentConnection:
         self.alpn: str | None = None
         self._next_request_id = 1
         self._pending: dict[int, asyncio.Future[Any]] = {}
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.closed: asyncio.Future[ConnectionClosed] = asyncio.get_running_loop().create_future()
-        self._keepalive: asyncio.TimerHandle | None = None
-        self._last_activity = 0.0
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[ConnectionClosed] = loop.create_future()
+        now = loop.time()
+        self.idle_since = now
+        """Loop time of the last complete message received (or of the connection's start)."""
+        self._last_heard = now  # loop time of the last UDP datagram received
+        self._last_probe = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        if pairing_deadline is not None:
+            self._deadline = loop.call_later(pairing_deadline, self._pairing_deadline_due)
+        self._control_unacked: list[int] = []  # control streams sent and not yet acknowledged
         self._last_control_stream: int | None = None
         self._closing_task: asyncio.Task[None] | None = None
-        self.context: Any = None
-        """Free slot for the layer above (the device keeps its per-connection state here)."""
+        self._finished = False
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -188,8 +254,17 @@ class AgentConnection:
         return self.osp.authenticated
 
     def set_authenticated(self) -> None:
-        """The peer is trusted (paired now or before): lift the gate on channel messages."""
+        """The peer is trusted (paired now or before): lift the gate on channel messages and the
+        limits of an unauthenticated peer (windows slide, more streams)."""
+        if self.osp.authenticated:
+            return
         self.osp.authenticated = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        if not self.osp.closed:
+            lift_limits(self._protocol.quic, self.limits)
+            self._protocol.transmit()
 
     @property
     def is_closed(self) -> bool:
@@ -198,15 +273,26 @@ class AgentConnection:
     @property
     def datagrams_enabled(self) -> bool:
         """Both sides enabled QUIC DATAGRAM support."""
-        quic = self._protocol._quic
-        return bool(quic._remote_max_datagram_frame_size and quic._configuration.max_datagram_frame_size)
+        return datagrams_negotiated(self._protocol.quic)
 
     # -- sending ---------------------------------------------------------------------------------
 
     def send_control(self, msg: Message) -> None:
+        """Send a control message on a new unidirectional stream. A peer that leaves more than
+        ``limits.unread_answer_*`` of them unacknowledged does not read them: closed with 429."""
         sid = self.osp.send_control(msg)
         if sid is not None:
             self._last_control_stream = sid
+            unacked = self._control_unacked
+            unacked.append(sid)
+            buffered = self.osp.send_buffered
+            sizes = [size for size in map(buffered, unacked) if size]
+            if len(sizes) != len(unacked):
+                unacked[:] = [s for s in unacked if buffered(s)]
+            if answers_unread(sizes, self.limits):
+                log.info("closing a connection whose peer does not read its answers (%d waiting)", len(sizes))
+                self.close(CloseCode.TOO_MANY_ATTEMPTS, "answers not read")
+                return
         self._protocol.transmit()
 
     def open_stream(self) -> int:
@@ -232,11 +318,11 @@ class AgentConnection:
         return self.osp.send_buffered(stream_id)
 
     def datagram_can_leave_now(self, size: int) -> bool:
-        return not self.osp.closed and datagram_can_leave_now(self._protocol._quic, size)
+        return not self.osp.closed and datagram_can_leave_now(self._protocol.quic, size)
 
     def send_datagram(self, data: bytes) -> None:
         if not self.osp.closed:
-            self._protocol._quic.send_datagram_frame(data)
+            self._protocol.quic.send_datagram_frame(data)
             self._protocol.transmit()
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
@@ -289,6 +375,11 @@ class AgentConnection:
         the future gets the :class:`AgentStatusResponse`, or :class:`ConnectionClosed`."""
         return self._send_request(AgentStatusRequest(self._new_request_id()))
 
+    def send_agent_info_request(self) -> asyncio.Future[Message]:
+        """Send an agent-info request now (in the same flight as whatever else is being sent);
+        the future gets the :class:`AgentInfoResponse`, or :class:`ConnectionClosed`."""
+        return self._send_request(AgentInfoRequest(self._new_request_id()))
+
     def _send_request(self, msg: AgentInfoRequest | AgentStatusRequest) -> asyncio.Future[Message]:
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         if self.closed.done():
@@ -327,6 +418,8 @@ class AgentConnection:
     def _dispatch(self, ev: object) -> None:
         if isinstance(ev, ControlMessage):
             self._note_activity()
+            if isinstance(ev.message, AuthSpake2Handshake):
+                self.pairing_started = True
             self._control(ev.message)
         elif isinstance(ev, StreamMessage):
             self._note_activity()
@@ -344,6 +437,7 @@ class AgentConnection:
         self.alpn = ev.alpn
         self.peer_fingerprint = ev.peer_fingerprint
         self._note_activity()
+        self._arm_watchdog(self._probe_after())
         if not self.ready.done():
             self.ready.set_result(None)
         expected = self.expected_fingerprint
@@ -360,6 +454,8 @@ class AgentConnection:
         elif isinstance(msg, AgentStatusRequest):
             self.send_control(AgentStatusResponse(msg.request_id))
         elif isinstance(msg, AgentInfoResponse | AgentStatusResponse):
+            if isinstance(msg, AgentInfoResponse) and msg.agent_info.display_name:
+                self.peer_name = msg.agent_info.display_name
             fut = self._pending.get(msg.request_id)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
@@ -367,9 +463,34 @@ class AgentConnection:
             self.handler.control_message(self, msg)
 
     def _ended(self, ev: ConnectionEnded) -> None:
-        if self._keepalive is not None:
-            self._keepalive.cancel()
-        error = ConnectionClosed(ev.code, ev.reason, by_peer=ev.by_peer)
+        if ev.lost_contact:
+            self._finish(ConnectionLost(self.peer_label, self._silent_for(), code=ev.code, reason=ev.reason))
+        else:
+            self._finish(ConnectionClosed(ev.code, ev.reason, by_peer=ev.by_peer))
+
+    @property
+    def peer_label(self) -> str:
+        """How a person knows the peer: its name, else its address."""
+        if self.peer_name:
+            return self.peer_name
+        what = "the device" if self.is_client else "the controller"
+        if self.peer_address is None:
+            return what
+        host, port = self.peer_address
+        return f"{what} at {f'[{host}]' if ':' in host else host}:{port}"
+
+    def _silent_for(self) -> float:
+        return asyncio.get_running_loop().time() - self._last_heard
+
+    def _finish(self, error: ConnectionClosed) -> None:
+        """Report the end of the connection once, with ``error``."""
+        if self._finished:
+            return
+        self._finished = True
+        for timer in (self._watchdog, self._deadline):
+            if timer is not None:
+                timer.cancel()
+        self._watchdog = self._deadline = None
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(error)
@@ -380,24 +501,66 @@ class AgentConnection:
             self.closed.set_result(error)
         self.handler.connection_lost(self, error)
 
-    def _note_activity(self) -> None:
-        """Note activity; the keep-alive timer is set once and re-armed only when it fires
-        (received messages only update a timestamp: no timer churn on the hot path)."""
-        loop = asyncio.get_running_loop()
-        self._last_activity = loop.time()
-        if self._keepalive is None:
-            self._keepalive = loop.call_later(self.config.keepalive_interval, self._keepalive_due)
+    def _released(self) -> None:
+        """aioquic is done with the connection: let go of the layer above and of aioquic's buffers
+        now, not at the next cyclic garbage collection."""
+        self.handler = _DETACHED
+        self._pending.clear()
+        self.osp.release()
+        release(self._protocol.quic)
 
-    def _keepalive_due(self) -> None:
-        self._keepalive = None
+    # -- keep-alive, liveness, deadlines ------------------------------------------------------------
+
+    def _note_activity(self) -> None:
+        """A complete message arrived (received datagrams update ``_last_heard`` themselves)."""
+        self.idle_since = asyncio.get_running_loop().time()
+
+    def _probe_after(self) -> float:
+        """Seconds of silence after which the peer is sent an agent-status-request."""
+        timeout = self.config.liveness_timeout
+        interval = self.config.keepalive_interval
+        return interval if timeout is None else min(interval, timeout / 2)
+
+    def _arm_watchdog(self, delay: float) -> None:
+        """One timer per connection, re-armed only when it fires: received datagrams only update
+        a timestamp (no timer churn on the hot path)."""
+        if self._watchdog is None and not self._finished:
+            self._watchdog = asyncio.get_running_loop().call_later(max(delay, 0.001), self._watchdog_due)
+
+    def _watchdog_due(self) -> None:
+        self._watchdog = None
         if self.osp.closed:
             return
-        loop = asyncio.get_running_loop()
-        idle = loop.time() - self._last_activity
-        if idle >= self.config.keepalive_interval:
+        now = asyncio.get_running_loop().time()
+        silent = now - self._last_heard
+        timeout = self.config.liveness_timeout
+        if timeout is not None and silent >= timeout:
+            self._lose_contact(silent)
+            return
+        probe_after = self._probe_after()
+        repeat = probe_after / 2
+        if silent >= probe_after and now - self._last_probe >= repeat:
+            self._last_probe = now
             self.send_control(AgentStatusRequest(self._new_request_id()))
-            idle = 0.0
-        self._keepalive = loop.call_later(self.config.keepalive_interval - idle, self._keepalive_due)
+        # next: the first probe, else the next repeat (then contact is lost at the timeout)
+        wake = self._last_heard + probe_after if silent < probe_after else self._last_probe + repeat
+        if timeout is not None:
+            wake = min(wake, self._last_heard + timeout)
+        self._arm_watchdog(wake - now)
+
+    def _lose_contact(self, silent: float) -> None:
+        """Nothing heard for ``liveness_timeout``: report it now (aioquic's closing period would add
+        three probe timeouts, seconds when nothing is acknowledged) and close."""
+        log.info("lost contact with %s: nothing heard for %.1f s", self.peer_label, silent)
+        error = ConnectionLost(self.peer_label, silent, code=CloseCode.NORMAL, reason="lost contact")
+        self.close(CloseCode.NORMAL, "lost contact")
+        self._finish(error)
+
+    def _pairing_deadline_due(self) -> None:
+        self._deadline = None
+        if not self.osp.closed and not self.osp.authenticated and not self.pairing_started:
+            log.info("closing a connection that did not start pairing in time")
+            self.close(CloseCode.UNAUTHORIZED, "pairing not started in time")
 
 
 class _Protocol(QuicConnectionProtocol):
@@ -405,10 +568,24 @@ class _Protocol(QuicConnectionProtocol):
 
     conn: AgentConnection
 
+    def __init__(self, quic: QuicConnection, *args: Any, **kwargs: Any) -> None:
+        super().__init__(quic, *args, **kwargs)
+        self.quic = quic
+        """The sans-I/O connection this protocol drives (aioquic keeps it only in a private attribute)."""
+
     def quic_event_received(self, event: qe.QuicEvent) -> None:
         self.conn._quic_event(event)
+        if isinstance(event, qe.ConnectionTerminated) and is_terminated(self.quic):
+            asyncio.get_running_loop().call_soon(self.conn._released)
 
     _batching = False
+
+    async def wait_connected(self) -> None:
+        try:
+            await super().wait_connected()
+        except BaseException:
+            abandon_connected_waiter(self)  # the dial gave up: its waiter's later error is nobody's
+            raise
 
     def transmit(self) -> None:
         # While a received datagram is processed, whatever the handlers send leaves in one go at the end.
@@ -416,11 +593,12 @@ class _Protocol(QuicConnectionProtocol):
             super().transmit()
 
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
+        self.conn._last_heard = asyncio.get_running_loop().time()
         self._batching = True
         try:
             super().datagram_received(data, addr)
             conn = self.conn
-            closed_by_peer = peer_close(self._quic)
+            closed_by_peer = peer_close(self.quic)
             if closed_by_peer is not None:
                 conn._quic_event(closed_by_peer)  # now, not when draining ends 3 PTO later
             if not conn.osp.closed:

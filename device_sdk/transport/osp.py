@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from aioquic.quic import events as qe
-from aioquic.quic.connection import QuicConnection, stream_is_client_initiated, stream_is_unidirectional
+from aioquic.quic.connection import QuicConnection, stream_is_unidirectional
 
 from ..errors import RemoteProtocolError
 from ..identity.fingerprint import spki_fingerprint
@@ -29,7 +29,7 @@ from ..wire import (
     MessageDecoder,
     encode_message,
 )
-from ._aioquic_compat import peer_certificate, stream_buffered
+from ._aioquic_compat import is_idle_timeout, peer_certificate, stream_buffered
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,13 @@ class DatagramReceived:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionEnded:
-    """The connection is over. ``by_peer`` tells which side closed it."""
+    """The connection is over. ``by_peer`` tells which side closed it; ``lost_contact``: neither,
+    nothing was received for the idle timeout (or no network path was left)."""
 
     code: int
     reason: str
     by_peer: bool
+    lost_contact: bool = False
 
 
 OspEvent = HandshakeDone | ControlMessage | StreamMessage | StreamEnded | DatagramReceived | ConnectionEnded
@@ -103,6 +105,14 @@ class OspConnection:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def buffered(self) -> int:
+        """Bytes received and held for messages not yet complete, on every stream."""
+        return sum(decoder.buffered for decoder in self._decoders.values())
+
+    def release(self) -> None:
+        """The connection is over: drop what is still buffered."""
+        self._decoders.clear()
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -178,9 +188,10 @@ class OspConnection:
             if self._ended:
                 return []
             self._ended = True
-            by_peer = not self._closed
+            lost = not self._closed and is_idle_timeout(event)
+            by_peer = not self._closed and not lost
             self._closed = True
-            return [ConnectionEnded(event.error_code, event.reason_phrase, by_peer)]
+            return [ConnectionEnded(event.error_code, event.reason_phrase, by_peer, lost)]
         return []
 
     def _stream_data(self, event: qe.StreamDataReceived) -> list[OspEvent]:
@@ -221,8 +232,3 @@ class OspConnection:
             raise RemoteProtocolError(CloseCode.BAD_REQUEST, f"type {msg.TYPE_KEY} belongs on a unidirectional stream")
         if not self.authenticated and msg.TYPE_KEY not in UNAUTHENTICATED_TYPES:
             raise RemoteProtocolError(CloseCode.UNAUTHORIZED, f"type {msg.TYPE_KEY} before authentication")
-
-
-def is_peer_stream(stream_id: int, *, is_client: bool) -> bool:
-    """True when the peer opened ``stream_id``."""
-    return stream_is_client_initiated(stream_id) != is_client

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .codec import DEFAULT_MAX_MESSAGE_SIZE, CborScanner, MessageDecoder, decode_body, encode_message
-from .codes import CloseCode
+from .cbor import WIRE_INT_MAX, WIRE_INT_MIN, CborScanner, dumps_item, loads_item, unencodable
+from .codec import DEFAULT_MAX_MESSAGE_SIZE, MessageDecoder, decode_body, encode_message
+from .codes import AuthResult, CloseCode, OpenResult
 from .messages import (
     CAP_DATA_CHANNELS,
     CAP_DEVICE_SDK_CHANNELS,
@@ -17,7 +18,6 @@ from .messages import (
     AgentStatusResponse,
     AuthCapabilities,
     AuthMessage,
-    AuthResult,
     AuthSpake2Confirmation,
     AuthSpake2Handshake,
     AuthStatus,
@@ -25,7 +25,6 @@ from .messages import (
     DataChannelOpenResponse,
     DataFrame,
     Message,
-    OpenResult,
     PskStatus,
     SchemaError,
 )
@@ -37,6 +36,8 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "MESSAGE_TYPES",
     "UNAUTHENTICATED_TYPES",
+    "WIRE_INT_MAX",
+    "WIRE_INT_MIN",
     "AgentInfo",
     "AgentInfoEvent",
     "AgentInfoRequest",
@@ -61,6 +62,9 @@ __all__ = [
     "SchemaError",
     "decode_body",
     "decode_varint",
+    "dumps_item",
     "encode_message",
     "encode_varint",
+    "loads_item",
+    "unencodable",
 ]

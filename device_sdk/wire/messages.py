@@ -13,14 +13,18 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Self
 
+from ..errors import InvalidArgument
+from .codes import AuthResult, OpenResult
+
 CAP_DATA_CHANNELS = 1100
 """Capability: WICG Local Peer-to-Peer data channels."""
 CAP_DEVICE_SDK_CHANNELS = 1300
 """Capability: device_sdk channel protocols v1."""
 
 
-class SchemaError(ValueError):
-    """A received CBOR item does not match its rule in ``osp-messages.cddl``."""
+class SchemaError(InvalidArgument):
+    """A received CBOR item does not match its rule in ``osp-messages.cddl`` (a ``ValueError`` too; the
+    codec closes the connection with 400 for it)."""
 
 
 class PskStatus(IntEnum):
@@ -29,30 +33,6 @@ class PskStatus(IntEnum):
     NEEDS_PRESENTATION = 0
     SHOWN = 1
     INPUT = 2
-
-
-class AuthResult(IntEnum):
-    """``auth-status-result``."""
-
-    AUTHENTICATED = 0
-    UNKNOWN_ERROR = 1
-    TIMEOUT = 2
-    SECRET_UNKNOWN = 3
-    VALIDATION_TOOK_TOO_LONG = 4
-    PROOF_INVALID = 5
-
-
-class OpenResult(IntEnum):
-    """``open-result`` of a data-channel-open-response."""
-
-    SUCCESS = 1
-    INVALID_URL = 10
-    INVALID_PRESENTATION_ID = 11
-    TIMEOUT = 100
-    TRANSIENT_ERROR = 101
-    PERMANENT_ERROR = 102
-    TERMINATING = 103
-    UNKNOWN_ERROR = 199
 
 
 # -- field readers: each raises SchemaError naming the key ----------------------------------------

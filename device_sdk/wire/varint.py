@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import InvalidArgument
+
 MAX_VARINT = (1 << 62) - 1
 
 
@@ -9,7 +11,7 @@ def encode_varint(value: int) -> bytes:
     """Encode ``value`` (0 .. 2^62-1) in the shortest QUIC variable-length form."""
     if value < 0x40:
         if value < 0:
-            raise ValueError("varint must not be negative")
+            raise InvalidArgument("varint must not be negative")
         return bytes((value,))
     if value < 0x4000:
         return (value | 0x4000).to_bytes(2, "big")
@@ -17,7 +19,7 @@ def encode_varint(value: int) -> bytes:
         return (value | 0x8000_0000).to_bytes(4, "big")
     if value <= MAX_VARINT:
         return (value | 0xC000_0000_0000_0000).to_bytes(8, "big")
-    raise ValueError(f"varint too large: {value}")
+    raise InvalidArgument(f"varint too large: {value}")
 
 
 def varint_length(first_byte: int) -> int:
@@ -31,12 +33,12 @@ def decode_varint(data: bytes | bytearray | memoryview, offset: int = 0) -> tupl
     Raises :class:`ValueError` when ``data`` ends inside the varint.
     """
     if offset >= len(data):
-        raise ValueError("truncated varint")
+        raise InvalidArgument("truncated varint")
     first = data[offset]
     length = 1 << (first >> 6)
     end = offset + length
     if end > len(data):
-        raise ValueError("truncated varint")
+        raise InvalidArgument("truncated varint")
     value = first & 0x3F
     for i in range(offset + 1, end):
         value = (value << 8) | data[i]

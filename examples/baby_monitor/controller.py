@@ -5,6 +5,7 @@
 
 Prints the level, an ``ALERT`` line whenever the device's ``alert`` turns on, the temperature, and at
 the end how much audio arrived compared with real time (16 kHz, 16-bit mono: 32000 bytes/s).
+With ``--save baby.wav`` it also keeps what it hears as a WAV file (play it with any audio player).
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from device_sdk.config import ControllerConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
+from device_sdk.controller.recording import StreamRecorder
 from device_sdk.discovery import DiscoveredDevice
 from device_sdk.errors import DeviceSDKError
 
@@ -35,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--night-light", type=float, help="set the night light (0..1)")
     p.add_argument("--duration", type=float, default=10.0, help="listen for this many seconds")
     p.add_argument("--quiet", action="store_true", help="print the level once a second only")
+    p.add_argument("--save", type=Path, help="save the audio heard to this WAV file")
     return p.parse_args(argv)
 
 
@@ -75,17 +76,27 @@ async def show_temperature(conn: DeviceConnection) -> None:
         print(f"room temperature {reading.value:.1f} C", flush=True)
 
 
-async def listen(conn: DeviceConnection, stats: AudioStats) -> None:
-    async for chunk in conn.stream("audio"):
-        now = time.monotonic()
-        stats.chunks += 1
-        stats.bytes += len(chunk.data)
-        stats.last_at = now
-        if stats.first_at is None:
-            stats.first_at, stats.first_bytes = now, len(chunk.data)
-            fmt = conn.stream_format("audio")
-            described = f"{fmt.codec} {dict(fmt.params)}" if fmt is not None else "unknown"
-            print(f"audio format: {described}", flush=True)
+async def listen(conn: DeviceConnection, stats: AudioStats, save: Path | None) -> None:
+    recorder: StreamRecorder | None = None
+    try:
+        async for chunk in conn.stream("audio"):
+            now = time.monotonic()
+            stats.chunks += 1
+            stats.bytes += len(chunk.data)
+            stats.last_at = now
+            if stats.first_at is None:
+                stats.first_at, stats.first_bytes = now, len(chunk.data)
+                fmt = conn.stream_format("audio")
+                described = f"{fmt.codec} {dict(fmt.params)}" if fmt is not None else "unknown"
+                print(f"audio format: {described}", flush=True)
+                if save is not None:  # WAV for pcm_s16le, with the format's rate and channels
+                    recorder = StreamRecorder.to_file(save, fmt)
+            if recorder is not None:
+                recorder.write(chunk.data)
+    finally:
+        if recorder is not None:
+            recorder.close()
+            print(f"saved {recorder.describe()} to {save}", flush=True)
 
 
 async def monitor(conn: DeviceConnection, args: argparse.Namespace) -> AudioStats:
@@ -98,7 +109,7 @@ async def monitor(conn: DeviceConnection, args: argparse.Namespace) -> AudioStat
         asyncio.create_task(show_levels(conn, args.quiet)),
         asyncio.create_task(watch_alerts(conn)),
         asyncio.create_task(show_temperature(conn)),
-        asyncio.create_task(listen(conn, stats)),
+        asyncio.create_task(listen(conn, stats, args.save)),
     ]
     try:
         with contextlib.suppress(TimeoutError):

@@ -19,10 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device_sdk.config import DeviceConfig
-from device_sdk.device import Device
-from device_sdk.events import DeviceEvent, Paired, PairingWindowChanged
-from device_sdk.sticker import format_manual_code
+from device_sdk.device import Device, DeviceConfig, DeviceEvent, Paired, PairingWindowChanged
+from device_sdk.device.sticker import format_manual_code
 
 RATE_HZ = 500
 

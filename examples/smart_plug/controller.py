@@ -15,9 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from device_sdk.channels.frames import Reading
-from device_sdk.config import ControllerConfig
-from device_sdk.controller import Controller, DeviceTarget
-from device_sdk.device_connection import DeviceConnection
+from device_sdk.controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
 from device_sdk.discovery import DiscoveredDevice
 from device_sdk.errors import DeviceSDKError
 

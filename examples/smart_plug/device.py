@@ -20,12 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device_sdk.config import DeviceConfig
-from device_sdk.device import Device
-from device_sdk.events import DeviceEvent, Paired, PairingWindowChanged
-from device_sdk.factory import FactoryData
+from device_sdk.device import Device, DeviceConfig, DeviceEvent, FactoryData, Paired, PairingWindowChanged
+from device_sdk.device.sticker import format_manual_code, sticker_text
 from device_sdk.pairing.window import PairingMode
-from device_sdk.sticker import format_manual_code, sticker_text
 
 LOAD_W = 60.0
 """What the simulated appliance behind the relay draws."""

@@ -1,0 +1,42 @@
+"""Smoke tests of bench/abuse.py and bench/liveness.py: ``--quick`` runs them end to end and they print
+their summaries. They check that the benchmarks work, not their figures (no timed assertions: the
+machine may be busy)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def run_quick(script: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick"], capture_output=True, text=True, timeout=100, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_abuse_bench_quick_runs_and_prints_the_summary() -> None:
+    out = run_quick("abuse.py")
+    for title in ("the honest controller", "the device under 20 unauthenticated connections", "summary"):
+        assert title in out
+    summary = out[out.index("summary") :]
+    for goal in ("readings/s under attack / idle", "pairing time under attack / idle", "device peak RSS"):
+        assert goal in summary
+    assert "gap bytes the filler could place" in out
+
+
+@pytest.mark.timeout(120)
+def test_liveness_bench_quick_runs_and_prints_the_summary() -> None:
+    out = run_quick("liveness.py")
+    assert "lost contact with Bench" in out
+    summary = out[out.index("summary") :]
+    for case in ("5 s (default), watching", "2 s, watching", "5 s (default), idle", "2 s, idle"):
+        assert f"liveness_timeout {case}" in summary
