@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import segno
 
-from device_sdk import Device, PairingMode, SetupPayload, ShowPin, encode_qr
+from device_sdk import Device, PairingMode, PinShown, SetupPayload, encode_qr
 from device_sdk.channels import Actuator, Input
-from device_sdk.hardware.spec import Sink
+from device_sdk.hardware import Sink
 
 from ._cli_helpers import DeviceProcess, unique_name
 from ._dashboard_helpers import SETUP_CODE, Session, make_device, session, wait_until
@@ -44,7 +44,7 @@ async def points(s: Session, channel: str) -> int:
 
 async def test_a_device_appears_a_wrong_code_is_explained_pairing_works_and_the_plot_moves(tmp_path: Path) -> None:
     name = unique_name("Thermo")
-    device = await started(make_device(tmp_path / "thermo", name))
+    device = await started(make_device(tmp_path / "thermo", name, model="Thermo Mk II"))
     try:
         async with session(tmp_path) as s:
             card = s.card(name)
@@ -52,6 +52,9 @@ async def test_a_device_appears_a_wrong_code_is_explained_pairing_works_and_the_
             assert await card.get_attribute("data-paired") == "false"
             assert await card.get_attribute("data-status") == "online"
             assert await card.locator("[data-testid=window-open]").count() == 1
+            # Not paired yet, its model shows: the dashboard read its agent-info (Controller.probe).
+            sub = card.locator("[data-testid=device-sub]")
+            await wait_until(lambda: _contains(sub, "Thermo Mk II"), 15, "the unpaired card shows the model")
 
             await s.pair(name, "20202020")  # a valid passcode, not this device's
             error = s.page.locator("[data-testid=pair-error]")
@@ -97,8 +100,11 @@ async def test_the_led_switch_changes_the_device_and_shows_what_the_device_confi
             await s.page.click("[data-testid=switch-led] + .track")
             await wait_until(lambda: bool(led.state), 10, "the device's LED turned on")
             assert actuator.value is True
-            await wait_until(lambda: switch.is_checked(), 10, "the switch shows on")
-            assert await s.page.text_content("[data-testid=state-led]") == "state: on"
+            # The state line shows what the device confirmed (the switch itself moves at the click).
+            await wait_until(
+                lambda: _text_is(s, "[data-testid=state-led]", "state: on"), 10, "the device's state shows"
+            )
+            assert await switch.is_checked()
 
             # A change made on the device (a physical switch) shows in the page too.
             actuator.report(False)
@@ -162,7 +168,8 @@ async def test_the_baby_monitors_audio_reaches_the_page_and_records_to_wav(tmp_p
             await monitor.wait()
 
 
-async def test_a_killed_device_shows_lost_and_comes_back(tmp_path: Path) -> None:
+@pytest.mark.timeout(150)
+async def test_a_killed_device_shows_lost_comes_back_and_can_be_forgotten_here_when_gone(tmp_path: Path) -> None:
     name = unique_name("Kill")
     proc = DeviceProcess(name, tmp_path / "killed", tmp_path / "ready.json", ("--setup-code", str(SETUP_CODE)))
     proc.start("--open-window")
@@ -176,14 +183,33 @@ async def test_a_killed_device_shows_lost_and_comes_back(tmp_path: Path) -> None
             proc.proc.send_signal(signal.SIGKILL)
             proc.proc.wait()
             proc.proc = None
-            # The dashboard's round trip notices within seconds; a connection's idle timeout (25-30 s)
-            # would too, more slowly: the bound allows either.
-            await wait_until(lambda: _status(card, "lost"), 45, "the killed device shows lost")
+            # The SDK's keep-alive ends the connection within its liveness timeout (5 s): ConnectionLost.
+            await wait_until(lambda: _status(card, "lost"), 30, "the killed device shows lost")
             log = await s.page.text_content("[data-testid=log]") or ""
-            assert f"Lost contact with {name}" in log
+            assert f"Lost contact with {name}: it stopped answering" in log
             proc.start()
             await wait_until(lambda: _status(card, "online"), 45, "the restarted device shows online again")
             assert f"{name} is back" in (await s.page.text_content("[data-testid=log]") or "")
+
+            # Gone for good: unpairing cannot reach it, so the page offers to forget it here only.
+            assert proc.proc is not None
+            proc.proc.send_signal(signal.SIGKILL)
+            proc.proc.wait()
+            proc.proc = None
+            await wait_until(lambda: _status(card, "lost"), 30, "the killed device shows lost again")
+            await card.click()
+            unpair = s.page.locator("[data-testid=unpair]")
+            await unpair.click(timeout=10_000)
+            await unpair.click()  # the second click confirms
+            forget = s.page.locator("[data-testid=forget-here]")
+            await forget.wait_for(timeout=20_000)
+            toasts = await s.page.text_content("#toasts") or ""
+            assert f"The dashboard could not reach {name}" in toasts
+            assert s.controller.peers(), "nothing is forgotten when the device cannot be reached"
+            await forget.click()
+            await forget.click()
+            await wait_until(lambda: not s.controller.peers(), 10, "the dashboard forgot the device")
+            assert "on this side only" in (await s.page.text_content("[data-testid=log]") or "")
     finally:
         proc.kill()
 
@@ -220,7 +246,7 @@ async def test_display_pin_pairing_and_admin_actions(tmp_path: Path) -> None:
     name = unique_name("Panel")
     device = make_device(tmp_path / "panel", name, pairing_mode=PairingMode.DISPLAY)
     pins: list[str] = []
-    device.subscribe(lambda event: pins.append(event.text) if isinstance(event, ShowPin) else None)
+    device.subscribe(lambda event: pins.append(event.text) if isinstance(event, PinShown) else None)
     await device.start()
     try:
         async with session(tmp_path) as s:

@@ -14,20 +14,43 @@ from device_sdk import (
     ChannelOpenFailed,
     ConfigError,
     ConnectionClosed,
+    ConnectionLost,
     DeviceNotFound,
+    DeviceUnreachable,
     InvalidSetupCode,
     LockedOut,
+    PairingError,
     PairingTimeout,
     PairingWindowClosed,
     WrongSetupCode,
 )
+from device_sdk.channels import parse_peers
 from device_sdk.dashboard import parse_listen
 from device_sdk.dashboard.access import AccessPolicy, is_loopback, split_host
 from device_sdk.dashboard.directory import Directory
+from device_sdk.dashboard.link import ended_because
 from device_sdk.dashboard.page import MAX_PAIRINGS, PageSession
-from device_sdk.dashboard.protocol import BadMessage, OpenWindow, Pair, Rename, SetValue, Watch, parse_command
-from device_sdk.dashboard.views import chunk_message, error_text, pairing_error_text, wire_value
+from device_sdk.dashboard.protocol import (
+    BadMessage,
+    OpenWindow,
+    Pair,
+    Rename,
+    SetValue,
+    Unpair,
+    Watch,
+    parse_command,
+)
+from device_sdk.dashboard.views import (
+    chunk_message,
+    error_message,
+    error_text,
+    pairing_error_text,
+    peers_value,
+    unpair_error_text,
+    wire_value,
+)
 from device_sdk.discovery import DeviceRecord, DiscoveredDevice
+from device_sdk.wire import CloseCode
 
 FP = "A" * 43 + "="
 OWN = "B" * 43 + "="
@@ -50,6 +73,8 @@ def test_commands_parse_into_typed_requests() -> None:
     )
     assert parse_command(msg(type="open-window", device=FP, minutes=5)) == OpenWindow(device=FP, minutes=5)
     assert parse_command(msg(type="rename", device=FP, name="  Kitchen  ")) == Rename(device=FP, name="Kitchen")
+    assert parse_command(msg(type="unpair", device=FP)) == Unpair(device=FP, local_only=False)
+    assert parse_command(msg(type="unpair", device=FP, local_only=True)) == Unpair(device=FP, local_only=True)
 
 
 @pytest.mark.parametrize(
@@ -75,6 +100,7 @@ def test_commands_parse_into_typed_requests() -> None:
         (msg(type="rename", device=FP, name="a\x00b"), "control characters"),
         (msg(type="watch", id=-1, device=FP), "positive integer"),
         (msg(type="watch", id="7", device=FP), "positive integer"),
+        (msg(type="unpair", device=FP, local_only="yes"), "true or false"),
         ("x" * 20000, "too long"),
     ],
 )
@@ -180,6 +206,35 @@ def test_a_goodbye_of_a_paired_device_is_lost_and_closing_on_purpose_is_not() ->
     assert out == [{"type": "device-gone", "fp": FP}]
 
 
+def test_a_paired_device_seen_then_gone_before_it_connected_is_lost() -> None:
+    d = Directory()
+    d.set_paired(FP, "Thermo", 1.0)
+    d.seen(discovered("Thermo"), 2.0)
+    out = d.vanished(FP, 3.0)
+    assert logs(out) == ["Thermo left the network"] and records(out)[0]["status"] == "lost"
+
+
+def test_a_probed_name_and_model_stand_while_the_metadata_version_does() -> None:
+    d = Directory()
+    cut = "A very long name…"
+    d.seen(discovered(cut, mv=4), 1.0)
+    [record] = records(d.probed(FP, 4, name="A very long name indeed", model="Thermo Mk II"))
+    assert (record["name"], record["model"], record["paired"]) == ("A very long name indeed", "Thermo Mk II", False)
+    assert records(d.seen(discovered(cut, mv=4, cm=True), 2.0))[0]["name"] == "A very long name indeed"
+    assert records(d.seen(discovered("Kitchen", mv=5), 3.0))[0]["name"] == "Kitchen"  # renamed: not read yet
+    assert d.probed(FP, 4, name="late", model="m") == []  # an answer about the older version
+    assert d.probed("C" * 43 + "=", 1, name="x", model="y") == []  # gone meanwhile
+
+
+def test_why_a_connection_ended_in_words() -> None:
+    assert ended_because(ConnectionLost("Thermo", 5.0)) == "it stopped answering"
+    assert "no longer trusts this dashboard" in ended_because(
+        ConnectionClosed(CloseCode.UNAUTHORIZED, "peer removed", by_peer=True)
+    )
+    assert ended_because(ConnectionClosed(CloseCode.NORMAL, "", by_peer=True)).startswith("it closed the connection")
+    assert ended_because(ConnectionClosed(CloseCode.NORMAL, "", by_peer=False)) == "the connection ended"
+
+
 def test_the_event_log_is_bounded() -> None:
     d = Directory()
     for i in range(500):
@@ -270,6 +325,28 @@ def test_request_errors_are_one_sentence_for_a_person(exc: Exception, starts: st
     assert text.startswith(starts) and not INTERNALS.search(text), text
 
 
+def test_an_unpairing_that_did_not_reach_the_device_offers_to_forget_it_here() -> None:
+    text = unpair_error_text(DeviceUnreachable("Thermo"), "Thermo")
+    assert text.startswith("The dashboard could not reach Thermo") and "Forget here only" in text
+    assert "--local-only" not in text and not INTERNALS.search(text)
+    assert "Forget here only" in unpair_error_text(PairingError("refused"), "Thermo")
+    assert error_message(3, text, offer="forget-here") == {
+        "type": "error",
+        "id": 3,
+        "text": text,
+        "offer": "forget-here",
+    }
+    assert "offer" not in error_message(3, text)
+
+
+def test_peers_carry_last_seen() -> None:
+    peers = parse_peers([{"fp": OWN, "name": "Me", "role": "admin", "paired_at": 10, "last_seen": 20}, {"fp": FP}])
+    assert peers_value(peers, OWN) == [
+        {"fp": OWN, "name": "Me", "role": "admin", "paired_at": 10.0, "last_seen": 20.0, "you": True},
+        {"fp": FP, "name": "", "role": "user", "paired_at": None, "last_seen": None, "you": False},
+    ]
+
+
 def test_values_are_made_json_safe_and_chunks_carry_their_stream() -> None:
     assert wire_value({"a": b"xyz", "b": float("nan"), "c": [1, float("inf")]}) == {
         "a": {"bytes": 3},
@@ -303,7 +380,14 @@ KINDS = [
 @pytest.mark.parametrize("kind", KINDS)
 def test_any_field_of_any_type_is_a_command_or_a_sentence_never_a_crash(kind: str) -> None:
     good = {"type": kind, "id": 1, "device": FP, "channel": "led", "value": True, "action": "toggle", "fp": OWN}
-    good |= {"code": "20202021", "method": "code", "pin": "123-456", "minutes": 5, "name": "Kitchen"}
+    good |= {
+        "code": "20202021",
+        "method": "code",
+        "pin": "123-456",
+        "minutes": 5,
+        "name": "Kitchen",
+        "local_only": False,
+    }
     page = PageSession()
     for key in good:
         for wrong in WRONG_VALUES:

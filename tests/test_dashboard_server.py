@@ -273,6 +273,12 @@ async def test_a_closed_window_and_admin_actions_of_a_user_controller_are_explai
             await ws.send_str(json.dumps({"type": "open-window", "id": 4, "device": device.fingerprint}))
             error = await next_json(ws, "error")
             assert error["id"] == 4 and error["text"] == f"Only an admin controller of {name} may do that."
+            # A user controller removes itself from the device too (the admin channel's leave).
+            assert len(device.trust.list()) == 2
+            await ws.send_str(json.dumps({"type": "unpair", "id": 5, "device": device.fingerprint}))
+            assert await next_answer(ws, 5) == {"type": "result", "id": 5, "value": {"removed_on_device": True}}
+            assert [c.role for c in device.trust.list()] == ["admin"]  # the owner only
+            assert not open_dashboard.hub.controller.peers()
     finally:
         await device.stop()
 
@@ -296,5 +302,108 @@ async def test_a_device_renamed_elsewhere_shows_its_new_name(open_dashboard: Das
                     pass
             assert record["fp"] == device.fingerprint and record["status"] == "online"
             assert (await next_json(ws, "catalog"))["info"]["name"] == new_name
+    finally:
+        await device.stop()
+
+
+async def test_unpaired_devices_show_model_and_full_name_read_once_per_version_a_few_at_a_time(
+    open_dashboard: Dashboard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    controller = open_dashboard.hub.controller
+    probed: list[tuple[str, int]] = []
+    running, most = 0, 0
+    real_probe = controller.probe
+
+    async def counting_probe(device: Any) -> Any:  # the real probe, counted
+        nonlocal running, most
+        probed.append((device.fingerprint, device.txt.mv))
+        running += 1
+        most = max(most, running)
+        try:
+            return await real_probe(device)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(controller, "probe", counting_probe)
+    long_name = unique_name("A device with a name far longer than an mDNS label may carry") + " " + "x" * 20
+    names = [long_name] + [unique_name(f"Probe{i}") for i in range(3)]
+    devices = [
+        make_device(tmp_path / f"dev{i}", name, board=None, model=f"Model {i}", open_window=False)
+        for i, name in enumerate(names)
+    ]
+    url = base(open_dashboard)
+    async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+        await next_json(ws, "hello")
+        await asyncio.gather(*(d.start() for d in devices))
+        try:
+            by_fp = {d.fingerprint: i for i, d in enumerate(devices)}
+            models: dict[str, dict[str, Any]] = {}
+            async with asyncio.timeout(30):
+                while len(models) < len(devices):
+                    record = (await next_json(ws, "device"))["device"]
+                    if record["fp"] in by_fp and record["model"] is not None:
+                        models[record["fp"]] = record
+            for fp, record in models.items():
+                i = by_fp[fp]
+                assert record["model"] == f"Model {i}" and record["paired"] is False
+                assert record["name"] == names[i]  # the full name, though the mDNS name is cut short
+            assert len(long_name.encode()) > 63
+            assert most <= 2  # MAX_PROBES
+            assert sorted(fp for fp, _ in probed) == sorted(by_fp)  # once each
+
+            # A new TXT record with the same metadata version (the window opened): no new probe.
+            first = devices[1]
+            first.open_pairing_window("admin")
+            async with asyncio.timeout(15):
+                while not (
+                    (r := (await next_json(ws, "device"))["device"])["fp"] == first.fingerprint and r["window_open"]
+                ):
+                    pass
+            # A new metadata version (renamed on the device): read once more.
+            renamed = unique_name("Renamed")
+            first.rename(renamed)
+            async with asyncio.timeout(20):
+                while not (
+                    (r := (await next_json(ws, "device"))["device"])["fp"] == first.fingerprint and r["name"] == renamed
+                ):
+                    pass
+            await asyncio.sleep(1.0)  # any further probe would have started by now
+            versions = [mv for fp, mv in probed if fp == first.fingerprint]
+            assert len(versions) == 2 and versions[0] != versions[1], probed
+        finally:
+            await asyncio.gather(*(d.stop() for d in devices))
+
+
+async def test_an_unreachable_device_is_not_forgotten_unless_asked_to_forget_it_here_only(
+    open_dashboard: Dashboard, tmp_path: Path
+) -> None:
+    name = unique_name("Gone")
+    device = make_device(tmp_path / "dev", name, board=None)
+    await device.start()
+    url = base(open_dashboard)
+    controller = open_dashboard.hub.controller
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+            await until_listed(ws, await next_json(ws, "hello"), name)
+            pair = {"type": "pair", "id": 1, "device": device.fingerprint, "method": "code", "code": "20202021"}
+            await ws.send_str(json.dumps(pair))
+            assert (await next_answer(ws, 1))["type"] == "result"
+            async with asyncio.timeout(15):
+                while (await next_json(ws, "device"))["device"]["status"] != "online":
+                    pass
+            await device.stop()
+            async with asyncio.timeout(20):
+                while (await next_json(ws, "device"))["device"]["status"] != "lost":
+                    pass
+            await ws.send_str(json.dumps({"type": "unpair", "id": 2, "device": device.fingerprint}))
+            error = await next_answer(ws, 2, 30)
+            assert error["type"] == "error" and error["offer"] == "forget-here", error
+            assert error["text"].startswith(f"The dashboard could not reach {name} to remove itself from it")
+            assert controller.peers(), "nothing is forgotten when the device cannot be reached"
+            forget = {"type": "unpair", "id": 3, "device": device.fingerprint, "local_only": True}
+            await ws.send_str(json.dumps(forget))
+            assert await next_answer(ws, 3) == {"type": "result", "id": 3, "value": {"removed_on_device": False}}
+            assert not controller.peers()
+            assert device.trust.list(), "the device, unreached, still lists the dashboard"
     finally:
         await device.stop()

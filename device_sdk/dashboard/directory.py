@@ -12,6 +12,10 @@ Status rules (docs/dashboard.md):
   its mDNS record went away, until a connection is made again; *offline* when it has not been seen since
   the dashboard started;
 - a device that is not paired is *online* while advertised; when its record goes away it leaves the list.
+
+Names: a device's name and model come from its agent-info when the dashboard has read it (a connection,
+or a probe of a device that is not paired); the name read stands while the device advertises the
+metadata version it was read at (the mDNS name may be cut short), else the advertised name is shown.
 """
 
 from __future__ import annotations
@@ -38,8 +42,11 @@ class Entry:
     connected: bool = False
     lost: bool = False
     model: str | None = None
-    """From agent-info once connected. API gap: the Controller cannot read the agent-info of a device
-    that is not paired (the profile allows it before authentication), so an unpaired device has none."""
+    """From agent-info: once connected, or probed when not paired."""
+    info_name: str | None = None
+    """The full name from agent-info (the mDNS name may be cut short)."""
+    info_mv: int | None = None
+    """The metadata version ``info_name`` was read at."""
     role: str | None = None
     since: float = 0.0
     """When the status last changed (Unix time)."""
@@ -129,8 +136,9 @@ class Directory:
         previous = entry.discovered
         before = entry.status
         entry.discovered = device
-        if not entry.connected:
-            entry.name = device.display_name  # a connected device's name comes from its agent-info
+        if not entry.connected:  # a connected device's name comes from its agent-info
+            current = entry.info_name is not None and entry.info_mv == device.txt.mv
+            entry.name = entry.info_name if current and entry.info_name else device.display_name
         if previous is not None and previous.commissionable != device.commissionable:
             state = "opened" if device.commissionable else "closed"
             out.append(self.note(now, "window", f"{entry.name}'s pairing window {state}", fp))
@@ -146,6 +154,7 @@ class Directory:
         entry = self.entries.get(fp)
         if entry is None or entry.discovered is None:
             return []
+        before = entry.status
         entry.discovered = None
         if not entry.paired:
             del self.entries[fp]
@@ -153,7 +162,7 @@ class Directory:
         if entry.connected:
             return [self._changed(entry)]  # the connection decides; it may still be up
         out = []
-        if not entry.lost and entry.status != "offline":
+        if not entry.lost and before != "offline":
             entry.lost = True
             out.append(self.note(now, "lost", f"{entry.name} left the network", fp))
         entry.since = now
@@ -170,6 +179,7 @@ class Directory:
             out.append(self.note(now, "back", f"{name} is back", fp))
         entry.connected, entry.lost = True, False
         entry.name, entry.model, entry.since = name, model, now
+        entry.info_name, entry.info_mv = name, entry.discovered.txt.mv if entry.discovered is not None else None
         if role is not None:
             entry.role = role
         out.append(self._changed(entry))
@@ -196,11 +206,25 @@ class Directory:
         entry.role = role
         return [self._changed(entry)]
 
-    def renamed(self, fp: str, name: str) -> list[dict[str, Any]]:
+    def renamed(self, fp: str, name: str, *, model: str | None = None) -> list[dict[str, Any]]:
+        """A connected device's new agent-info (or the name it took when renamed from here)."""
         entry = self.entries.get(fp)
-        if entry is None or entry.name == name:
+        if entry is None:
+            return []
+        entry.info_name = None  # read again with the new metadata version the device advertises next
+        if entry.name == name and (model is None or entry.model == model):
             return []
         entry.name = name
+        entry.model = model or entry.model
+        return [self._changed(entry)]
+
+    def probed(self, fp: str, mv: int, *, name: str, model: str) -> list[dict[str, Any]]:
+        """The agent-info of a device that is not paired, read at metadata version ``mv``."""
+        entry = self.entries.get(fp)
+        if entry is None or entry.connected or (entry.discovered is not None and entry.discovered.txt.mv != mv):
+            return []  # gone, connected (its agent-info comes that way), or changed since it was read
+        entry.name, entry.model = name, model
+        entry.info_name, entry.info_mv = name, mv
         return [self._changed(entry)]
 
     def _changed(self, entry: Entry) -> dict[str, Any]:

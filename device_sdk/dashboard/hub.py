@@ -1,25 +1,24 @@
 """The dashboard's engine: an ordinary :class:`~device_sdk.Controller` user between the pages and the devices.
 
-It follows the controller's mDNS browser and paired devices into a :class:`~.directory.Directory`, keeps
-a :class:`~.link.DeviceLink` to every paired device, runs the pages' commands with the Controller and
-DeviceConnection API, and sends each page what it watches. Pages are anything with a
-:class:`~.page.PageSession` and two send methods (:class:`PageOut`); the HTTP edge is
-:mod:`device_sdk.dashboard.server`.
+It follows the controller's mDNS browser and paired devices into a :class:`~.directory.Directory`, reads
+the model and full name of each device that is not paired (:meth:`Controller.probe`, once per device and
+metadata version, a few at a time), keeps a :class:`~.link.DeviceLink` to every paired device, runs the
+pages' commands with the Controller and DeviceConnection API, and sends each page what it watches.
+Pages are anything with a :class:`~.page.PageSession` and two send methods (:class:`PageOut`); the HTTP
+edge is :mod:`device_sdk.dashboard.server`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import inspect
 import itertools
 import json
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
-from device_sdk import Controller, DeviceConnection, DeviceSDKError, __version__
+from device_sdk import Controller, DeviceConnection, DeviceSDKError, NotPaired, PairingError, __version__
 from device_sdk.discovery import Browser, DeviceRemoved, DiscoveredDevice, DiscoveryEvent
 
 from .directory import Directory
@@ -43,9 +42,21 @@ from .protocol import (
     Unwatch,
     Watch,
 )
-from .views import catalog_message, error_message, error_text, pairing_error_text, result_message
+from .views import (
+    catalog_message,
+    error_message,
+    error_text,
+    pairing_error_text,
+    result_message,
+    unpair_error_text,
+)
 
 log = logging.getLogger(__name__)
+
+MAX_PROBES: Final = 2
+"""Unpaired devices whose agent-info is read at once (each probe is a short QUIC connection)."""
+PROBE_TIMEOUT_S: Final = 10.0
+"""A probe that takes longer is given up (the device is tried again when its metadata version changes)."""
 
 
 class PageOut(Protocol):
@@ -61,7 +72,12 @@ class PageOut(Protocol):
 
 
 class Refused(DeviceSDKError):
-    """A page's request that cannot be run now; the text is for the page."""
+    """A page's request that cannot be run now; the text is for the page, ``offer`` names what the page
+    may offer instead (``"forget-here"``: unpair on this side only), if anything."""
+
+    def __init__(self, text: str, *, offer: str | None = None) -> None:
+        super().__init__(text)
+        self.offer = offer
 
 
 def _dumps(message: dict[str, Any]) -> str:
@@ -81,6 +97,9 @@ class Hub(LinkEvents):
         self._pairings: dict[tuple[PageOut, int], asyncio.Task[None]] = {}
         self._pins: dict[tuple[PageOut, int], asyncio.Future[str]] = {}
         self._refreshes: set[asyncio.Task[None]] = set()
+        self._probed: dict[str, int] = {}
+        """The metadata version at which each unpaired device was probed (or tried)."""
+        self._probe_slots = asyncio.Semaphore(MAX_PROBES)
         self._stream_ids = itertools.count(1)
         self._remove_listener: Callable[[], None] | None = None
         self._browser: Browser | None = None
@@ -99,6 +118,8 @@ class Hub(LinkEvents):
         self._remove_listener = browser.add_listener(self._on_discovery)
         for pinned in self.controller.peers():
             self._add_link(pinned.fingerprint_text)
+        for device in browser.devices.values():
+            self._probe_if_new(device)
 
     async def close(self) -> None:
         if self._remove_listener is not None:
@@ -255,6 +276,35 @@ class Hub(LinkEvents):
 
     # -- discovery ----------------------------------------------------------------------------------
 
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Work that no page waits for (refreshes, probes): cancelled when the hub closes."""
+        task = asyncio.create_task(work)
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    def _probe_if_new(self, device: DiscoveredDevice) -> None:
+        """Read the agent-info of a device that is not paired, once per metadata version."""
+        fp = device.fingerprint
+        entry = self.directory.entries.get(fp)
+        if entry is None or entry.paired or self._probed.get(fp) == device.txt.mv:
+            return
+        self._probed[fp] = device.txt.mv
+        self._background(self._probe(fp))
+
+    async def _probe(self, fp: str) -> None:
+        async with self._probe_slots:
+            entry = self.directory.entries.get(fp)
+            if entry is None or entry.paired or entry.discovered is None:
+                return  # gone, or paired, while it waited for a slot
+            device = entry.discovered
+            try:
+                async with asyncio.timeout(PROBE_TIMEOUT_S):
+                    info = await self.controller.probe(device)
+            except (DeviceSDKError, TimeoutError) as exc:
+                log.info("cannot read the agent-info of %s: %s", device.display_name, exc or "no answer")
+                return
+        self._broadcast(self.directory.probed(fp, device.txt.mv, name=info.display_name, model=info.model_name))
+
     def _on_discovery(self, event: DiscoveryEvent) -> None:
         now = self.clock()
         fp = event.device.fingerprint
@@ -266,14 +316,13 @@ class Hub(LinkEvents):
         entry = self.directory.entries.get(fp)
         before = entry.discovered if entry is not None else None
         self._broadcast(self.directory.seen(event.device, now))
-        # A new metadata version (a rename, a changed catalog), or a record published again under
+        self._probe_if_new(event.device)
+        # A new metadata version (a changed catalog, a rename), or a record published again under
         # another name (a rename withdraws the old one): read the device's info and catalog again.
         if before is None or before.txt.mv != event.device.txt.mv or before.instance_name != event.instance_name:
             link = self.links.get(fp)
             if link is not None and link.conn is not None:
-                task = asyncio.create_task(link.refresh())
-                self._refreshes.add(task)
-                task.add_done_callback(self._refreshes.discard)
+                self._background(link.refresh())
 
     # -- LinkEvents -----------------------------------------------------------------------------------
 
@@ -292,6 +341,15 @@ class Hub(LinkEvents):
     def link_down(self, link: DeviceLink, why: str | None) -> None:
         self._broadcast(self.directory.disconnected(link.fp, self.clock(), why=why))
 
+    def link_failed(self, link: DeviceLink, error: DeviceSDKError) -> None:
+        self._note("error", f"The dashboard stopped connecting to {link.name}: {error_text(error, link.name)}", link.fp)
+
+    def info_changed(self, link: DeviceLink) -> None:
+        model = link.info.get("model")
+        self._broadcast(self.directory.renamed(link.fp, link.name, model=model if isinstance(model, str) else None))
+        if link.catalog is not None:
+            self._to_watchers(link.fp, catalog_message(link.fp, link.catalog, link.info), droppable=False)
+
     def reading(self, link: DeviceLink, message: dict[str, Any]) -> None:
         self._to_watchers(link.fp, message, droppable=True)
 
@@ -309,8 +367,9 @@ class Hub(LinkEvents):
             if page.session.hears(link.fp, channel):
                 page.send_bytes(data)
 
-    def channel_ended(self, link: DeviceLink, channel: str, why: str) -> None:
-        message = {"type": "channel-ended", "device": link.fp, "channel": channel, "text": why}
+    def channel_ended(self, link: DeviceLink, channel: str, error: BaseException) -> None:
+        text = error_text(error, link.name, channel)
+        message = {"type": "channel-ended", "device": link.fp, "channel": channel, "text": text}
         self._to_watchers(link.fp, message, droppable=False)
 
     # -- requests -------------------------------------------------------------------------------------
@@ -375,13 +434,14 @@ class Hub(LinkEvents):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes a sentence for the page
+            offer = None
             if isinstance(exc, Refused):
-                text = str(exc)
+                text, offer = str(exc), exc.offer
             else:
                 if not isinstance(exc, DeviceSDKError | TimeoutError):
                     log.exception("%s on %s failed", type(command).__name__, name)
                 text = error_text(exc, name, getattr(command, "channel", None))
-            page.send_text(_dumps(error_message(command.id, text)))
+            page.send_text(_dumps(error_message(command.id, text, offer=offer)))
             return
         self._answer(page, command.id, value)
 
@@ -415,14 +475,13 @@ class Hub(LinkEvents):
             self._note("window", f"Opened {name}'s pairing window{how_long}", command.device)
             return None
         if isinstance(command, Rename):
-            link, conn = self._connection(command.device, name)
-            new_name = await conn.rename(command.name)
-            await link.refresh()
-            self._broadcast(self.directory.renamed(command.device, link.name))
-            self._note("renamed", f"Renamed {name} to {link.name}", command.device)
+            _, conn = self._connection(command.device, name)
+            new_name = await conn.rename(command.name)  # the device's agent-info event updates the link
+            self._broadcast(self.directory.renamed(command.device, new_name))
+            self._note("renamed", f"Renamed {name} to {new_name}", command.device)
             return new_name
         if isinstance(command, Unpair):
-            return await self._unpair(command.device, name)
+            return await self._unpair(command.device, name, local_only=command.local_only)
         raise Refused("the dashboard cannot do that")
 
     async def _peers(self, link: DeviceLink) -> dict[str, Any]:
@@ -434,27 +493,24 @@ class Hub(LinkEvents):
             raise Refused(f"{link.name} did not list its controllers: try again.")
         return {"peers": peers, "role": link.role}
 
-    async def _unpair(self, fp: str, name: str) -> dict[str, Any]:
-        link = self.links.get(fp)
+    async def _unpair(self, fp: str, name: str, *, local_only: bool) -> dict[str, Any]:
+        """Remove this controller on the device (``leave``) and forget the device; ``local_only`` forgets
+        it here only. The link stops first, so that the device closing it is no loss; it starts again
+        when the device is still paired afterwards."""
+        link = self.links.pop(fp, None)
         if link is None:
             raise Refused(f"{name} is not paired with this dashboard.")
-        pinned = link.pinned
-        removed_on_device = False
-        # API gap: Controller.unpair(query) only forgets the device here and is synchronous; issue 16
-        # makes it `async unpair(device, *, local_only=False)`, which also removes this controller on the
-        # device. Until then the dashboard asks the device itself (admins only) before forgetting it.
-        link.closing = True  # the device may close the connection at once: that is no loss
-        if not inspect.iscoroutinefunction(self.controller.unpair) and link.conn is not None:
-            with contextlib.suppress(DeviceSDKError, TimeoutError):
-                async with asyncio.timeout(5):
-                    await link.conn.remove_peer(self._own_fp)
-                    removed_on_device = True
-        await self.links.pop(fp).stop()
-        result: Any = self.controller.unpair(pinned.fingerprint_text)
-        if inspect.isawaitable(result):
-            await result
-            removed_on_device = True
+        await link.stop()
+        try:
+            await self.controller.unpair(link.pinned, local_only=local_only)
+        except NotPaired:
+            pass  # forgotten here already (by another command meanwhile)
+        except BaseException as exc:
+            self._add_link(fp)  # still paired: connect again
+            if isinstance(exc, PairingError):  # unreachable, or the device would not forget this controller
+                raise Refused(unpair_error_text(exc, name), offer="forget-here") from None
+            raise
         self._broadcast(self.directory.set_unpaired(fp, self.clock()))
-        text = f"Unpaired {name}" + ("" if removed_on_device else " (the device may still list this controller)")
+        text = f"Unpaired {name}" + (" on this side only (it still lists this dashboard)" if local_only else "")
         self._note("unpaired", text, fp)
-        return {"removed_on_device": removed_on_device}
+        return {"removed_on_device": not local_only}

@@ -1,10 +1,12 @@
 """The dashboard's connection to one paired device, kept up with :meth:`Controller.connections`.
 
-While connected, a link knows the device's agent-info, catalog and this controller's role on it, and
-runs one *pump* per channel that an open page wants: sensor and input readings, actuator states
-(``actuator_states``), byte-stream chunks. Each pump hands what it reads to the hub, which sends it to
-the pages. When the connection ends the link reports it (lost, unless the dashboard closed it), and the
-next connection starts the same pumps again.
+While connected, a link knows the device's agent-info (kept current by the device's agent-info events),
+catalog and this controller's role on it, and runs one *pump* per channel that an open page wants:
+sensor and input readings, actuator states (``actuator_states``), byte-stream chunks. Each pump hands
+what it reads to the hub, which sends it to the pages. The connection's end
+(:meth:`DeviceConnection.wait_closed`: the device closed it, or the SDK's keep-alive found it silent,
+:class:`ConnectionLost`) is reported to the hub (lost, unless the dashboard closed it), and the next
+connection starts the same pumps again.
 """
 
 from __future__ import annotations
@@ -18,29 +20,42 @@ from typing import TYPE_CHECKING, Any, Final
 from device_sdk import (
     ActuatorError,
     Catalog,
+    ChannelDescriptor,
     ChannelError,
     ChannelOpenFailed,
+    ConnectionClosed,
+    ConnectionLost,
     Controller,
     DeviceConnection,
     DeviceSDKError,
     ReconnectPolicy,
 )
-from device_sdk.channels import ChannelDescriptor
+from device_sdk.wire import AgentInfo, CloseCode
 
 from .views import chunk_message, format_message, peers_value, reading_message, state_message
 
 if TYPE_CHECKING:
-    from device_sdk.pairing.trust import PinnedDevice
+    from device_sdk.pairing import PinnedDevice
 
 log = logging.getLogger(__name__)
 
 RECONNECT: Final = ReconnectPolicy(first_delay_s=0.5, max_delay_s=4.0)
 """A dashboard shows a device coming back within seconds, so it tries again at most every 4 s."""
 
-HEARTBEAT_S: Final = 1.0
-"""Seconds between liveness round trips on an idle connection."""
-HEARTBEAT_TIMEOUT_S: Final = 3.0
-"""A device that does not answer a round trip within this is lost."""
+READ_TIMEOUT_S: Final = 10.0
+"""A device that takes longer to send its agent-info and catalog (or its controllers) is not answering.
+(A device that vanished ends the connection sooner, by the SDK's keep-alive.)"""
+
+
+def ended_because(closed: ConnectionClosed) -> str:
+    """Why a connection ended, for the event log's "Lost contact with NAME: ..."."""
+    if isinstance(closed, ConnectionLost):
+        return "it stopped answering"
+    if closed.by_peer and closed.code == CloseCode.UNAUTHORIZED:
+        return "it no longer trusts this dashboard (it was reset, or an admin removed this dashboard): pair it again"
+    if closed.by_peer:
+        return "it closed the connection (it may be restarting)"
+    return "the connection ended"
 
 
 class LinkEvents:
@@ -50,6 +65,10 @@ class LinkEvents:
 
     def link_down(self, link: DeviceLink, why: str | None) -> None: ...
 
+    def link_failed(self, link: DeviceLink, error: DeviceSDKError) -> None: ...
+
+    def info_changed(self, link: DeviceLink) -> None: ...
+
     def reading(self, link: DeviceLink, message: dict[str, Any]) -> None: ...
 
     def state(self, link: DeviceLink, message: dict[str, Any]) -> None: ...
@@ -58,7 +77,7 @@ class LinkEvents:
 
     def chunk(self, link: DeviceLink, channel: str, data: bytes) -> None: ...
 
-    def channel_ended(self, link: DeviceLink, channel: str, why: str) -> None: ...
+    def channel_ended(self, link: DeviceLink, channel: str, error: BaseException) -> None: ...
 
 
 class DeviceLink:
@@ -95,7 +114,6 @@ class DeviceLink:
         self._task: asyncio.Task[None] | None = None
         self.closing = False
         """Set when the dashboard ends the connection on purpose: its end is then no loss."""
-        self._ended = asyncio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -113,13 +131,17 @@ class DeviceLink:
                 await task
 
     async def _run(self, first: DeviceConnection | None) -> None:
-        if first is not None:
-            await self._use(first)
-        async for conn in self.controller.connections(self.pinned, self.policy):
-            await self._use(conn)
+        try:
+            if first is not None:
+                await self._use(first)
+            async for conn in self.controller.connections(self.pinned, self.policy):
+                await self._use(conn)
+        except DeviceSDKError as exc:  # the controller gives up on the device (not the one it paired)
+            log.warning("%s: no longer connecting: %s", self.name, exc)
+            self.events.link_failed(self, exc)
 
     async def _use(self, conn: DeviceConnection) -> None:
-        why: str | None = "it closed the connection"
+        why: str | None = "the connection ended"
         try:
             why = await self._serve(conn)
         except asyncio.CancelledError:
@@ -129,6 +151,7 @@ class DeviceLink:
             log.info("%s: %s", self.name, exc)
             why = "it stopped answering"
         finally:
+            conn.on_agent_info = None
             await self._stop_pumps()
             was_up = self.conn is not None
             self.conn = None
@@ -139,9 +162,20 @@ class DeviceLink:
 
     async def _serve(self, conn: DeviceConnection) -> str:
         """Use one connection until it ends; returns why it ended."""
-        async with asyncio.timeout(HEARTBEAT_TIMEOUT_S * 2):
+        conn.on_agent_info = self._agent_info_changed
+        async with asyncio.timeout(READ_TIMEOUT_S):
             agent = await conn.agent_info()
             catalog = await conn.catalog()
+        self._take_agent_info(agent)
+        self.catalog = catalog
+        self.last = {k: v for k, v in self.last.items() if catalog.get(k) is not None}
+        await self.refresh_peers(conn)
+        self.conn = conn
+        self.events.link_up(self)
+        self.sync()
+        return ended_because(await conn.wait_closed())
+
+    def _take_agent_info(self, agent: AgentInfo) -> None:
         self.name = agent.display_name
         self.info = {
             "name": agent.display_name,
@@ -149,32 +183,12 @@ class DeviceLink:
             "capabilities": list(agent.capabilities),
             "locales": list(agent.locales),
         }
-        self.catalog = catalog
-        self.last = {k: v for k, v in self.last.items() if catalog.get(k) is not None}
-        await self.refresh_peers(conn)
-        self._ended.clear()
-        self.conn = conn
-        self.events.link_up(self)
-        self.sync()
-        return await self._heartbeat(conn)
 
-    async def _heartbeat(self, conn: DeviceConnection) -> str:
-        # API gap: the Controller does not tell when a device vanished (today a QUIC idle timeout of
-        # 25-30 s ends the connection; issue 16 brings a keep-alive that ends it within ~5 s with a
-        # "lost contact" error). Until then the dashboard sends its own round trip every second.
-        while True:
-            if conn.closed:
-                return "it closed the connection"
-            try:
-                async with asyncio.timeout(HEARTBEAT_TIMEOUT_S):
-                    await conn.agent_info()
-            except TimeoutError:
-                return "it stopped answering"
-            except DeviceSDKError:
-                return "it stopped answering" if not conn.closed else "the connection ended"
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(HEARTBEAT_S):
-                    await self._ended.wait()
+    def _agent_info_changed(self, agent: AgentInfo) -> None:
+        """The device announced new agent-info (a rename) on the connection."""
+        self._take_agent_info(agent)
+        if self.conn is not None:
+            self.events.info_changed(self)
 
     async def refresh(self) -> None:
         """The device announced a change (a new metadata version): read its info and catalog again."""
@@ -182,14 +196,13 @@ class DeviceLink:
         if conn is None:
             return
         try:
-            async with asyncio.timeout(HEARTBEAT_TIMEOUT_S * 2):
+            async with asyncio.timeout(READ_TIMEOUT_S):
                 agent = await conn.agent_info()
                 catalog = await conn.catalog()
         except (DeviceSDKError, TimeoutError) as exc:
             log.info("%s: cannot read its catalog again: %s", self.name, exc)
             return
-        self.name = agent.display_name
-        self.info = {**self.info, "name": agent.display_name, "model": agent.model_name}
+        self._take_agent_info(agent)
         self.catalog = catalog
         self.events.link_up(self)
         self.sync()
@@ -201,7 +214,7 @@ class DeviceLink:
             return self.peers
         own = self.controller.identity.fingerprint_text
         try:
-            async with asyncio.timeout(HEARTBEAT_TIMEOUT_S * 2):
+            async with asyncio.timeout(READ_TIMEOUT_S):
                 peers = peers_value(await conn.list_peers(), own)
         except ChannelOpenFailed:
             self.role, self.peers = "user", None  # the device opens its admin channel to admins only
@@ -253,10 +266,9 @@ class DeviceLink:
             raise
         except (DeviceSDKError, TimeoutError) as exc:
             if self.conn is None or self.conn.closed:
-                self._ended.set()  # the connection is gone: the heartbeat reports it now
-                return
+                return  # the connection is gone: its end is reported by _serve
             log.info("%s: channel %s ended: %s", self.name, name, exc)
-            self.events.channel_ended(self, name, str(exc))
+            self.events.channel_ended(self, name, exc)
         finally:
             if self._pumps.get(name) is asyncio.current_task():
                 del self._pumps[name]

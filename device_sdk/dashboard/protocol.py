@@ -134,7 +134,10 @@ class Rename(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class Unpair(Command):
+    """Remove this controller on the device and forget it; ``local_only`` forgets it here only."""
+
     device: str
+    local_only: bool = False
 
 
 def _text(msg: dict[str, Any], key: str, rid: int | None, *, what: str, limit: int = 256) -> str:
@@ -236,6 +239,13 @@ def _rename(msg: dict[str, Any], rid: int | None) -> Rename:
     return Rename(id=rid, device=_device(msg, rid), name=name)
 
 
+def _unpair(msg: dict[str, Any], rid: int | None) -> Unpair:
+    local_only = msg.get("local_only", False)
+    if not isinstance(local_only, bool):
+        raise BadMessage("The choice to forget the device here only must be true or false.", rid)
+    return Unpair(id=rid, device=_device(msg, rid), local_only=local_only)
+
+
 _PARSERS: Final[dict[str, Callable[[dict[str, Any], int | None], Command]]] = {
     "watch": lambda m, r: Watch(id=r, device=_device(m, r)),
     "unwatch": lambda m, r: Unwatch(id=r, device=_device(m, r)),
@@ -252,5 +262,5 @@ _PARSERS: Final[dict[str, Callable[[dict[str, Any], int | None], Command]]] = {
     "remove-peer": lambda m, r: RemovePeer(id=r, device=_device(m, r), fp=_text(m, "fp", r, what="the controller")),
     "open-window": _window,
     "rename": _rename,
-    "unpair": lambda m, r: Unpair(id=r, device=_device(m, r)),
+    "unpair": _unpair,
 }

@@ -21,6 +21,7 @@ from device_sdk import (
     ConnectionClosed,
     DeviceNotFound,
     DeviceSDKError,
+    DeviceUnreachable,
     FingerprintMismatch,
     InvalidSetupCode,
     LockedOut,
@@ -85,37 +86,39 @@ def chunk_message(stream: int, seq: int, data: bytes) -> bytes:
 
 
 def catalog_message(device: str, catalog: Catalog, info: Mapping[str, Any]) -> dict[str, Any]:
-    """The device's channels (catalog descriptors as the profile writes them) and its info."""
+    """The device's channels (catalog descriptors as the profile writes them) and its info (the
+    catalog's board and SDK; name and model from agent-info, which the device announces as they change)."""
     return {
         "type": "catalog",
         "device": device,
-        "info": {**info, **{k: v for k, v in asdict(catalog.device).items() if v is not None}},
+        "info": {**{k: v for k, v in asdict(catalog.device).items() if v is not None}, **info},
         "channels": [wire_value(c.to_frame()) for c in catalog.channels],
     }
 
 
 def peers_value(peers: Iterable[PeerRecord], own_fp: str) -> list[dict[str, Any]]:
     """The device's controllers, this one marked ``you``."""
-    out = []
-    for p in peers:
-        last_seen = p.extra.get("last_seen")
-        out.append(
-            {
-                "fp": p.fp,
-                "name": p.name,
-                "role": p.role,
-                "paired_at": p.paired_at,
-                "last_seen": last_seen if isinstance(last_seen, int | float) else None,
-                "you": p.fp == own_fp,
-            }
-        )
-    return out
+    return [
+        {
+            "fp": p.fp,
+            "name": p.name,
+            "role": p.role,
+            "paired_at": p.paired_at,
+            "last_seen": p.last_seen,
+            "you": p.fp == own_fp,
+        }
+        for p in peers
+    ]
 
 
-def error_message(request_id: int | None, text: str) -> dict[str, Any]:
+def error_message(request_id: int | None, text: str, *, offer: str | None = None) -> dict[str, Any]:
+    """An ``error`` answer; ``offer`` names what the page may offer instead (``"forget-here"``)."""
     if text.startswith("the "):  # "the device ..." when its name is not known: a sentence starts upper case
         text = "The " + text[4:]
-    return {"type": "error", "id": request_id, "text": text}
+    message: dict[str, Any] = {"type": "error", "id": request_id, "text": text}
+    if offer is not None:
+        message["offer"] = offer
+    return message
 
 
 def result_message(request_id: int | None, value: Any = None) -> dict[str, Any]:
@@ -165,6 +168,17 @@ def pairing_error_text(exc: BaseException, device: str) -> str:
     if isinstance(exc, DeviceNotFound):
         return "No device with an open pairing window matches this code: check that it is on and in pairing mode."
     return error_text(exc, device)
+
+
+def unpair_error_text(exc: BaseException, device: str) -> str:
+    """One sentence for an unpairing that did not reach the device (nothing was forgotten)."""
+    if isinstance(exc, DeviceUnreachable):
+        return (
+            f"The dashboard could not reach {device} to remove itself from it, so nothing was forgotten: "
+            "check that it is on and try again, or choose Forget here only (it then keeps listing this "
+            "dashboard until one of its admins removes it)."
+        )
+    return f"{device} did not forget this dashboard: ask one of its admins to remove it, or choose Forget here only."
 
 
 def error_text(exc: BaseException, device: str, channel: str | None = None) -> str:

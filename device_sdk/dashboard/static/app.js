@@ -217,7 +217,7 @@ class HomeView {
       dataset: { fp: d.fp, name: d.name, status: d.status, paired: String(d.paired) },
       onclick: d.paired ? open : null,
     },
-    h("div", { class: "card-head" }, h("div", { style: null }, h("div", { class: "card-title", text: d.name }), h("div", { class: "card-sub", text: sub })), status),
+    h("div", { class: "card-head" }, h("div", { style: null }, h("div", { class: "card-title", text: d.name }), h("div", { class: "card-sub", "data-testid": "device-sub", text: sub })), status),
     badges, summary.children.length ? summary : null, foot);
   }
 

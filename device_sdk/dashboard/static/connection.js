@@ -26,7 +26,7 @@ export class Connection {
       if ((msg.type === "result" || msg.type === "error") && msg.id != null && this.pending.has(msg.id)) {
         const { resolve, reject } = this.pending.get(msg.id);
         this.pending.delete(msg.id);
-        if (msg.type === "result") resolve(msg.value); else reject(new Error(msg.text));
+        if (msg.type === "result") resolve(msg.value); else reject(Object.assign(new Error(msg.text), { offer: msg.offer }));
         return;
       }
       this.onMessage(msg);

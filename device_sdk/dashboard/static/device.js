@@ -327,10 +327,16 @@ export class DevicePage {
           .then((v) => toast(`Renamed to ${v}`, "ok"), (err) => toast(err.message));
       } }, "Rename"));
     }
-    row.append(twoStep(h("button", { class: "danger", type: "button", "data-testid": "unpair" }, "Unpair"), "Unpair", () => {
-      this.ctx.conn.call({ type: "unpair", device: this.fp })
-        .then(() => { toast("Unpaired", "ok"); location.hash = "#/"; }, (err) => toast(err.message));
-    }));
+    const unpair = (localOnly) => this.ctx.conn.call({ type: "unpair", device: this.fp, local_only: localOnly })
+      .then(() => { toast(localOnly ? "Forgotten here" : "Unpaired", "ok"); location.hash = "#/"; }, (err) => {
+        toast(err.message);
+        // The device could not be reached (or would not forget this dashboard): it may be forgotten here only.
+        if (err.offer === "forget-here" && !row.querySelector("[data-testid=forget-here]")) {
+          row.append(twoStep(h("button", { class: "danger", type: "button", "data-testid": "forget-here" }, "Forget here only"),
+            "Forget here only", () => unpair(true)));
+        }
+      });
+    row.append(twoStep(h("button", { class: "danger", type: "button", "data-testid": "unpair" }, "Unpair"), "Unpair", () => unpair(false)));
     return row;
   }
 
