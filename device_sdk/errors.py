@@ -87,7 +87,7 @@ _CLOSE_MEANINGS = {
     403: "its pairing window is closed",
     404: "it received a message it does not know",
     413: "it received a message that is too large",
-    429: "too many failed pairing attempts",
+    429: "it is turning this side away for now (too many wrong codes, connections or unread answers)",
 }
 """What the profile's close codes mean, said of the side that closed (for the messages below). Keyed by
 the values of :class:`device_sdk.wire.CloseCode` (this root module imports nothing of the package;
@@ -160,10 +160,14 @@ class PairingWindowClosed(PairingError):
 
 
 class LockedOut(PairingError):
-    """Too many failed attempts: the device refuses handshakes for ``retry_after`` seconds (429)."""
+    """The device refuses handshakes for ``retry_after`` seconds (429): after too many failed attempts, or
+    while another controller's attempt is under way (the profile gives both the same answer)."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many failed pairing attempts: try again in {retry_after:.0f} s")
+        super().__init__(
+            f"the device is not taking pairing attempts now (too many wrong codes, or another pairing under way): "
+            f"try again in {retry_after:.0f} s"
+        )
         self.retry_after = retry_after
 
 

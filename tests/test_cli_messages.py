@@ -385,4 +385,4 @@ def test_other_library_errors_are_told_for_people() -> None:
         OSError(errno.ENOSPC, "No space left on device", "/var/lib/x"),
     ):
         assert_for_people(describe(error, ctx))
-    assert "Thermo refuses pairing for 32 s" in describe(LockedOut(31.6), ctx)
+    assert "Thermo is not taking pairing attempts for 32 s" in describe(LockedOut(31.6), ctx)

@@ -94,7 +94,10 @@ def _closed(exc: ConnectionClosed, dev: str) -> str:
         if exc.code == CloseCode.FORBIDDEN:
             return f"{dev}'s pairing window is closed: press its pairing button, then try again"
         if exc.code == CloseCode.TOO_MANY_ATTEMPTS:
-            return f"{dev} refuses pairing for a while after too many wrong codes: try again in a few minutes"
+            return (
+                f"{dev} turned this controller away for now (too many wrong codes, another pairing under way, or "
+                "too many connections): try again in a minute"
+            )
         if exc.code in (CloseCode.BAD_REQUEST, CloseCode.NOT_FOUND, CloseCode.TOO_LARGE):
             return (
                 f"{dev} closed the connection because it did not understand this controller: "
@@ -149,7 +152,10 @@ def describe(exc: BaseException, ctx: ErrorContext | None = None) -> str:
             "then try again"
         )
     if isinstance(exc, LockedOut):
-        return f"{dev} refuses pairing for {exc.retry_after:.0f} s after too many wrong codes: try again then"
+        return (
+            f"{dev} is not taking pairing attempts for {exc.retry_after:.0f} s (too many wrong codes, or another "
+            "controller is pairing): try again then"
+        )
     if isinstance(exc, PairingTimeout):
         return f"pairing with {dev} took too long: check that it is still running, then try again"
     if isinstance(exc, InvalidSetupCode):

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 TRUST_FILE = "trust.json"
 WINDOW_FILE = "pairing-window.json"
+METADATA_FILE = "metadata.json"
+"""The highest TXT ``mv`` reserved so far (``mv`` never goes down, across restarts too)."""
 
 
 class Device:
@@ -99,7 +101,9 @@ class Device:
             sdk=f"device_sdk {__version__}",
             clock=clock,
         )
-        self.metadata = DeviceMetadata(locales=config.locales, ready_file=config.ready_file)
+        self.metadata = DeviceMetadata(
+            locales=config.locales, ready_file=config.ready_file, version_file=state_dir / METADATA_FILE
+        )
         """What the device publishes: agent-info's state token, TXT ``mv``, the ready file."""
         self._subscribers: list[Callable[[DeviceEvent], None]] = []
         self._server: Server | None = None

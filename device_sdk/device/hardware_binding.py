@@ -27,7 +27,7 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory
 
 from ..channels import Actuator, Input, Sensor
-from ..errors import HardwareError
+from ..errors import HardwareError, UnknownName
 from ..hardware import HardwareRuntime, LedPattern, SimulatedBoard, load_profile
 from ..hardware.sim_control import SimController, SimControlServer, sim_socket_path
 from .events import DeviceEvent, Paired, PairingFailed, PairingStarted, PairingWindowChanged, PinShown
@@ -158,6 +158,20 @@ class HardwareBinding:
         if server is not None:
             await server.stop()
         await self.runtime.stop()
+
+    def set(self, name: str, value: Any) -> Any:
+        """Drive output part ``name`` from device code as a controller's set would: its pins change and
+        every controller watching the channel is told the new state. Returns the state the part took.
+
+        Raises :class:`~device_sdk.errors.UnknownName` when the board has no output part ``name`` and
+        :class:`~device_sdk.errors.ActuatorError` for a value the part refuses.
+        """
+        channel = self._channels.get(name)
+        if not isinstance(channel, Actuator):
+            raise UnknownName(name)
+        state = self.runtime.set(name, value)
+        channel.report(state)
+        return state
 
     def _emit(self, name: str, value: object) -> None:
         self._values[name] = value

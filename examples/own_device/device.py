@@ -64,7 +64,7 @@ class Thermostat:
             raise DeviceSDKError(f"the board has no {HEATER!r} actuator to use as the heater")
         heater, temperature = device.channels[HEATER], device.channels[TEMPERATURE]
         assert isinstance(heater, Actuator) and isinstance(temperature, Sensor)  # as the board profile declares them
-        self.runtime = device.hardware.runtime
+        self.hardware = device.hardware
         self.heater = heater
         self.temperature = temperature
         self.setpoint = device.actuator(
@@ -83,8 +83,7 @@ class Thermostat:
         on = bool(self.heater.value)
         want = temperature < self.setpoint.value - 0.2 if not on else temperature < self.setpoint.value + 0.2
         if want != on:
-            state = self.runtime.set(HEATER, want)  # drive the pin, as a controller's set would
-            self.heater.report(state)  # and tell every controller watching the channel
+            state = self.hardware.set(HEATER, want)  # the pin, and every controller watching the channel
             log.info("heater %s at %.2f C", "on" if state else "off", temperature)
 
     async def run(self) -> None:
