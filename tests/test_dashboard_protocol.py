@@ -232,6 +232,7 @@ def test_why_a_connection_ended_in_words() -> None:
         ConnectionClosed(CloseCode.UNAUTHORIZED, "peer removed", by_peer=True)
     )
     assert ended_because(ConnectionClosed(CloseCode.NORMAL, "", by_peer=True)).startswith("it closed the connection")
+    assert ended_because(ConnectionClosed(CloseCode.TOO_MANY_ATTEMPTS, "x", by_peer=True)).startswith("it turned")
     assert ended_because(ConnectionClosed(CloseCode.NORMAL, "", by_peer=False)) == "the connection ended"
 
 
@@ -295,8 +296,9 @@ INTERNALS = re.compile(r"\b(40[0-9]|41[0-9]|42[0-9]|result \d+|type \d+|retry_af
     [
         (WrongSetupCode("confirmation failed"), "That code is not the one Thermo expects"),
         (PairingWindowClosed("403"), "Thermo is not accepting new controllers right now: press its pairing button"),
-        (LockedOut(125.0), "Thermo refuses pairing for 2 min 5 s"),
-        (LockedOut(30.2), "Thermo refuses pairing for 31 s"),
+        (LockedOut(125.0), "Thermo is not taking pairing attempts for 2 min 5 s"),
+        (LockedOut(30.2), "Thermo is not taking pairing attempts for 31 s"),
+        (ConnectionClosed(CloseCode.TOO_MANY_ATTEMPTS, "too many connections", by_peer=True), "Thermo turned this"),
         (PairingTimeout("x"), "Thermo did not finish pairing in time"),
         (InvalidSetupCode("bad check digit"), "That is not a setup code: bad check digit"),
         (DeviceNotFound("x"), "No device with an open pairing window matches this code"),

@@ -53,6 +53,8 @@ def ended_because(closed: ConnectionClosed) -> str:
         return "it stopped answering"
     if closed.by_peer and closed.code == CloseCode.UNAUTHORIZED:
         return "it no longer trusts this dashboard (it was reset, or an admin removed this dashboard): pair it again"
+    if closed.by_peer and closed.code == CloseCode.TOO_MANY_ATTEMPTS:
+        return "it turned this dashboard away for now (too many connections or unread answers)"
     if closed.by_peer:
         return "it closed the connection (it may be restarting)"
     return "the connection ended"

@@ -35,6 +35,7 @@ from device_sdk import (
     WrongSetupCode,
 )
 from device_sdk.channels import ADMIN_LABEL, ActuatorState, PeerRecord
+from device_sdk.wire import CloseCode
 
 CHUNK_HEADER: Final = struct.Struct(">II")
 """The header of a binary message: stream number and chunk sequence number, both big-endian u32."""
@@ -154,8 +155,8 @@ def pairing_error_text(exc: BaseException, device: str) -> str:
         )
     if isinstance(exc, LockedOut):
         return (
-            f"{device} refuses pairing for {_duration(exc.retry_after)} after too many wrong codes: "
-            "wait, then try again with the right code."
+            f"{device} is not taking pairing attempts for {_duration(exc.retry_after)} (too many wrong codes, "
+            "or another controller is pairing): wait, then try again with the right code."
         )
     if isinstance(exc, PairingTimeout):
         return f"{device} did not finish pairing in time: check that it is powered and on this network, then try again."
@@ -199,6 +200,11 @@ def error_text(exc: BaseException, device: str, channel: str | None = None) -> s
         return f"The device answering as {device} is not the one that was paired: it may be an impostor."
     if isinstance(exc, NotPaired):
         return f"{device} is not paired with this dashboard: pair it first."
+    if isinstance(exc, ConnectionClosed) and exc.by_peer and exc.code == CloseCode.TOO_MANY_ATTEMPTS:
+        return (
+            f"{device} turned this dashboard away for now (too many connections or unread answers): "
+            "try again in a minute."
+        )
     if isinstance(exc, ConnectionClosed | ChannelError | TransportError | TimeoutError):
         return f"{device} did not answer: it may be off or out of reach; the dashboard reconnects when it is back."
     if isinstance(exc, DeviceSDKError):
