@@ -71,21 +71,27 @@ async def launch_chromium() -> AsyncIterator[Any]:
 
 
 def make_device(
-    state_dir: Path, name: str, *, board: str | None = "sim", open_window: bool = True, **more: Any
+    state_dir: Path,
+    name: str,
+    *,
+    board: str | None = "sim",
+    open_window: bool = True,
+    clock: Callable[[], float] | None = None,
+    **more: Any,
 ) -> Device:
-    """A device advertised over mDNS on loopback, accepting :data:`SETUP_CODE`."""
-    return Device(
-        DeviceConfig(
-            state_dir=state_dir,
-            name=name,
-            board=board,
-            host="127.0.0.1",
-            interfaces=LOOPBACK,
-            setup_code=SETUP_CODE,
-            open_window=open_window,
-            **more,
-        )
+    """A device advertised over mDNS on loopback, accepting :data:`SETUP_CODE` (``clock``: the device's
+    own, for a test that must hold its pairing lock-out still)."""
+    config = DeviceConfig(
+        state_dir=state_dir,
+        name=name,
+        board=board,
+        host="127.0.0.1",
+        interfaces=LOOPBACK,
+        setup_code=SETUP_CODE,
+        open_window=open_window,
+        **more,
     )
+    return Device(config) if clock is None else Device(config, clock=clock)
 
 
 @dataclass

@@ -106,8 +106,9 @@ async def test_the_led_switch_changes_the_device_and_shows_what_the_device_confi
             )
             assert await switch.is_checked()
 
-            # A change made on the device (a physical switch) shows in the page too.
-            actuator.report(False)
+            # A change made on the device (its own code drives the LED) shows in the page too.
+            device.hardware.set("led", False)
+            assert led.state is False
             await wait_until(lambda: _unchecked(switch), 10, "the switch followed the device")
             assert await s.page.text_content("[data-testid=state-led]") == "state: off"
 

@@ -18,8 +18,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from device_sdk import Controller, ControllerConfig
+from device_sdk import Controller, ControllerConfig, Device, LockoutStarted
 from device_sdk.dashboard import Dashboard, DashboardConfig
+from device_sdk.pairing.window import LOCKOUT_THRESHOLD
 
 from ._cli_helpers import unique_name
 from ._dashboard_helpers import LOOPBACK, make_device
@@ -279,6 +280,52 @@ async def test_a_closed_window_and_admin_actions_of_a_user_controller_are_explai
             assert await next_answer(ws, 5) == {"type": "result", "id": 5, "value": {"removed_on_device": True}}
             assert [c.role for c in device.trust.list()] == ["admin"]  # the owner only
             assert not open_dashboard.hub.controller.peers()
+    finally:
+        await device.stop()
+
+
+async def until_token_seen(dashboard: Dashboard, device: Device) -> None:
+    """Wait until the dashboard's controller has seen the device's current auth-initiation token (it
+    changes after each failed attempt, and a pairing with the old one fails)."""
+    browser = await dashboard.hub.controller.browser()
+    async with asyncio.timeout(15):
+        while device.txt_record().at not in {
+            d.txt.at for d in browser.devices.values() if d.fingerprint == device.fingerprint
+        }:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_device_that_stopped_taking_attempts_says_for_how_long(
+    open_dashboard: Dashboard, tmp_path: Path
+) -> None:
+    now = [1_800_000_000.0]  # the device's clock, held still: its lock-out lasts until the test moves it
+    name = unique_name("Locked")
+    device = make_device(tmp_path / "dev", name, board=None, clock=lambda: now[0])
+    lockouts: list[LockoutStarted] = []
+    device.subscribe(lambda event: lockouts.append(event) if isinstance(event, LockoutStarted) else None)
+    await device.start()
+    try:
+        url = base(open_dashboard)
+        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+            await until_listed(ws, await next_json(ws, "hello"), name)
+            wrong = {"type": "pair", "device": device.fingerprint, "method": "code", "code": "20202022"}
+            for rid in range(1, LOCKOUT_THRESHOLD + 1):
+                await until_token_seen(open_dashboard, device)  # as a person would retry: not with a stale one
+                await ws.send_str(json.dumps({**wrong, "id": rid}))
+                error = await next_answer(ws, rid)
+                assert error["text"].startswith(f"That code is not the one {name} expects"), error
+            assert [e.consecutive_failures for e in lockouts] == [LOCKOUT_THRESHOLD]
+            await until_token_seen(open_dashboard, device)
+            await ws.send_str(json.dumps({**wrong, "code": "20202021", "id": 9}))
+            error = await next_answer(ws, 9)
+            assert error["type"] == "error" and error["text"] == (
+                f"{name} is not taking pairing attempts for 1 s (too many wrong codes, or another controller is "
+                "pairing): wait, then try again with the right code."
+            )
+            now[0] = lockouts[0].until + 0.5  # the lock-out is over: the right code pairs
+            await ws.send_str(json.dumps({**wrong, "code": "20202021", "id": 10}))
+            answer = await next_answer(ws, 10)
+            assert answer["type"] == "result" and answer["value"]["name"] == name, answer
     finally:
         await device.stop()
 
