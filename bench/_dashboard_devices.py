@@ -14,14 +14,13 @@ Driven by JSON lines on stdin, answered by JSON lines on stdout (the first is ``
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from _channels_peer import paced
+from _channels_peer import answer, paced, serve_commands
 from zeroconf.asyncio import AsyncZeroconf
 
 from device_sdk import Device, DeviceConfig
@@ -88,22 +87,9 @@ class Devices:
 
 async def main(state: Path, count: int) -> None:
     devices = Devices(state, count)
-    out = sys.stdout
-    out.write(json.dumps(await devices.start()) + "\n")
-    out.flush()
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    answer(await devices.start())
     try:
-        while line := await reader.readline():
-            cmd = json.loads(line)
-            if cmd["cmd"] == "quit":
-                break
-            cpu, wall = time.process_time(), time.perf_counter()
-            answer = await devices.run(cmd)
-            answer.update(cpu=time.process_time() - cpu, wall=time.perf_counter() - wall)
-            out.write(json.dumps(answer) + "\n")
-            out.flush()
+        await serve_commands(devices.run)
     finally:
         await devices.stop()
 
