@@ -30,24 +30,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from _channels_parts import Peer
 from _util import median, ms, percentile, print_table, verdict
 
 from device_sdk import Controller, ControllerConfig
+from tests._chromium import CHROMIUM_ARGS, system_chromium
 
 DEVICES_SCRIPT = Path(__file__).with_name("_dashboard_devices.py")
 LOOPBACK = ("127.0.0.1",)
 SETUP_CODE = 20202021
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LATENCY_GOAL_S = 0.020
 CPU_GOAL = 0.20
 
@@ -217,7 +210,7 @@ async def main(args: argparse.Namespace) -> int:
                 dashboard_server(state / "ctl") as (proc, url),
                 async_playwright() as playwright,
             ):
-                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = await playwright.chromium.launch(executable_path=system_chromium(), args=CHROMIUM_ARGS)
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
                 await page.goto(f"{url}#/device/{quote(devices[0]['fp'], safe='')}")
                 dom_latency = await page_latency(page, peer, args)

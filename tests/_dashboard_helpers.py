@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,20 +15,12 @@ import pytest
 from device_sdk import Controller, ControllerConfig, Device, DeviceConfig
 from device_sdk.dashboard import Dashboard, DashboardConfig
 
+from ._chromium import CHROMIUM_ARGS, chromium_path
+
 pw = pytest.importorskip("playwright.async_api", reason="playwright is not installed (pip install -e '.[dev]')")
 
 LOOPBACK = ("127.0.0.1",)
 SETUP_CODE = 20202021
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 __all__ = [
     "CHROMIUM_ARGS",
@@ -43,14 +33,6 @@ __all__ = [
     "session",
     "wait_until",
 ]
-
-
-def chromium_path() -> str | None:
-    """The system chromium (``$CHROMIUM`` first), or None."""
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
 
 
 @contextlib.asynccontextmanager

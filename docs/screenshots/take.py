@@ -23,12 +23,13 @@ from playwright.async_api import Page, async_playwright
 from device_sdk import Controller, ControllerConfig, Device, DeviceConfig
 from device_sdk.dashboard import Dashboard, DashboardConfig
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests._chromium import CHROMIUM_ARGS, system_chromium
+
 OUT = Path(__file__).parent
 ROOT = OUT.parent.parent
 LOOPBACK = ("127.0.0.1",)
 CODE = 20202021
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-ARGS += ["--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 
 
 def device(state: Path, name: str, **more: Any) -> Device:
@@ -83,7 +84,7 @@ async def main() -> None:
                 Dashboard(ctl, DashboardConfig(port=0)) as dashboard,
                 async_playwright() as playwright,
             ):
-                browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                browser = await playwright.chromium.launch(executable_path=system_chromium(), args=CHROMIUM_ARGS)
                 page = await browser.new_page(viewport={"width": 1360, "height": 860}, device_scale_factor=1)
                 await page.goto(dashboard.url)
                 await page.locator("[data-testid=device-card]").nth(3).wait_for(timeout=30_000)
