@@ -12,6 +12,7 @@ from ._version import __version__
 from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat, ValueRejected
 from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, ReconnectPolicy
 from .device import (
+    ControllerRemoved,
     Device,
     DeviceConfig,
     DeviceEvent,
@@ -22,7 +23,6 @@ from .device import (
     PairingStarted,
     PairingWindowChanged,
     PinShown,
-    ShowPin,
 )
 from .errors import (
     ActuatorError,
@@ -76,6 +76,7 @@ __all__ = [
     "ConnectionLost",
     "Controller",
     "ControllerConfig",
+    "ControllerRemoved",
     "Device",
     "DeviceConfig",
     "DeviceConnection",
@@ -111,7 +112,6 @@ __all__ = [
     "ReconnectPolicy",
     "RemoteProtocolError",
     "SetupPayload",
-    "ShowPin",
     "StateError",
     "StreamChunk",
     "StreamFormat",

@@ -62,7 +62,7 @@ async def main() -> None:
                 await conn.close()
         finally:
             await device.stop()
-            step("device stopped (connections closed with 5139, mDNS goodbye sent)")
+            step("device stopped (its connections closed, mDNS goodbye sent)")
 
 
 def step(text: str) -> None:

@@ -14,7 +14,16 @@ import pytest
 
 from device_sdk.channels import SENSOR_PROTOCOL
 from device_sdk.controller import Controller, ControllerConfig, DeviceConnection
-from device_sdk.device import Device, DeviceConfig, DeviceEvent, Paired, PairingFailed, PairingStarted, PinShown
+from device_sdk.device import (
+    ControllerRemoved,
+    Device,
+    DeviceConfig,
+    DeviceEvent,
+    Paired,
+    PairingFailed,
+    PairingStarted,
+    PinShown,
+)
 from device_sdk.errors import (
     ActuatorError,
     ChannelOpenFailed,
@@ -163,8 +172,11 @@ async def test_pairing_again_in_button_and_display_modes(tmp_path: Path) -> None
 async def test_unpair_then_pair_again(tmp_path: Path, device: Device) -> None:
     ctl = controller(tmp_path, "Laptop")
     await (await ctl.pair(target(device), str(CODE))).close()
+    events: list[DeviceEvent] = []
+    device.subscribe(events.append)
     removed = await ctl.unpair(target(device))
     assert removed.fingerprint == device.identity.fingerprint
+    assert events == [ControllerRemoved(ctl.identity.fingerprint_text, "Laptop")]  # the device's user is told
     assert ctl.pins.get(device.identity.fingerprint) is None
     assert not device.trust.is_trusted(ctl.identity.fingerprint)
     assert DeviceTrustStore(device.trust.path).list() == []  # on disk when the device answered

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..device import (
+    ControllerRemoved,
     Device,
     DeviceEvent,
     FactoryData,
@@ -93,6 +94,8 @@ def _render(event: DeviceEvent, as_json: bool) -> None:
         say(f"pairing code: {event.text}  (valid {event.valid_s:.0f} s)")
     elif isinstance(event, Paired):
         say(f"paired with {event.name} ({event.role}) {event.fingerprint[:12]}…")
+    elif isinstance(event, ControllerRemoved):
+        say(f"{event.name} is no longer paired (it unpaired, or an admin removed it) {event.fingerprint[:12]}…")
     elif isinstance(event, PairingFailed):
         say(f"pairing attempt failed: {event.reason}")
     elif isinstance(event, LockoutStarted):

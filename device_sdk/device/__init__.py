@@ -5,6 +5,7 @@ from __future__ import annotations
 from .config import DeviceConfig, device_config_from, load_config_file
 from .device import Device
 from .events import (
+    ControllerRemoved,
     DeviceEvent,
     LockoutStarted,
     Paired,
@@ -12,11 +13,11 @@ from .events import (
     PairingStarted,
     PairingWindowChanged,
     PinShown,
-    ShowPin,
 )
 from .factory import FactoryData
 
 __all__ = [
+    "ControllerRemoved",
     "Device",
     "DeviceConfig",
     "DeviceEvent",
@@ -27,7 +28,6 @@ __all__ = [
     "PairingStarted",
     "PairingWindowChanged",
     "PinShown",
-    "ShowPin",
     "device_config_from",
     "load_config_file",
 ]

@@ -37,7 +37,7 @@ from ..transport import AgentConnection, Credentials, Server, serve
 from ..wire import AgentInfo, AgentInfoEvent, CloseCode
 from .admin import DeviceAdmin
 from .config import DEFAULT_DEVICE_NAME, DeviceConfig
-from .events import DeviceEvent
+from .events import ControllerRemoved, DeviceEvent
 from .factory import FactoryData
 from .metadata import DeviceMetadata, Published
 from .pairing import PairingRunner
@@ -326,9 +326,12 @@ class Device:
     def remove_peer(self, fingerprint: bytes) -> bool:
         """Forget a controller (on disk when this returns), then close its connections once what
         they were sent has left (a controller that leaves gets its answer first)."""
+        record = self.trust.get(fingerprint)
         removed = self.trust.remove(fingerprint)
         if self._hub is not None:
             self._hub.revoke(fingerprint, "peer removed")
+        if removed and record is not None:
+            self.emit(ControllerRemoved(record.fingerprint_text, record.name))
         return removed
 
     # -- metadata: TXT, agent-info-event, ready file -----------------------------------------------------

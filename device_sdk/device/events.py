@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ..pairing.window_events import LockoutStarted
 
 __all__ = [
+    "ControllerRemoved",
     "DeviceEvent",
     "LockoutStarted",
     "Paired",
@@ -20,7 +21,6 @@ __all__ = [
     "PairingStarted",
     "PairingWindowChanged",
     "PinShown",
-    "ShowPin",
 ]
 
 
@@ -60,6 +60,15 @@ class Paired:
 
 
 @dataclass(frozen=True)
+class ControllerRemoved:
+    """A controller is no longer trusted: it unpaired itself (``leave``) or an admin removed it. Its
+    connections are closed. ``fingerprint`` and ``name`` are as in :class:`Paired`."""
+
+    fingerprint: str
+    name: str
+
+
+@dataclass(frozen=True)
 class PairingFailed:
     """A pairing did not happen: ``reason`` says why.
 
@@ -72,9 +81,8 @@ class PairingFailed:
     refused: bool = False
 
 
-ShowPin = PinShown
-"""The former name of :class:`PinShown` (kept for applications written before the rename)."""
-
-DeviceEvent = PairingWindowChanged | PairingStarted | PinShown | Paired | PairingFailed | LockoutStarted
+DeviceEvent = (
+    PairingWindowChanged | PairingStarted | PinShown | Paired | ControllerRemoved | PairingFailed | LockoutStarted
+)
 """Every event a device reports; :class:`LockoutStarted` (``until``, ``consecutive_failures``): handshakes
 are refused until ``until`` after repeated failures."""
