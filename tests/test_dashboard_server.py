@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from device_sdk import Controller, ControllerConfig, Device, LockoutStarted
+from device_sdk import Controller, ControllerConfig, ControllerRemoved, Device, LockoutStarted
 from device_sdk.dashboard import Dashboard, DashboardConfig
 from device_sdk.pairing.window import LOCKOUT_THRESHOLD
 
@@ -276,9 +276,13 @@ async def test_a_closed_window_and_admin_actions_of_a_user_controller_are_explai
             assert error["id"] == 4 and error["text"] == f"Only an admin controller of {name} may do that."
             # A user controller removes itself from the device too (the admin channel's leave).
             assert len(device.trust.list()) == 2
+            removed: list[ControllerRemoved] = []
+            device.subscribe(lambda event: removed.append(event) if isinstance(event, ControllerRemoved) else None)
             await ws.send_str(json.dumps({"type": "unpair", "id": 5, "device": device.fingerprint}))
             assert await next_answer(ws, 5) == {"type": "result", "id": 5, "value": {"removed_on_device": True}}
             assert [c.role for c in device.trust.list()] == ["admin"]  # the owner only
+            own = open_dashboard.hub.controller.identity.fingerprint_text
+            assert [(e.fingerprint, e.name) for e in removed] == [(own, "Test dashboard")]
             assert not open_dashboard.hub.controller.peers()
     finally:
         await device.stop()
