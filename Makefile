@@ -1,19 +1,23 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv themselves.
+# Two commands on a fresh machine: `make demo` and `make test` (and `make dashboard`). All create .venv themselves.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-ha lint typecheck unit bench fuzz dist clean
+.PHONY: demo dashboard test test-ha lint typecheck unit bench fuzz dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,dashboard]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+
+DASHBOARD_ARGS ?=
+dashboard: $(STAMP)
+	$(BIN)/device-sdk dashboard --open $(DASHBOARD_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check device_sdk tests bench examples
@@ -39,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pairing.py
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/channels.py
+	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/peers.py
 	$(BIN)/python bench/bridge.py
 

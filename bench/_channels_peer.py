@@ -27,6 +27,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -238,21 +239,27 @@ def answer(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-async def main_async(role: str, state: Path) -> None:
-    peer: DevicePeer | RawPeer = DevicePeer(state) if role == "device" else RawPeer(state)
-    answer(await peer.start())
+async def serve_commands(run: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
+    """Answer the parent's JSON commands (one a line on stdin) with ``run``'s answers (one a line on
+    stdout, with the CPU and wall seconds each command took), until ``{"cmd": "quit"}`` or the end of stdin."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        cmd = json.loads(line)
+        if cmd["cmd"] == "quit":
+            break
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = await run(cmd)
+        result.update(cpu=time.process_time() - cpu, wall=time.perf_counter() - wall)
+        answer(result)
+
+
+async def main_async(role: str, state: Path) -> None:
+    peer: DevicePeer | RawPeer = DevicePeer(state) if role == "device" else RawPeer(state)
+    answer(await peer.start())
     try:
-        while line := await reader.readline():
-            cmd = json.loads(line)
-            if cmd["cmd"] == "quit":
-                break
-            cpu, wall = time.process_time(), time.perf_counter()
-            result = await peer.run(cmd)
-            result.update(cpu=time.process_time() - cpu, wall=time.perf_counter() - wall)
-            answer(result)
+        await serve_commands(peer.run)
     finally:
         await peer.stop()
 

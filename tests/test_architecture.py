@@ -57,6 +57,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "device_sdk.controller": [
         "Controller", "ControllerConfig", "DeviceConnection", "DeviceTarget", "PinnedDevice", "ReconnectPolicy",
     ],
+    "device_sdk.dashboard": ["DEFAULT_PORT", "Dashboard", "DashboardConfig", "parse_listen"],
     "device_sdk.wire": [
         "CAP_DATA_CHANNELS", "CAP_DEVICE_SDK_CHANNELS", "DEFAULT_MAX_MESSAGE_SIZE", "MESSAGE_TYPES",
         "UNAUTHENTICATED_TYPES", "WIRE_INT_MAX", "WIRE_INT_MIN", "AgentInfo", "AgentInfoEvent", "AgentInfoRequest",
@@ -159,14 +160,19 @@ LAYERS: dict[str, set[str]] = {
     "controller": {"errors", "wire", "storage", "identity", "channels", "pairing", "transport", "discovery"},
     # applications of the Controller API: they import device_sdk's public packages, and only cli imports them
     "bridge": {"errors", "channels", "controller"},
+    "dashboard": {
+        "_version", "errors", "wire", "storage", "identity", "channels", "pairing", "transport", "discovery",
+        "controller",
+    },
     "cli": {
         "_version", "errors", "wire", "storage", "identity", "channels", "pairing", "transport", "discovery",
-        "hardware", "device", "controller", "bridge",
+        "hardware", "device", "controller", "bridge", "dashboard",
     },
     "__main__": {"cli"},
 }  # fmt: skip
 """What each part of device_sdk may import (docs/architecture.md, "Layers"): the protocol layers never
-import the device or the controller, the controller side never imports the hardware (nor gpiozero)."""
+import the device or the controller, the controller side never imports the hardware (nor gpiozero); the
+dashboard is an application of the controller (never the device side), and only the CLI imports it."""
 
 
 def _part(module: str) -> str:
@@ -316,6 +322,7 @@ def run_python(code: str) -> str:
         "from device_sdk import Controller",
         "import device_sdk.controller",
         "import device_sdk.device",
+        "import device_sdk.dashboard",
     ],
 )
 def test_the_controller_side_loads_neither_gpiozero_nor_segno(statement: str) -> None:
@@ -335,6 +342,18 @@ def test_the_mqtt_extra_is_imported_only_when_the_bridge_runs(statement: str) ->
         print(sorted(m for m in ("aiomqtt", "paho") if m in sys.modules))
     """)
     assert loaded.strip() == "[]"
+
+
+def test_the_dashboard_extra_is_imported_only_when_the_dashboard_is_used() -> None:
+    # aiohttp is the optional 'dashboard' extra: the package and the CLI's other commands work without it.
+    loaded = run_python("""
+        import sys
+        import device_sdk
+        from device_sdk.cli import build_parser
+        build_parser().parse_args(["dashboard", "--listen", "127.0.0.1:0"])
+        print("aiohttp" in sys.modules, "device_sdk.dashboard" in sys.modules)
+    """)
+    assert loaded.split() == ["False", "False"]
 
 
 def test_no_state_writer_thread_outlives_the_device_or_controller_that_made_it(tmp_path: Path) -> None:

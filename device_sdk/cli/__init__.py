@@ -9,7 +9,7 @@ import sys
 
 from .. import __version__
 from ..errors import DeviceSDKError
-from . import admin_cmds, bridge_cmds, code_cmds, controller_cmds, device_cmds, doctor, sim_cmds
+from . import admin_cmds, bridge_cmds, code_cmds, controller_cmds, dashboard_cmds, device_cmds, doctor, sim_cmds
 from .messages import ErrorContext, describe
 from .render import error
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     code_cmds.add_parsers(sub)
     doctor.add_parsers(sub)
     sim_cmds.add_parsers(sub)
+    dashboard_cmds.add_parsers(sub)
     bridge_cmds.add_parsers(sub)
     return parser
 
