@@ -8,22 +8,9 @@ them are described in docs/architecture.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._version import __version__
-from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat, ValueRejected
-from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, ReconnectPolicy
-from .device import (
-    Device,
-    DeviceConfig,
-    DeviceEvent,
-    FactoryData,
-    LockoutStarted,
-    Paired,
-    PairingFailed,
-    PairingStarted,
-    PairingWindowChanged,
-    PinShown,
-    ShowPin,
-)
 from .errors import (
     ActuatorError,
     AmbiguousDevice,
@@ -57,9 +44,46 @@ from .errors import (
     UnknownName,
     WrongSetupCode,
 )
-from .identity import AgentIdentity
-from .pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
-from .pairing.window import PairingMode
+
+if TYPE_CHECKING:
+    from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat, ValueRejected
+    from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, ReconnectPolicy
+    from .device import (
+        Device,
+        DeviceConfig,
+        DeviceEvent,
+        FactoryData,
+        LockoutStarted,
+        Paired,
+        PairingFailed,
+        PairingStarted,
+        PairingWindowChanged,
+        PinShown,
+        ShowPin,
+    )
+    from .identity import AgentIdentity
+    from .pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
+    from .pairing.window import PairingMode
+else:  # each name is imported when first read: a device script loads no controller, a controller no device
+    from ._lazy import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            ".channels": (
+                "ActuatorBusy", "Catalog", "ChannelDescriptor", "Reading", "StreamChunk", "StreamFormat",
+                "ValueRejected",
+            ),
+            ".controller": ("Controller", "ControllerConfig", "DeviceConnection", "DeviceTarget", "ReconnectPolicy"),
+            ".device": (
+                "Device", "DeviceConfig", "DeviceEvent", "FactoryData", "LockoutStarted", "Paired", "PairingFailed",
+                "PairingStarted", "PairingWindowChanged", "PinShown", "ShowPin",
+            ),
+            ".identity": ("AgentIdentity",),
+            ".pairing.setup_code": ("SetupPayload", "encode_manual", "encode_qr", "parse_setup_code"),
+            ".pairing.window": ("PairingMode",),
+        },
+    )  # fmt: skip
 
 __all__ = [
     "ActuatorBusy",
