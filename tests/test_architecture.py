@@ -432,6 +432,25 @@ def test_the_command_line_loads_the_command_it_runs_and_no_other(tmp_path: Path)
     assert ours == ["[]", "[]", "exit 0"], out
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["pair", "--help"]])
+def test_the_command_lines_help_loads_neither_side(argv: list[str]) -> None:
+    """`device-sdk --help` (and a command's) prints the usage without QUIC, PyNaCl, mDNS, GPIO or either side's
+    main part (the CLI's modules import cryptography for fingerprints and setup codes, which is not checked)."""
+    out = run_python(
+        LOADED
+        + f"""
+    import contextlib, io
+    from device_sdk.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()) as usage, contextlib.suppress(SystemExit):
+        main({argv!r})
+    print("usage:" in usage.getvalue(), loaded("aioquic", "nacl", "zeroconf", "ifaddr", "gpiozero", "segno",
+                                              "device_sdk.device.device", "device_sdk.controller.controller"))
+    """
+    )
+    assert out.strip() == "True []"
+
+
 def test_no_state_writer_thread_outlives_the_device_or_controller_that_made_it(tmp_path: Path) -> None:
     out = run_python(f"""
         import asyncio, threading
