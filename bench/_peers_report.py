@@ -76,6 +76,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure(key="rss_cli", label="idle RSS, device-sdk run --board sim", unit="MiB", hap="accessory script"),
     Figure(key="import_device", label="import time, device package", unit="s", hap="accessory script",
            goal=_ratio_goal("<=", 1.2)),
+    Figure(key="import_floor", label="  floor: asyncio + aioquic + cbor2 alone", unit="s", hap="accessory script"),
     Figure(key="import_controller", label="import time, controller package", unit="s", hap="aiohomekit"),
     Figure(key="start_cli", label="start to serving, device-sdk run --board sim", unit="s",
            hap="accessory script", goal=Goal(text="<= 250 ms", on="value", op="<=", target=0.250)),

@@ -39,6 +39,7 @@ spoils a round or two, not the median.
   channels above, no board, as _peers_device.py serves them); HAP as its accessory script. Import
   time is that of the modules each stack's device script had loaded once serving, and those each
   controller child had loaded once paired and connected: what the programs need, for both stacks.
+  Beside them, the floor: asyncio + aioquic + cbor2 alone, nothing of device_sdk, against HAP's device.
   Bytecode is compiled first (device_sdk, HAP-python, aiohomekit, the children), as an installed
   package's is.
 
@@ -77,6 +78,9 @@ SCRIPTS = {
     HAP: (BENCH / "_peers_hap_accessory.py", BENCH / "_peers_hap_controller.py"),
 }
 IMPORT_PROGRAMS = {"import_device": {SDK: "script", HAP: "hap"}}
+FLOOR_MODULES = ("asyncio", "aioquic.asyncio", "aioquic.quic.configuration", "cbor2")
+"""What any device on aioquic and cbor2 imports before a line of device_sdk: the import-time floor, timed
+as the programs are and printed beside HAP's device program (the lowest ratio device_sdk could reach)."""
 """The device programs whose modules the device's import time imports (the controller's are its child's)."""
 COMPILED = ["device_sdk", "pyhap", "aiohomekit"]
 """Packages whose bytecode is compiled before measuring (with the children's directory)."""
@@ -299,8 +303,13 @@ class Bench:
         for name, stack in self.stacks.items():
             modules = (await stack.ask_controller(cmd="modules"))["modules"]
             self.modules_file("import_controller", name).write_text(json.dumps(modules))
-        for key in ("import_device", "import_controller"):
-            for name in STACKS:
+        floor = self.modules_file("import_floor", SDK)
+        listing = f"import json, sys, {', '.join(FLOOR_MODULES)}; json.dump(list(sys.modules), open(sys.argv[1], 'w'))"
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", listing, str(floor))
+        if await proc.wait() != 0:
+            raise RuntimeError("listing the modules of the import floor failed")
+        for key in ("import_device", "import_controller", "import_floor"):
+            for name in STACKS if key != "import_floor" else (SDK,):
                 path = self.modules_file(key, name)
                 _seconds, failed = await import_seconds(path)
                 count = len(json.loads(path.read_text()))
@@ -320,11 +329,14 @@ class Bench:
         self.results.detail("ready_file_s", SDK, {"cli": cli.ready_file_s, "script": script.ready_file_s})
 
     async def imports(self) -> None:
-        keys = ("import_device", "import_controller")
+        keys = ("import_device", "import_controller", "import_floor")
         samples: dict[str, dict[str, list[float]]] = {key: {s: [] for s in STACKS} for key in keys}
         for _ in range(self.plan.imports):
             for name in STACKS:
                 for key in keys:
+                    if key == "import_floor" and name == HAP:  # HAP's device program, as in import_device
+                        samples[key][name].append(samples["import_device"][name][-1])
+                        continue
                     seconds, _failed = await import_seconds(self.modules_file(key, name))
                     samples[key][name].append(seconds)
         for name in STACKS:
