@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 HOST = "127.0.0.1"
+MODULES_ENV = "PEERS_MODULES_FILE"
+"""With this variable set, a device serving until SIGTERM writes :func:`loaded_modules` to the file it
+names when the signal comes (the import-time figure imports them again in a fresh interpreter)."""
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -63,6 +66,24 @@ async def until_terminated() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    record_modules()
+
+
+def record_modules() -> None:
+    """Write :func:`loaded_modules` to the file named by ``$PEERS_MODULES_FILE``, if set."""
+    if record := os.environ.get(MODULES_ENV):
+        Path(record).write_text(json.dumps(loaded_modules()))
+
+
+def loaded_modules() -> list[str]:
+    """The modules this process has loaded, in the order their imports began (a package before its
+    modules), without ``__main__`` and this benchmark's own modules: what the program needed so far."""
+    here = str(Path(__file__).resolve().parent)
+    return [
+        name
+        for name, module in list(sys.modules.items())
+        if name != "__main__" and not str(getattr(module, "__file__", None) or "").startswith(here)
+    ]
 
 
 async def paced(seconds: float, rate: float, tick: Callable[[int], object]) -> int:

@@ -16,6 +16,9 @@ Device commands (``base`` offsets the values published, so that a run's values a
   (CLOCK_MONOTONIC, one clock for every process on Linux). Long lists go through files: the pipes
   carry one line per answer, and a reader's line has a limit.
 
+Both answer ``{"cmd": "modules"}`` with ``{"modules"}``, the modules the child has loaded so far
+(_peers_child.loaded_modules).
+
 Controller commands:
 
 * ``{"cmd": "pair_main", "target"}`` pairs with the device and keeps the connection the other
@@ -42,7 +45,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from _peers_child import burst, command_loop, paced
+from _peers_child import burst, command_loop, loaded_modules, paced
 
 D = TypeVar("D")
 
@@ -94,8 +97,14 @@ class Side(ABC):
 
     async def serve(self, ready: Any) -> None:
         """Answer ``{"ready": ready}`` and the commands until quit; then shut down."""
+
+        async def handle(cmd: dict[str, Any]) -> dict[str, Any]:
+            if cmd["cmd"] == "modules":
+                return {"modules": loaded_modules()}
+            return await self.handle(cmd)
+
         try:
-            await command_loop(ready, self.handle)
+            await command_loop(ready, handle)
         finally:
             await self.shutdown()
 

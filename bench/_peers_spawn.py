@@ -7,14 +7,27 @@ once the device's UDP port is bound (seen in /proc/net/udp*; an unbound port wou
 Initial packet); for HAP an HTTP request answered (HAP answers an unencrypted GET /accessories with
 status 470), tried every millisecond until the TCP port accepts. The time the device's ready file
 appeared is kept too (JSON). The idle RSS is VmRSS after the process has served for a moment with
-no controller connected. Import time is measured inside a fresh interpreter around one import
-statement, so interpreter start-up is left out.
+no controller connected.
+
+Import time is what a program of the stack needs imported before it can work: the modules the
+device program had loaded when it had started and answered its first exchange (recorded as it ends,
+_peers_child.loaded_modules), or those the controller child had loaded once paired and connected,
+imported again in that order by a fresh interpreter and timed there (interpreter start-up left out).
+The same rule for both stacks: what each one's public API pulls in, what starting and serving loads
+on top (lazily imported parts included, and none that the program did not use), nothing else.
+
+Every figure here is taken with the bytecode compiled (:func:`compile_bytecode`), as a package
+installed from a wheel is; without it each start compiles the sources again (PYTHONDONTWRITEBYTECODE
+set, or a source tree nobody has imported from), which costs more than the imports themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
+import importlib.util
+import json
 import os
 import signal
 import ssl
@@ -123,13 +136,17 @@ async def start(
     *,
     idle_s: float,
     ready_file: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Started:
-    """Spawn ``argv`` (a server on ``port``), time it to serving, read its idle RSS, terminate it."""
+    """Spawn ``argv`` (a server on ``port``), time it to serving, read its idle RSS, terminate it.
+    ``env``: variables set for it on top of this process's environment."""
     _forget(ready_file)  # a previous run's
+    environ = {**os.environ, **(env or {})}
     with tempfile.TemporaryFile() as err:
         begin = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.DEVNULL, stderr=err)  # fmt: skip
+                                                    stdout=asyncio.subprocess.DEVNULL, stderr=err,
+                                                    env=environ)  # fmt: skip
         probing = asyncio.create_task(probe(port))
         exiting = asyncio.create_task(proc.wait())
         try:
@@ -164,11 +181,39 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
-async def import_seconds(module: str) -> float:
-    """Seconds a fresh interpreter takes to ``import module`` (bytecode already compiled)."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE)
+def compile_bytecode(packages: list[str], *dirs: Path) -> None:
+    """Write the bytecode of ``packages`` (import names) and of the modules in ``dirs`` where it is
+    missing or stale."""
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            compileall.compile_dir(location, quiet=1)
+    for path in dirs:
+        compileall.compile_dir(path, maxlevels=0, quiet=1)
+
+
+_IMPORT_ALL = """
+import importlib, json, sys, time
+modules = json.loads(open(sys.argv[1]).read())
+failed = []
+start = time.perf_counter()
+for name in modules:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        failed.append(name)
+print(json.dumps({"seconds": time.perf_counter() - start, "failed": failed}))
+"""
+
+
+async def import_seconds(modules: Path) -> tuple[float, list[str]]:
+    """Seconds a fresh interpreter takes to import the modules listed in the JSON file ``modules``, in
+    their order, and those that failed to import alone (none, normally)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _IMPORT_ALL, str(modules), stdout=asyncio.subprocess.PIPE
+    )
     out, _ = await proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"importing {module} failed ({proc.returncode})")
-    return float(out)
+        raise RuntimeError(f"importing the modules of {modules} failed ({proc.returncode})")
+    result = json.loads(out)
+    return float(result["seconds"]), list(result["failed"])

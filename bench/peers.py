@@ -36,7 +36,12 @@ spoils a round or two, not the median.
   in cores.
 * idle RSS, import time, process start to serving: fresh processes, see _peers_spawn.py.
   device_sdk is measured as ``device-sdk run --board sim`` and as a script with one Device (the
-  channels above, no board, as _peers_device.py serves them); HAP as its accessory script.
+  channels above, no board, as _peers_device.py serves them); HAP as its accessory script. Import
+  time is that of the modules each stack's device script had loaded once serving, and those each
+  controller child had loaded once paired and connected: what the programs need, for both stacks.
+  Beside them, the floor: asyncio + aioquic + cbor2 alone, nothing of device_sdk, against HAP's device.
+  Bytecode is compiled first (device_sdk, HAP-python, aiohomekit, the children), as an installed
+  package's is.
 
 Usage: .venv/bin/python bench/peers.py [--rounds N] [--quick] [--json FILE]   (~3.5 min; --quick ~35 s)
 Needs the ``bench`` extra (HAP-python, aiohomekit): pip install -e '.[bench]' (part of ``dev``).
@@ -62,9 +67,9 @@ from pathlib import Path
 from typing import Any
 
 from _channels_parts import Peer
-from _peers_child import free_port
+from _peers_child import MODULES_ENV, free_port
 from _peers_report import HAP, HAP_NAME, SDK, STACKS, Results, print_report
-from _peers_spawn import QuicProbe, cpu_seconds, http_probe, import_seconds, start
+from _peers_spawn import QuicProbe, compile_bytecode, cpu_seconds, http_probe, import_seconds, start
 from _util import median, percentile
 
 BENCH = Path(__file__).resolve().parent
@@ -72,8 +77,13 @@ SCRIPTS = {
     SDK: (BENCH / "_peers_device.py", BENCH / "_peers_controller.py"),
     HAP: (BENCH / "_peers_hap_accessory.py", BENCH / "_peers_hap_controller.py"),
 }
-IMPORTS = {"import_device": {SDK: "device_sdk", HAP: "pyhap.accessory_driver"},
-           "import_controller": {SDK: "device_sdk", HAP: "aiohomekit.controller.ip"}}  # fmt: skip
+IMPORT_PROGRAMS = {"import_device": {SDK: "script", HAP: "hap"}}
+FLOOR_MODULES = ("asyncio", "aioquic.asyncio", "aioquic.quic.configuration", "cbor2")
+"""What any device on aioquic and cbor2 imports before a line of device_sdk: the import-time floor, timed
+as the programs are and printed beside HAP's device program (the lowest ratio device_sdk could reach)."""
+"""The device programs whose modules the device's import time imports (the controller's are its child's)."""
+COMPILED = ["device_sdk", "pyhap", "aiohomekit"]
+"""Packages whose bytecode is compiled before measuring (with the children's directory)."""
 PACKAGES = ("device_sdk", "aioquic", "zeroconf", "cryptography", "cbor2", "gpiozero", "HAP-python", "aiohomekit")
 LATENCY_HZ = 1000
 BASE_STEP = 10_000_000
@@ -276,17 +286,37 @@ class Bench:
                     None),
         }  # fmt: skip
 
-    async def spawn(self, program: str) -> Any:
+    async def spawn(self, program: str, env: dict[str, str] | None = None) -> Any:
         argv, port, probe, ready = self.programs()[program]
-        return await start(argv, port, probe, idle_s=self.plan.idle_s, ready_file=ready)
+        return await start(argv, port, probe, idle_s=self.plan.idle_s, ready_file=ready, env=env)
+
+    def modules_file(self, key: str, stack: str) -> Path:
+        return self.base / f"modules-{key}-{stack}.json"
 
     async def warm_up(self) -> None:
-        """Start each program once (the first start creates its state) and import each package once."""
+        """Start each program once (the first start creates its state), recording the modules that the
+        device programs load; the modules the controllers have loaded; import each list once."""
         for program in ("cli", "script", "hap"):
-            await self.spawn(program)
-        for modules in IMPORTS.values():
-            for module in modules.values():
-                await import_seconds(module)
+            record = {p: s for s, p in IMPORT_PROGRAMS["import_device"].items()}.get(program)
+            env = {MODULES_ENV: str(self.modules_file("import_device", record))} if record else None
+            await self.spawn(program, env)
+        for name, stack in self.stacks.items():
+            modules = (await stack.ask_controller(cmd="modules"))["modules"]
+            self.modules_file("import_controller", name).write_text(json.dumps(modules))
+        floor = self.modules_file("import_floor", SDK)
+        listing = f"import json, sys, {', '.join(FLOOR_MODULES)}; json.dump(list(sys.modules), open(sys.argv[1], 'w'))"
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", listing, str(floor))
+        if await proc.wait() != 0:
+            raise RuntimeError("listing the modules of the import floor failed")
+        for key in ("import_device", "import_controller", "import_floor"):
+            for name in STACKS if key != "import_floor" else (SDK,):
+                path = self.modules_file(key, name)
+                _seconds, failed = await import_seconds(path)
+                count = len(json.loads(path.read_text()))
+                self.results.detail(f"{key}_modules", name, {"count": count, "failed": failed})
+                if failed:
+                    print(f"note: {len(failed)} of the {name} modules would not import alone: {failed[:5]}",
+                          file=sys.stderr)  # fmt: skip
 
     async def spawns(self) -> None:
         cli = await self.spawn("cli")
@@ -299,16 +329,18 @@ class Bench:
         self.results.detail("ready_file_s", SDK, {"cli": cli.ready_file_s, "script": script.ready_file_s})
 
     async def imports(self) -> None:
-        samples: dict[str, dict[str, list[float]]] = {key: {s: [] for s in STACKS} for key in IMPORTS}
+        keys = ("import_device", "import_controller", "import_floor")
+        samples: dict[str, dict[str, list[float]]] = {key: {s: [] for s in STACKS} for key in keys}
         for _ in range(self.plan.imports):
             for name in STACKS:
-                for key, modules in IMPORTS.items():
-                    if key == "import_controller" and name == SDK:
-                        continue  # the same package as the device's
-                    samples[key][name].append(await import_seconds(modules[name]))
-        samples["import_controller"][SDK] = samples["import_device"][SDK]
+                for key in keys:
+                    if key == "import_floor" and name == HAP:  # HAP's device program, as in import_device
+                        samples[key][name].append(samples["import_device"][name][-1])
+                        continue
+                    seconds, _failed = await import_seconds(self.modules_file(key, name))
+                    samples[key][name].append(seconds)
         for name in STACKS:
-            self.results.add(name, {key: median(samples[key][name]) for key in IMPORTS})
+            self.results.add(name, {key: median(samples[key][name]) for key in keys})
 
 
 def load(path: Path) -> Any:
@@ -448,6 +480,7 @@ def main() -> None:
     plan = QUICK if args.quick else Plan()
     if args.rounds is not None:
         plan = replace(plan, rounds=max(1, args.rounds))
+    compile_bytecode(COMPILED, BENCH)
     doc = asyncio.run(run(plan))
     if args.json is not None:
         args.json.write_text(json.dumps(doc, indent=1) + "\n")

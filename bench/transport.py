@@ -9,10 +9,13 @@
     * for reference: bare aioquic with mutual TLS (the same private flag device_sdk sets), and
       device_sdk connect() without the agent-info round trip.
     Goal: device_sdk median <= 1.3x the bare aioquic median.
-(b) The codec on one core, for a sensor-reading-sized message: a data-frame whose payload is
-    ``cbor2.dumps({"s": seq, "t": time, "v": 21.5})``. Encode = inner cbor2.dumps + encode_message;
-    decode = MessageDecoder.feed (one message per call, as packets arrive) + cbor2.loads of the payload.
-    Goal: >= 100,000 messages/s encode + decode.
+(b) The codec on one core, for a sensor-reading-sized message: a data-frame whose payload is the frame
+    ``{"s": seq, "t": time, "v": 21.5}``. Encode = dumps_item (the tag-free frame encoder) +
+    encode_message; decode = MessageDecoder.feed (one message per call, as packets arrive) + loads_item
+    of the payload. Goal: >= 100,000 messages/s encode + decode.
+    Beside it, in the same run (alternating, median of the runs), bare cbor2 on the same two items:
+    cbor2.dumps of the frame and of the message's body (with the varint type key), cbor2.loads of both.
+    Goal (issue 15): the codec at >= 0.5x the speed of bare cbor2.
 
 Usage: .venv/bin/python bench/transport.py [--runs N] [--messages N]   (stops by itself in ~10 s)
 """
@@ -39,10 +42,13 @@ from aioquic.quic.connection import QuicConnection
 from device_sdk.identity import AgentIdentity
 from device_sdk.transport import ALPN, ConnectionHandler, Credentials, connect, serve
 from device_sdk.transport._aioquic_compat import require_client_certificate
-from device_sdk.wire import AgentInfo, DataFrame, MessageDecoder, encode_message
+from device_sdk.wire import AgentInfo, DataFrame, MessageDecoder, dumps_item, encode_message, encode_varint, loads_item
+from device_sdk.wire.messages import ENCODING_ARRAY_BUFFER
 
 SETUP_GOAL = 1.3
 CODEC_GOAL = 100_000
+CODEC_RATIO_GOAL = 0.5
+CODEC_RUNS = 5
 HOST = "127.0.0.1"
 INFO = AgentInfo("Bench Device", "device_sdk bench", (1100, 1300), "Bench001", ("en",))
 
@@ -146,12 +152,18 @@ async def measure_setup(state: Path, runs: int) -> dict[str, list[float]]:
 # -- (b) codec rate --------------------------------------------------------------------------------
 
 
+def _frames(count: int) -> list[dict[str, Any]]:
+    now = time.time()
+    return [{"s": seq, "t": now + seq / 1000, "v": 21.5} for seq in range(count)]
+
+
 def measure_codec(count: int) -> tuple[float, float, int]:
     """Seconds to encode ``count`` readings, seconds to decode them, and the message size."""
+    frames = _frames(count)
     encoded: list[bytes] = []
     start = time.perf_counter()
-    for seq in range(count):
-        encoded.append(encode_message(DataFrame(cbor2.dumps({"s": seq, "t": time.time(), "v": 21.5}))))
+    for frame in frames:
+        encoded.append(encode_message(DataFrame(dumps_item(frame))))
     t_encode = time.perf_counter() - start
 
     decoder = MessageDecoder()
@@ -160,10 +172,38 @@ def measure_codec(count: int) -> tuple[float, float, int]:
     for data in encoded:
         for msg in decoder.feed(data):
             assert isinstance(msg, DataFrame)
-            last = cbor2.loads(msg.payload)
+            last = loads_item(msg.payload)
     t_decode = time.perf_counter() - start
     assert last["s"] == count - 1
     return t_encode, t_decode, len(encoded[0])
+
+
+def measure_bare_cbor2(count: int) -> float:
+    """Seconds bare cbor2 takes for the same items: dumps of the frame and of the message body (with
+    the type key), loads of both."""
+    frames = _frames(count)
+    key = encode_varint(DataFrame.TYPE_KEY)
+    start = time.perf_counter()
+    encoded = [key + cbor2.dumps({0: ENCODING_ARRAY_BUFFER, 4: cbor2.dumps(frame)}) for frame in frames]
+    last: Any = None
+    for data in encoded:
+        last = cbor2.loads(cbor2.loads(data[len(key) :])[4])
+    assert last["s"] == count - 1
+    return time.perf_counter() - start
+
+
+def compare_codec(count: int, runs: int = 5) -> tuple[float, float, float, float]:
+    """Alternating runs of the codec and of bare cbor2: the codec's median encode and decode seconds,
+    bare cbor2's median seconds, and the median of the per-run ratios (bare time / codec time)."""
+    encodes, decodes, bares, ratios = [], [], [], []
+    for _ in range(runs):
+        t_encode, t_decode, _size = measure_codec(count)
+        bare = measure_bare_cbor2(count)
+        encodes.append(t_encode)
+        decodes.append(t_decode)
+        bares.append(bare)
+        ratios.append(bare / (t_encode + t_decode))
+    return median(encodes), median(decodes), median(bares), median(ratios)
 
 
 # -- main ------------------------------------------------------------------------------------------
@@ -183,25 +223,30 @@ async def main_async(runs: int, messages: int) -> None:
     ratio = median(sdk) / median(bare)
     ratio_mtls = median(sdk) / median(bare_mtls)
 
-    t_encode, t_decode, size = measure_codec(messages)
-    combined = messages / (t_encode + t_decode)
+    size = len(encode_message(DataFrame(dumps_item(_frames(1)[0]))))
+    count = max(1, messages // CODEC_RUNS)
+    t_encode, t_decode, t_bare, codec_ratio = compare_codec(count, CODEC_RUNS)
+    combined = count / (t_encode + t_decode)
     print_table(
         ("", "rate"),
         [
-            ["encode (cbor2.dumps + encode_message)", rate(messages / t_encode)],
-            ["decode (MessageDecoder.feed + cbor2.loads)", rate(messages / t_decode)],
+            ["encode (dumps_item + encode_message)", rate(count / t_encode)],
+            ["decode (MessageDecoder.feed + loads_item)", rate(count / t_decode)],
             ["encode + decode", rate(combined)],
+            ["bare cbor2, the same items (dumps x2 + loads x2)", rate(count / t_bare)],
         ],
-        title=f"(b) codec, one core, {messages:,} sensor readings of {size} bytes each",
+        title=f"(b) codec, one core, {CODEC_RUNS} alternating runs of {count:,} sensor readings of {size} bytes",
     )
     goals: list[list[object]] = [
         ["setup: device_sdk / bare aioquic (no client cert)", f"{ratio:.3f}x", f"<= {SETUP_GOAL}x"],
         ["setup: device_sdk / aioquic with mTLS (reference)", f"{ratio_mtls:.3f}x", ""],
         ["codec encode + decode", rate(combined), f">= {rate(CODEC_GOAL)}"],
+        ["codec speed / bare cbor2 (median of per-run ratios)", f"{codec_ratio:.2f}x", f">= {CODEC_RATIO_GOAL}x"],
     ]
     goals[0].append(verdict(ratio <= SETUP_GOAL))
     goals[1].append("")
     goals[2].append(verdict(combined >= CODEC_GOAL))
+    goals[3].append(verdict(codec_ratio >= CODEC_RATIO_GOAL))
     print_table(("goal", "measured", "target", ""), goals, title="goals")
 
 

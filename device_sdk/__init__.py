@@ -8,22 +8,9 @@ them are described in docs/architecture.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._version import __version__
-from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat, ValueRejected
-from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, PinnedDevice, ReconnectPolicy
-from .device import (
-    ControllerRemoved,
-    Device,
-    DeviceConfig,
-    DeviceEvent,
-    FactoryData,
-    LockoutStarted,
-    Paired,
-    PairingFailed,
-    PairingStarted,
-    PairingWindowChanged,
-    PinShown,
-)
 from .errors import (
     ActuatorError,
     AmbiguousDevice,
@@ -57,9 +44,48 @@ from .errors import (
     UnknownName,
     WrongSetupCode,
 )
-from .identity import AgentIdentity
-from .pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
-from .pairing.window import PairingMode
+
+if TYPE_CHECKING:
+    from .channels import ActuatorBusy, Catalog, ChannelDescriptor, Reading, StreamChunk, StreamFormat, ValueRejected
+    from .controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget, PinnedDevice, ReconnectPolicy
+    from .device import (
+        ControllerRemoved,
+        Device,
+        DeviceConfig,
+        DeviceEvent,
+        FactoryData,
+        LockoutStarted,
+        Paired,
+        PairingFailed,
+        PairingStarted,
+        PairingWindowChanged,
+        PinShown,
+    )
+    from .identity import AgentIdentity
+    from .pairing.setup_code import SetupPayload, encode_manual, encode_qr, parse_setup_code
+    from .pairing.window import PairingMode
+else:  # each name is imported when first read: a device script loads no controller, a controller no device
+    from ._lazy import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            ".channels": (
+                "ActuatorBusy", "Catalog", "ChannelDescriptor", "Reading", "StreamChunk", "StreamFormat",
+                "ValueRejected",
+            ),
+            ".controller": (
+                "Controller", "ControllerConfig", "DeviceConnection", "DeviceTarget", "PinnedDevice", "ReconnectPolicy",
+            ),
+            ".device": (
+                "ControllerRemoved", "Device", "DeviceConfig", "DeviceEvent", "FactoryData", "LockoutStarted", "Paired",
+                "PairingFailed", "PairingStarted", "PairingWindowChanged", "PinShown",
+            ),
+            ".identity": ("AgentIdentity",),
+            ".pairing.setup_code": ("SetupPayload", "encode_manual", "encode_qr", "parse_setup_code"),
+            ".pairing.window": ("PairingMode",),
+        },
+    )  # fmt: skip
 
 __all__ = [
     "ActuatorBusy",

@@ -145,6 +145,7 @@ def test_every_package_is_pinned() -> None:
 LAYERS: dict[str, set[str]] = {
     "errors": set(),
     "_version": set(),
+    "_lazy": set(),
     "wire": {"errors"},
     "storage": {"errors"},
     "identity": {"errors", "storage"},
@@ -173,6 +174,8 @@ LAYERS: dict[str, set[str]] = {
 """What each part of device_sdk may import (docs/architecture.md, "Layers"): the protocol layers never
 import the device or the controller, the controller side never imports the hardware (nor gpiozero); the
 dashboard is an application of the controller (never the device side), and only the CLI imports it."""
+EVERY_PACKAGE_MAY_IMPORT = {"_lazy"}
+"""The helper of the packages' lazy public names (device_sdk/_lazy.py)."""
 
 
 def _part(module: str) -> str:
@@ -231,7 +234,7 @@ def _ancestors(module: str) -> list[str]:
 @pytest.mark.parametrize("module", [m for m in MODULES if m != "device_sdk"])
 def test_each_part_imports_only_the_layers_below_it(module: str) -> None:
     part = _part(module)
-    allowed = LAYERS[part] | {part}
+    allowed = LAYERS[part] | {part} | EVERY_PACKAGE_MAY_IMPORT
     imported = {_part(m) for m in _imports(module, top_level_only=False)} - {""}
     assert imported <= allowed, f"{module} imports {sorted(imported - allowed)}"
 
@@ -356,6 +359,153 @@ def test_the_dashboard_extra_is_imported_only_when_the_dashboard_is_used() -> No
     assert loaded.split() == ["False", "False"]
 
 
+# -- a program loads the parts it uses, no others -------------------------------------------------------
+
+THIRD_PARTY = ("aioquic", "zeroconf", "ifaddr", "cryptography", "cbor2", "nacl", "gpiozero", "segno", "platformdirs")
+
+LOADED = """
+    def loaded(*names):
+        import sys
+        return sorted(n for n in names if n in sys.modules or any(m.startswith(n + ".") for m in sys.modules))
+"""
+"""A helper for the fresh interpreters below: which of ``names`` (modules or packages) are loaded."""
+
+
+def _type_checking_imports(init: Path, package: str) -> dict[str, str]:
+    """The names a package's ``__init__`` imports under ``if TYPE_CHECKING:``, and the module of each."""
+    found: dict[str, str] = {}
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for imp in node.body:
+                if isinstance(imp, ast.ImportFrom):
+                    base = package.split(".")[: len(package.split(".")) - imp.level + 1] if imp.level else []
+                    module = ".".join([*base, imp.module or ""]) if imp.level else imp.module or ""
+                    found.update({alias.name: module for alias in imp.names})
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(PUBLIC_API))
+def test_each_lazy_name_is_the_object_the_type_checker_sees(package: str) -> None:
+    init = PACKAGE.joinpath(*package.split(".")[1:], "__init__.py")
+    declared = _type_checking_imports(init, package)
+    module = importlib.import_module(package)
+    eager = {name for name in module.__all__ if name in vars(module)} - declared.keys()
+    assert declared.keys() | eager == set(module.__all__)
+    for name, source in declared.items():
+        assert getattr(module, name) is getattr(importlib.import_module(source), name), f"{package}.{name}"
+    assert set(module.__all__) <= set(dir(module))
+
+
+def test_importing_the_package_loads_none_of_its_parts() -> None:
+    out = run_python(
+        LOADED
+        + """
+    import sys
+    import device_sdk
+    ours = sorted(m for m in sys.modules if m.startswith("device_sdk."))
+    print(ours, loaded(*THIRD_PARTY))
+    """.replace("THIRD_PARTY", repr(THIRD_PARTY))
+    )
+    assert out.strip() == "['device_sdk._lazy', 'device_sdk._version', 'device_sdk.errors'] []"
+
+
+def test_a_device_script_loads_what_its_configuration_uses_and_nothing_else(tmp_path: Path) -> None:
+    """A Device without a board, stickers or advertising, started and stopped: no gpiozero, segno,
+    zeroconf, platformdirs, nor the controller side; with a board, gpiozero (the check can fail)."""
+    out = run_python(
+        LOADED
+        + f"""
+    import asyncio
+    from pathlib import Path
+    from device_sdk import Device, DeviceConfig
+
+    async def main():
+        device = Device(DeviceConfig(state_dir=Path({str(tmp_path / "plain")!r}), advertise=False, host="127.0.0.1"))
+        device.sensor("temperature", type="float")
+        device.actuator("led", type="bool", initial=False, handler=lambda on: on)
+        async with device:
+            pass
+        print(loaded("gpiozero", "segno", "zeroconf", "ifaddr", "platformdirs", "tomllib", "device_sdk.controller",
+                     "device_sdk.hardware", "device_sdk.cli", "device_sdk.discovery.advertiser",
+                     "device_sdk.discovery.browser", "device_sdk.channels.client",
+                     "device_sdk.pairing.auth_controller", "device_sdk.device.sticker"))
+        Device(DeviceConfig(state_dir=Path({str(tmp_path / "board")!r}), board="sim", advertise=False))
+        print(loaded("gpiozero", "device_sdk.hardware", "tomllib"))
+
+    asyncio.run(main())
+    """
+    )
+    assert out.split("\n")[:2] == ["[]", "['device_sdk.hardware', 'gpiozero', 'tomllib']"]
+
+
+def test_a_controller_script_loads_no_device_side(tmp_path: Path) -> None:
+    out = run_python(
+        LOADED
+        + f"""
+    from pathlib import Path
+    from device_sdk import Controller, ControllerConfig
+
+    Controller(ControllerConfig(state_dir=Path({str(tmp_path)!r})))
+    print(loaded("gpiozero", "segno", "platformdirs", "device_sdk.device", "device_sdk.hardware", "device_sdk.cli",
+                 "device_sdk.discovery.advertiser", "device_sdk.pairing.auth_device"))
+    """
+    )
+    assert out.strip() == "[]"
+
+
+def test_the_command_line_loads_the_command_it_runs_and_no_other(tmp_path: Path) -> None:
+    """Building the parser loads neither side; `device-sdk run` without a board, on no terminal, loads
+    no gpiozero, segno (the sticker is drawn on a terminal only), zeroconf, platformdirs (a state
+    directory is given) nor the controller side, up to serving (its ready file written)."""
+    ready = tmp_path / "ready.json"
+    out = run_python(
+        LOADED
+        + f"""
+    import os, signal, threading, time
+    from pathlib import Path
+    from device_sdk.cli import build_parser, main
+
+    build_parser()
+    print(loaded("aioquic", "zeroconf", "gpiozero", "segno", "nacl", "platformdirs", "device_sdk.controller",
+                 "device_sdk.device.device"))
+    ready = Path({str(ready)!r})
+
+    def when_serving():
+        while not ready.exists():
+            time.sleep(0.01)
+        print(loaded("gpiozero", "segno", "zeroconf", "platformdirs", "device_sdk.controller",
+                     "device_sdk.hardware.runtime", "device_sdk.discovery.advertiser"), flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=when_serving, daemon=True).start()
+    code = main(["run", "--no-advertise", "--state-dir", {str(tmp_path / "state")!r}, "--port", "0",
+                 "--ready-file", str(ready)])
+    print("exit", code)
+    """
+    )
+    ours = [line for line in out.splitlines() if line.startswith(("[", "exit"))]  # the device's own lines aside
+    assert ours == ["[]", "[]", "exit 0"], out
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["pair", "--help"]])
+def test_the_command_lines_help_loads_neither_side(argv: list[str]) -> None:
+    """`device-sdk --help` (and a command's) prints the usage without QUIC, PyNaCl, mDNS, GPIO or either side's
+    main part (the CLI's modules import cryptography for fingerprints and setup codes, which is not checked)."""
+    out = run_python(
+        LOADED
+        + f"""
+    import contextlib, io
+    from device_sdk.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()) as usage, contextlib.suppress(SystemExit):
+        main({argv!r})
+    print("usage:" in usage.getvalue(), loaded("aioquic", "nacl", "zeroconf", "ifaddr", "gpiozero", "segno",
+                                              "device_sdk.device.device", "device_sdk.controller.controller"))
+    """
+    )
+    assert out.strip() == "True []"
+
+
 def test_no_state_writer_thread_outlives_the_device_or_controller_that_made_it(tmp_path: Path) -> None:
     out = run_python(f"""
         import asyncio, threading
@@ -453,5 +603,5 @@ def test_zeroconf_internals_only_in_the_compat_module() -> None:
 
 def test_the_top_level_holds_only_the_api_the_errors_and_packages() -> None:
     loose = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert loose == ["__init__.py", "__main__.py", "_version.py", "errors.py"]
+    assert loose == ["__init__.py", "__main__.py", "_lazy.py", "_version.py", "errors.py"]
     assert device_sdk.__version__

@@ -34,7 +34,8 @@ from device_sdk.channels import (
     parse_subscription,
 )
 from device_sdk.errors import RemoteProtocolError
-from device_sdk.wire import CborScanner, Message, MessageDecoder, dumps_item, encode_message, loads_item
+from device_sdk.wire import CborScanner, DataFrame, Message, MessageDecoder, dumps_item, encode_message, loads_item
+from device_sdk.wire.cbor import MAX_NESTING, flat_item_end
 
 from ._every_channel import EveryChannel
 from ._strategies import frames, messages, values
@@ -126,6 +127,46 @@ def test_mutated_messages_raise_only_profile_errors(msgs: list[Message], data: s
 def test_scanner_agrees_with_cbor2_on_tag_free_items(value: Any, tail: bytes) -> None:
     item = cbor2.dumps(value)
     assert CborScanner().scan(item + tail) == len(item)
+
+
+scalars = st.one_of(
+    st.integers(-(2**64), 2**64 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.binary(max_size=300),
+    st.booleans(),
+    st.none(),
+)
+flat_items = st.one_of(
+    st.lists(scalars, max_size=23), st.dictionaries(st.one_of(st.integers(-1000, 1000), st.text(max_size=8)),
+                                                    scalars, max_size=23),
+)  # fmt: skip
+
+
+def _general_end(data: bytes) -> int | None:
+    """Where the general scan (no flat shortcut: the item sits inside an array) ends the item."""
+    end = CborScanner(max_nesting=MAX_NESTING + 1).scan(b"\x81" + data)
+    return None if end is None else end - 1
+
+
+@FAST
+@given(st.one_of(flat_items.map(cbor2.dumps), st.binary(max_size=40)), st.binary(max_size=3))
+def test_the_flat_shortcut_ends_an_item_where_the_general_scan_does(item: bytes, tail: bytes) -> None:
+    data = item + tail
+    end = flat_item_end(data)
+    if end is not None:  # what the shortcut accepts, the general scan accepts, with the same end
+        assert _general_end(data) == end
+    for cut in range(len(data)):  # a part of an item is never taken for a whole one
+        assert flat_item_end(data[:cut]) == (end if end is not None and end <= cut else None)
+
+
+@FAST
+@given(flat_items)
+def test_the_flat_shortcut_takes_every_flat_container_and_what_it_takes_decodes(value: Any) -> None:
+    item = cbor2.dumps(value)
+    assert flat_item_end(item) == len(item)
+    decoded = MessageDecoder().feed(encode_message(DataFrame(item)))
+    assert [loads_item(m.payload) for m in decoded] == [cbor2.loads(item)]  # type: ignore[union-attr]
 
 
 @FAST

@@ -35,6 +35,7 @@ from device_sdk.wire import (
     encode_message,
     encode_varint,
 )
+from device_sdk.wire.cbor import CborScanner, flat_item_end, loads_item
 from device_sdk.wire.codec import DEFAULT_MAX_MESSAGE_SIZE, MAX_NESTING
 
 pytestmark = pytest.mark.timeout(30)
@@ -479,3 +480,50 @@ def test_first_error_found_closes() -> None:
     with pytest.raises(RemoteProtocolError) as info:
         dec.feed(enc(24, bytes.fromhex("a3 0002 04 40 1c".replace(" ", ""))))
     assert info.value.code == 400  # the bad byte arrived before anything near the limit
+
+
+# -- the flat shortcut of the scanner ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "a10018ff",  # {0: 255}: a one-byte argument
+        "a2617342ff006174187b",  # {"s": h'ff00', "t": 123}
+        "83f4f5f6",  # [false, true, null]
+        "82f93c00fb3ff8000000000000",  # [1.0 (half), 1.5 (double)]
+        "a0",  # {}
+        "98",  # not a flat head: an array whose count follows (left to the general scan)
+    ],
+)
+def test_the_flat_shortcut_ends_flat_items_where_cbor2_does(item: str) -> None:
+    data = bytes.fromhex(item)
+    if data[0] == 0x98:
+        assert flat_item_end(data) is None
+        return
+    assert flat_item_end(data + b"\x00") == len(data) == CborScanner().scan(data + b"\x00")
+    assert loads_item(data) == cbor2.loads(data)
+
+
+@pytest.mark.parametrize(
+    ("item", "why"),
+    [
+        ("a100f810", "simple value below 32"),  # {0: simple(16) in two bytes}
+        ("a1001c", "reserved"),
+        ("a1001f", "indefinite length not allowed"),  # an indefinite unsigned integer
+        ("a1005f41ffff", ""),  # an indefinite byte string: well-formed, left to the general scan
+        ("8100ff", "bytes after the item"),  # [0] then a break
+        ("81ff", "unexpected break"),
+        ("81c100", "tag"),
+        ("a100a100a0", ""),  # {0: {0: {}}}: nested, the general scan
+    ],
+)
+def test_what_the_flat_shortcut_leaves_to_the_general_scan(item: str, why: str) -> None:
+    data = bytes.fromhex(item)
+    end = flat_item_end(data)
+    assert end is None or end < len(data)
+    if why:
+        with pytest.raises(ValueError, match=why):
+            loads_item(data)
+    else:
+        assert loads_item(data) == cbor2.loads(data)

@@ -15,7 +15,7 @@ MQTT client. docs/home-assistant.md has the topic layout and the rules.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .config import BridgeConfig, parse_broker_url, read_password_file
 from .core import (
@@ -42,6 +42,10 @@ from .topics import Topics, channel_token, device_id
 
 if TYPE_CHECKING:
     from .runner import MqttBridge
+else:  # imported when first read (device_sdk/_lazy.py): it needs aiomqtt, the mqtt extra
+    from .._lazy import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, {".runner": ("MqttBridge",)})
 
 __all__ = [
     "Action",
@@ -73,10 +77,3 @@ __all__ = [
     "read_password_file",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "MqttBridge":  # imported on first use: it needs aiomqtt (the mqtt extra)
-        from .runner import MqttBridge
-
-        return MqttBridge
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

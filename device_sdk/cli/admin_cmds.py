@@ -13,15 +13,18 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..channels import PeerRecord
-from ..controller import Controller, DeviceConnection, DeviceTarget
 from ..errors import ActuatorError, DeviceSDKError
 from ..identity import fingerprint_text
-from ..pairing.trust import PinnedDevice, named_by
-from .controller_cmds import _connect, _wrap
+from ..pairing.trust import named_by
+from .controller_cmds import _connect, _wrap, from_ready_file
 from .render import emit_json, say
+
+if TYPE_CHECKING:  # imported when a command runs (controller_cmds._wrap)
+    from ..channels import PeerRecord
+    from ..controller import Controller, DeviceConnection, DeviceTarget
+    from ..pairing.trust import PinnedDevice
 
 MIN_WINDOW_MINUTES = 3
 MAX_WINDOW_MINUTES = 15
@@ -199,7 +202,7 @@ async def cmd_rename(ctl: Controller, args: argparse.Namespace) -> int:
 async def cmd_unpair(ctl: Controller, args: argparse.Namespace) -> int:
     device: str | DeviceTarget | PinnedDevice = args.device
     if args.ready_file:
-        device = DeviceTarget.from_ready_file(args.ready_file)
+        device = from_ready_file(args.ready_file)
     removed = await ctl.unpair(device, local_only=args.local_only)
     if args.json:
         emit_json({"unpaired": removed.name, "fp": fingerprint_text(removed.fingerprint)})

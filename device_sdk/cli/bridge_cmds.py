@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..controller import Controller
 from ..errors import ConfigError
 from .controller_cmds import _wrap
 from .messages import ErrorContext, describe
 from .render import note
+
+if TYPE_CHECKING:  # the controller side is imported when the command runs
+    from ..controller import Controller
 
 
 def _describe(error: BaseException, device: str) -> str:

@@ -7,8 +7,6 @@ import math
 import os
 from pathlib import Path
 
-import platformdirs
-
 from ..errors import StateError
 
 
@@ -18,6 +16,8 @@ def default_state_dir(side: str) -> Path:
     if env:
         # systemd may pass several colon-separated directories: the first is ours.
         return Path(env.split(":")[0])
+    import platformdirs  # only without --state-dir nor $STATE_DIRECTORY
+
     return Path(platformdirs.user_data_dir("device_sdk")) / side
 
 

@@ -12,12 +12,8 @@ import sys
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..channels import Catalog, ChannelDescriptor, StreamFormat
-from ..controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
-from ..controller.recording import StreamRecorder, format_from_catalog
-from ..discovery import DiscoveredDevice
 from ..errors import (
     ActuatorError,
     ChannelError,
@@ -35,6 +31,12 @@ from ..wire import CloseCode
 from .common import non_negative, positive_count, seconds, usable_state_dir
 from .messages import ErrorContext, channel_misuse, unknown
 from .render import emit_json, emit_json_line, is_terminal, note, say
+
+if TYPE_CHECKING:  # the controller side is imported when a command runs: `device-sdk run` loads none of it
+    from ..channels import Catalog, ChannelDescriptor, StreamFormat
+    from ..controller import Controller, DeviceConnection, DeviceTarget
+    from ..controller.recording import StreamRecorder
+    from ..discovery import DiscoveredDevice
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -127,6 +129,8 @@ def _wrap(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError):
                     loop.add_signal_handler(sig, stop)
+            from ..controller import Controller, ControllerConfig
+
             config = ControllerConfig(
                 state_dir=usable_state_dir(args.state_dir, "controller"),
                 name=args.name,
@@ -145,6 +149,13 @@ def _wrap(
         return asyncio.run(main())
 
     return run
+
+
+def from_ready_file(path: Path) -> DeviceTarget:
+    """The device whose ready file is at ``path`` (``--ready-file``)."""
+    from ..controller import DeviceTarget
+
+    return DeviceTarget.from_ready_file(path)
 
 
 def context(args: argparse.Namespace) -> ErrorContext:
@@ -186,7 +197,7 @@ async def cmd_discover(ctl: Controller, args: argparse.Namespace) -> int:
 
 async def _target(ctl: Controller, args: argparse.Namespace, code: str | None = None) -> Any:
     if args.ready_file:
-        return DeviceTarget.from_ready_file(args.ready_file)
+        return from_ready_file(args.ready_file)
     ctx = context(args)
     try:
         if args.device == "-" and code is not None:
@@ -315,7 +326,7 @@ def _pinned(ctl: Controller, args: argparse.Namespace) -> PinnedDevice:
 
 async def _connect(ctl: Controller, args: argparse.Namespace) -> DeviceConnection:
     if args.ready_file:
-        target = DeviceTarget.from_ready_file(args.ready_file)
+        target = from_ready_file(args.ready_file)
         context(args).device = target.name
         return _watch_closure(await ctl.connect(target), args)
     pinned = _pinned(ctl, args)
@@ -393,9 +404,7 @@ async def cmd_watch(ctl: Controller, args: argparse.Namespace) -> int:
         finally:
             await conn.close()
         return 0
-    device: DeviceTarget | PinnedDevice = (
-        DeviceTarget.from_ready_file(args.ready_file) if args.ready_file else _pinned(ctl, args)
-    )
+    device: DeviceTarget | PinnedDevice = from_ready_file(args.ready_file) if args.ready_file else _pinned(ctl, args)
     name = context(args).device = device.name
     lost = False
     async for conn in ctl.connections(device):
@@ -526,6 +535,8 @@ async def cmd_listen(ctl: Controller, args: argparse.Namespace) -> int:
             async with contextlib.aclosing(conn.stream(channel.name)) as chunks:
                 async for chunk in chunks:
                     if recorder is None:
+                        from ..controller.recording import format_from_catalog
+
                         fmt = conn.stream_format(channel.name) or format_from_catalog(channel)
                         recorder = _recorder(args, fmt)
                     if recorder.write(chunk.data):
@@ -540,6 +551,8 @@ async def cmd_listen(ctl: Controller, args: argparse.Namespace) -> int:
 
 
 def _recorder(args: argparse.Namespace, fmt: StreamFormat | None) -> StreamRecorder:
+    from ..controller.recording import StreamRecorder
+
     if args.out is not None:
         return StreamRecorder.to_file(args.out, fmt, seconds=args.seconds, raw=args.raw)
     return StreamRecorder.to_stream(sys.stdout.buffer, fmt, seconds=args.seconds)

@@ -9,7 +9,6 @@ import signal
 import webbrowser
 from pathlib import Path
 
-from ..controller import Controller, ControllerConfig
 from ..errors import ConfigError
 from .common import usable_state_dir
 from .render import note, say
@@ -42,6 +41,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
 
     async def main() -> int:
+        from ..controller import Controller, ControllerConfig  # the controller side, loaded when it runs
+
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

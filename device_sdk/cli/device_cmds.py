@@ -8,11 +8,10 @@ import contextlib
 import errno
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..device import (
     ControllerRemoved,
-    Device,
     DeviceEvent,
     FactoryData,
     LockoutStarted,
@@ -20,14 +19,15 @@ from ..device import (
     PairingFailed,
     PairingWindowChanged,
     PinShown,
-    device_config_from,
-    load_config_file,
 )
 from ..device.sticker import format_manual_code, sticker_text
 from ..errors import ConfigError
 from ..pairing.window import PairingMode
 from .common import usable_state_dir, whole_number
 from .render import emit_json_line, is_terminal, output_is_journal, say
+
+if TYPE_CHECKING:  # the device (and the transport under it) is imported when `run` runs, not by the CLI
+    from ..device import Device
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +54,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _values(args: argparse.Namespace) -> dict[str, Any]:
+    from ..device import load_config_file
+
     values: dict[str, Any] = load_config_file(args.config) if args.config else {}
     overrides = {
         "board": args.board,
@@ -81,6 +83,8 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
 def _make_device(values: dict[str, Any]) -> Device:
     """The device. Without --name/--model it keeps its stored names; ``setup_code``/``discriminator``
     apply to this run only once factory data exist (the provisioned file is never rewritten)."""
+    from ..device import Device, device_config_from
+
     return Device(device_config_from(values))
 
 

@@ -15,18 +15,17 @@ import stat
 import struct
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ifaddr
-
-from ..discovery.interfaces import resolve_interfaces
 from ..errors import DeviceSDKError, HardwareError
-from ..hardware.pins import ENV_VAR
 from .common import default_state_dir, state_dir_problem, whole_number
 from .render import emit_json, say
 
 MDNS_GROUP = "224.0.0.251"
 PI_MODEL_FILE = Path("/proc/device-tree/model")
+
+if TYPE_CHECKING:  # ifaddr, zeroconf and gpiozero are imported when the doctor runs, not by the CLI
+    import ifaddr
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,6 +50,10 @@ def _addresses(adapter: ifaddr.Adapter) -> list[str]:
 
 def _interfaces(chosen: Sequence[str] | None) -> tuple[dict[str, Any], list[str]]:
     """The interfaces check, and the IPv4 addresses multicast should be tried on (empty: any)."""
+    import ifaddr
+
+    from ..discovery.interfaces import resolve_interfaces
+
     adapters = list(ifaddr.get_adapters())
     if chosen is None:
         names = [f"{a.nice_name}: {', '.join(_addresses(a))}" for a in adapters]
@@ -119,6 +122,7 @@ def _on_a_pi() -> bool:
 def _pin_factory(board: str | None) -> dict[str, Any]:
     """Whether the pins ``board`` needs can be driven here (without a board: whether any GPIO can)."""
     from ..hardware import load_profile, select_pin_factory
+    from ..hardware.pins import ENV_VAR
 
     wanted: str | None = None
     if board is not None:

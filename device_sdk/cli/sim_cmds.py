@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, HardwareError
-from ..hardware.sim import PAIRING_BUTTON
 from ..hardware.sim_control import sim_request
-from ..hardware.sim_protocol import DEFAULT_HOLD_S, Force, Press, SetInput, SimRequest, Status
+from ..hardware.sim_protocol import DEFAULT_HOLD_S, PAIRING_BUTTON, Force, Press, SetInput, SimRequest, Status
 from .common import default_state_dir, seconds
 from .messages import unknown
 from .render import emit_json, say

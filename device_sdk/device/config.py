@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -65,6 +64,8 @@ class DeviceConfig:
 
 def load_config_file(path: Path) -> dict[str, Any]:
     """Read a TOML config file for ``device-sdk run``; keys are DeviceConfig field names."""
+    import tomllib  # only a device started from a config file reads TOML
+
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:

@@ -20,11 +20,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from zeroconf.asyncio import AsyncZeroconf
-
 from .._version import __version__
 from ..channels import Actuator, ByteStream, CatalogChanged, ChannelRegistry, Input, Sensor
-from ..discovery import Advertiser, AdvertiserConfig, DeviceRecord
+from ..discovery.txt import DeviceRecord
 from ..errors import DeviceSDKError, NotRunning
 from ..identity import AgentIdentity, stored_names
 from ..pairing.auth import PskProvider
@@ -43,7 +41,11 @@ from .metadata import DeviceMetadata, Published
 from .pairing import PairingRunner
 from .session import DeviceSession, SessionContext, SessionHub
 
-if TYPE_CHECKING:  # imported when a board is given: a device without hardware loads no gpiozero
+if TYPE_CHECKING:  # imported when used: a device without a board loads no gpiozero, one that does not
+    # advertise no zeroconf
+    from zeroconf.asyncio import AsyncZeroconf
+
+    from ..discovery.advertiser import Advertiser
     from .hardware_binding import HardwareBinding, PairingStatus
 
 log = logging.getLogger(__name__)
@@ -256,6 +258,8 @@ class Device:
             config=self.config.transport,
         )
         if self.config.advertise:
+            from ..discovery.advertiser import Advertiser, AdvertiserConfig
+
             self._advertiser = Advertiser(
                 config=AdvertiserConfig(
                     instance_name=self.name, port=self._server.port, interfaces=self.config.interfaces

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from xml.sax.saxutils import escape
-
-import segno
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidArgument
 from ..pairing.setup_code import SetupPayload, encode_manual, encode_qr
+
+if TYPE_CHECKING:  # segno is imported when a sticker is drawn: a running device draws none
+    import segno
 
 __all__ = ["format_manual_code", "sticker_qr", "sticker_text", "write_sticker_png", "write_sticker_svg"]
 
@@ -37,6 +38,8 @@ def format_manual_code(code: str) -> str:
 
 def sticker_qr(payload: SetupPayload) -> segno.QRCode:
     """The sticker's QR code symbol, holding :func:`~device_sdk.pairing.setup_code.encode_qr` text."""
+    import segno
+
     return segno.make_qr(encode_qr(payload), error="m")
 
 
@@ -59,6 +62,8 @@ def write_sticker_svg(payload: SetupPayload, path: Path, *, scale: int = 8) -> N
 
     ``scale`` is the size of one module in SVG user units (pixels).
     """
+    from xml.sax.saxutils import escape  # imports urllib.request: only when writing SVG
+
     if scale < 1:
         raise InvalidArgument("scale must be at least 1")
     qr = sticker_qr(payload)

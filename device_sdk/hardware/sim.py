@@ -21,11 +21,9 @@ from device_sdk.hardware.boards import load_profile
 from device_sdk.hardware.parts import AnalogInputPart, DigitalInputPart, DistancePart
 from device_sdk.hardware.runtime import HardwareRuntime
 from device_sdk.hardware.signals import SimulatedSensor
+from device_sdk.hardware.sim_protocol import PAIRING_BUTTON
 
 __all__ = ["PAIRING_BUTTON", "SimulatedBoard", "sim_runtime"]
-
-PAIRING_BUTTON = "pairing_button"
-"""The name :meth:`SimulatedBoard.press` knows the pairing button by."""
 
 
 def sim_runtime(profile: str = "sim") -> HardwareRuntime:

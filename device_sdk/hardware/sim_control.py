@@ -21,12 +21,12 @@ import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from device_sdk.errors import HardwareError
-from device_sdk.hardware.sim import PAIRING_BUTTON, SimulatedBoard
 from device_sdk.hardware.sim_protocol import (
     MAX_LINE_BYTES,
+    PAIRING_BUTTON,
     Force,
     Press,
     SetInput,
@@ -38,6 +38,9 @@ from device_sdk.hardware.sim_protocol import (
     encode_response,
     error_response,
 )
+
+if TYPE_CHECKING:  # the server is given a board; a client (`device-sdk sim`) needs none, nor gpiozero
+    from device_sdk.hardware.sim import SimulatedBoard
 
 __all__ = ["SOCKET_NAME", "SimControlServer", "SimController", "sim_request", "sim_socket_path"]
 

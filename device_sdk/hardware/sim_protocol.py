@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from device_sdk.errors import HardwareError
-from device_sdk.hardware.sim import PAIRING_BUTTON
 
 __all__ = [
     "DEFAULT_HOLD_S",
     "MAX_HOLD_S",
     "MAX_LINE_BYTES",
+    "PAIRING_BUTTON",
     "Force",
     "Press",
     "SetInput",
@@ -41,6 +41,10 @@ __all__ = [
     "error_response",
     "parse_request",
 ]
+
+PAIRING_BUTTON = "pairing_button"
+"""The name a simulated board knows its pairing button by (here, so that a client of the protocol
+needs no simulated board, nor gpiozero)."""
 
 MAX_LINE_BYTES = 4096
 """The longest request or response line, newline included; longer requests end the connection."""

@@ -39,7 +39,8 @@ class CborScanner:
     building values: reserved additional information, misplaced breaks, indefinite-length string
     chunks of another type, two-byte simple values below 32, nesting deeper than ``max_nesting``,
     and (unless ``allow_tags``, which only tests use to compare with cbor2) any semantic tag. Each
-    byte is looked at once, whatever the item holds.
+    byte is looked at once, whatever the item holds (twice when a first look for a flat container,
+    :func:`flat_item_end`, finds a nested item or not all of it, and the general scan takes over).
     """
 
     __slots__ = ("_allow_tags", "_max_nesting", "_pos", "_stack")
@@ -66,6 +67,8 @@ class CborScanner:
         n = len(buf)
         pos = self._pos
         stack = self._stack
+        if not stack and self._max_nesting >= 1 and (end := flat_item_end(buf, pos)) is not None:
+            return end
         while True:
             if pos >= n:
                 self._pos = pos
@@ -179,6 +182,59 @@ class CborScanner:
         return True
 
 
+def _skip_table() -> tuple[int, ...]:
+    """For each initial byte: the size of the whole item when the byte alone says it (an integer, a
+    simple value other than the two-byte one, a float, a string shorter than 24 bytes), ``-k`` for a
+    definite string whose length follows in ``k`` bytes, 0 for everything :func:`flat_item_end` leaves
+    to the general scan (containers, tags, indefinite lengths, breaks, two-byte simple values and the
+    reserved values, some of which are malformed)."""
+    table = []
+    for ib in range(256):
+        major, info = ib >> 5, ib & 0x1F
+        if major <= 1:
+            table.append(1 if info < 24 else 1 + (1 << (info - 24)) if info <= 27 else 0)
+        elif major <= 3:
+            table.append(1 + info if info < 24 else -(1 << (info - 24)) if info <= 27 else 0)
+        elif major == 7:
+            table.append(1 if info < 24 else 1 + (1 << (info - 24)) if 25 <= info <= 27 else 0)
+        else:
+            table.append(0)
+    return tuple(table)
+
+
+_SKIP = _skip_table()
+
+
+def flat_item_end(buf: bytes | bytearray, pos: int = 0) -> int | None:
+    """The offset just past the item at ``pos`` when it is a definite array or map of fewer than 24
+    entries whose keys and values are integers, floats, strings or simple values (every message and
+    reading of the profile), all in ``buf``; None for any other item, or when bytes are missing: then
+    :class:`CborScanner` decides. What this accepts, the scanner accepts with the same end."""
+    n = len(buf)
+    if pos >= n:
+        return None
+    ib = buf[pos]
+    if ib < 0x80 or ib > 0xB7 or 0x98 <= ib < 0xA0:  # not an array (0x80-0x97) nor a map (0xa0-0xb7)
+        return None
+    count = ib - 0x80 if ib < 0xA0 else 2 * (ib - 0xA0)
+    pos += 1
+    skip = _SKIP
+    for _ in range(count):
+        if pos >= n:
+            return None
+        size = skip[buf[pos]]
+        if size > 0:
+            pos += size
+        elif size < 0:
+            start = pos + 1 - size
+            if start > n:
+                return None
+            pos = start + int.from_bytes(buf[pos + 1 : start], "big")
+        else:
+            return None
+    return pos if pos <= n else None
+
+
 # -- whole items -----------------------------------------------------------------------------------
 
 
@@ -189,7 +245,9 @@ def loads_item(data: bytes | bytearray, *, max_nesting: int = MAX_NESTING) -> An
     bytes after the item, nesting deeper than ``max_nesting``, invalid UTF-8. The bytes are checked
     by :class:`CborScanner` before cbor2 builds anything.
     """
-    end = CborScanner(max_nesting=max_nesting).scan(data)
+    end = flat_item_end(data) if max_nesting >= 1 else None
+    if end is None:
+        end = CborScanner(max_nesting=max_nesting).scan(data)
     if end is None:
         raise InvalidArgument("the item is truncated")
     if end != len(data):

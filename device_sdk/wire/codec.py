@@ -20,7 +20,7 @@ import cbor2
 
 from ..errors import LocalProtocolError, RemoteProtocolError
 from .cbor import MAX_NESTING as MAX_NESTING
-from .cbor import CborScanner, loads_item, unencodable
+from .cbor import CborScanner, flat_item_end, loads_item, unencodable
 from .codes import CloseCode
 from .messages import MESSAGE_TYPES, Message, SchemaError
 from .varint import decode_varint, encode_varint, varint_length
@@ -107,16 +107,20 @@ class MessageDecoder:
             if key not in MESSAGE_TYPES:
                 raise RemoteProtocolError(CloseCode.NOT_FOUND, f"unknown type key {key}")
             self._key = key
-            self._scanner = CborScanner(start=self._start)
-        assert self._scanner is not None
-        try:
-            end = self._scanner.scan(buf)
-        except ValueError as exc:
-            self._check_size(len(buf))
-            raise RemoteProtocolError(CloseCode.BAD_REQUEST, f"malformed CBOR: {exc}") from None
+            end = flat_item_end(buf, self._start)  # a whole message of flat items: no scanner needed
+        else:
+            end = None
         if end is None:
-            self._check_size(len(buf))
-            return None
+            if self._scanner is None:
+                self._scanner = CborScanner(start=self._start)
+            try:
+                end = self._scanner.scan(buf)
+            except ValueError as exc:
+                self._check_size(len(buf))
+                raise RemoteProtocolError(CloseCode.BAD_REQUEST, f"malformed CBOR: {exc}") from None
+            if end is None:
+                self._check_size(len(buf))
+                return None
         self._check_size(end)
         body = bytes(buf[self._start : end])
         key = self._key
