@@ -31,8 +31,8 @@ from ..channels import (
     dumps_frame,
     encode_input_datagram,
     loads_frame,
-    run_call,
 )
+from ..channels.runner import start_call
 from ..errors import ConnectionClosed
 from ..pairing.trust import DeviceTrustStore
 from ..transport import AgentConnection, ConnectionHandler
@@ -88,6 +88,7 @@ class SessionHub:
         self.owners: weakref.WeakKeyDictionary[ChannelSession, DeviceSession] = weakref.WeakKeyDictionary()
         """Which connection each open channel session belongs to."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running_calls = False
 
     def registry_event(self, event: object) -> None:
         if isinstance(event, SessionReady):
@@ -95,8 +96,23 @@ class SessionHub:
             if owner is not None:
                 owner.schedule_pump()
         elif isinstance(event, CallsReady):
-            for call in self.context.registry.take_calls():
-                self.spawn(run_call(call, clock=self.context.clock))
+            self._run_calls()
+
+    def _run_calls(self) -> None:
+        """Run the calls that are ready, here and now: a synchronous handler answers before the
+        datagram that asked is done with, so the answer leaves with its acknowledgement; an async
+        handler goes on in a task. A call that makes the next one ready (the same channel's next
+        request) does not nest: the loop takes it."""
+        if self._running_calls:
+            return
+        self._running_calls = True
+        try:
+            registry, clock = self.context.registry, self.context.clock
+            while calls := registry.take_calls():
+                for call in calls:
+                    start_call(call, clock=clock, spawn=self.spawn)
+        finally:
+            self._running_calls = False
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -127,7 +143,7 @@ class DeviceSession(ConnectionHandler):
         self.pairing = hub.context.pairing
         self.channels: dict[int, ChannelSession] = {}
         self._channel_ids: dict[int, int] = {}  # stream id -> channel id
-        self._pump_scheduled = False
+        self._pump_handle: asyncio.Handle | None = None
         self._blocked = False
         self._datagram_timer: asyncio.TimerHandle | None = None
         self._closing = False
@@ -235,16 +251,20 @@ class DeviceSession(ConnectionHandler):
     # -- pumping frames out -----------------------------------------------------------------------
 
     def schedule_pump(self) -> None:
-        if not self._pump_scheduled and not self.conn.is_closed:
-            self._pump_scheduled = True
-            asyncio.get_running_loop().call_soon(self._pump)
+        """Pull from the sessions soon: once the datagram being processed is done with (so that
+        what it asked for leaves in the same flight as its acknowledgement), else at the next turn
+        of the event loop (readings published in one turn leave together)."""
+        if self._pump_handle is None and not self.conn.is_closed:
+            self._pump_handle = asyncio.get_running_loop().call_soon(self._pump)
 
     def after_receive(self, conn: AgentConnection) -> None:
-        if self._blocked:
+        if self._blocked or self._pump_handle is not None:
             self._pump()
 
     def _pump(self) -> None:
-        self._pump_scheduled = False
+        if self._pump_handle is not None:
+            self._pump_handle.cancel()
+            self._pump_handle = None
         self._blocked = False
         if self.conn.is_closed:
             return
