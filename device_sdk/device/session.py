@@ -89,6 +89,8 @@ class SessionHub:
         """Which connection each open channel session belongs to."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._running_calls = False
+        self._encoded: dict[int, tuple[object, bytes]] = {}  # id(frame) -> (frame, its data-frame)
+        self._forget_encoded: asyncio.Handle | None = None
 
     def registry_event(self, event: object) -> None:
         if isinstance(event, SessionReady):
@@ -113,6 +115,25 @@ class SessionHub:
                     start_call(call, clock=clock, spawn=self.spawn)
         finally:
             self._running_calls = False
+
+    def reading_data(self, frame: object) -> bytes:
+        """The data-frame message of a reading ``frame``, encoded once for every connection it goes
+        to: a sensor or an input queues the same frame object in each subscriber's session, so the
+        connections pumped in one turn of the event loop share the bytes (a connection pumped later,
+        say after a stall, encodes it again). The frames are held until the next turn, so an ``id``
+        is not reused while its entry is kept."""
+        entry = self._encoded.get(id(frame))
+        if entry is not None and entry[0] is frame:
+            return entry[1]
+        data = _encode_frame(frame)
+        self._encoded[id(frame)] = (frame, data)
+        if self._forget_encoded is None:
+            self._forget_encoded = asyncio.get_running_loop().call_soon(self._forget)
+        return data
+
+    def _forget(self) -> None:
+        self._forget_encoded = None
+        self._encoded.clear()
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -275,7 +296,9 @@ class DeviceSession(ConnectionHandler):
                 self.channels.pop(stream_id, None)
                 self.conn.end_stream(stream_id)
                 continue
-            high_water = READING_HIGH_WATER if isinstance(session, SensorSession | InputSession) else STREAM_HIGH_WATER
+            readings = isinstance(session, SensorSession | InputSession)
+            high_water = READING_HIGH_WATER if readings else STREAM_HIGH_WATER
+            encode = self.hub.reading_data if readings else _encode_frame
             while session.has_pending:
                 room = high_water - self.conn.stream_buffered(stream_id)
                 if room <= 0:
@@ -284,8 +307,8 @@ class DeviceSession(ConnectionHandler):
                 frames = session.next_frames(max_bytes=min(room, PUMP_BYTES))
                 if not frames:
                     break
-                data = b"".join(_encode_frame(f) for f in frames)
-                self.conn.send_stream_raw(stream_id, data)
+                # one frame: its bytes as they are (b"".join of one bytes object is that object)
+                self.conn.send_stream_raw(stream_id, b"".join([encode(f) for f in frames]))
 
     def _send_datagram(self, stream_id: int, session: InputSession) -> None:
         if not session.datagram_pending:
