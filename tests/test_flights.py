@@ -12,6 +12,7 @@ released afterwards. The datagrams are counted by wrapping the event loop's data
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,3 +220,18 @@ async def test_close_returns_at_once_and_the_connection_is_released_afterwards(s
     assert conn.agent.handler is not conn  # released: the layer above is let go
     with pytest.raises(ChannelError, match="closed on this side"):
         await next_within(readings)
+
+
+async def test_a_dialled_socket_is_closed_when_the_wait_for_the_closing_period_is_cancelled(setup: Setup) -> None:
+    """An event loop shutting down cancels the task that waits out the closing period: the
+    connection's socket is closed all the same."""
+    conn = await setup.controller.pair(target(setup.device), SETUP_CODE)
+    protocol = conn.agent._protocol
+    await conn.close()
+    await asyncio.sleep(0)  # the closed future's callbacks run: the wait starts
+    closer, transport = protocol.closer, protocol.transport
+    assert closer is not None and transport is not None and not transport.is_closing()
+    closer.cancel()  # before it began, as an event loop shutting down may
+    with contextlib.suppress(asyncio.CancelledError):
+        await closer
+    assert transport.is_closing()

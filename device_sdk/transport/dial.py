@@ -204,12 +204,16 @@ def _close_socket_later(protocol: _Protocol) -> None:
     if protocol.closer is not None:
         return
 
-    async def later() -> None:
+    async def closing_period() -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(SOCKET_CLOSE_GRACE_S):
                 await protocol.wait_closed()
+
+    def close_socket(_task: asyncio.Task[None]) -> None:
+        # after the wait, or when it was cancelled (the event loop is shutting down), even before it began
         if protocol.transport is not None:
             protocol.transport.close()
 
     # held by the protocol, which the open socket holds: the task lives as long as it has work
-    protocol.closer = asyncio.get_running_loop().create_task(later())
+    protocol.closer = asyncio.get_running_loop().create_task(closing_period())
+    protocol.closer.add_done_callback(close_socket)
