@@ -235,3 +235,21 @@ async def test_a_dialled_socket_is_closed_when_the_wait_for_the_closing_period_i
     with contextlib.suppress(asyncio.CancelledError):
         await closer
     assert transport.is_closing()
+
+
+async def test_the_controllers_auth_status_leaves_in_one_datagram_with_what_follows_it(setup: Setup) -> None:
+    """pair(): the controller's auth-status, the stream limits it lifts for the now trusted device and
+    the agent-status request that learns the device committed leave together. The controller sends
+    four datagrams (Initial; TLS Finished with its capabilities and pA; cA; auth-status), five when a
+    handshake datagram is sent twice (aioquic's probe, now and then); they were six or seven when the
+    lifted limits and the request left on their own."""
+    await quiet(setup)
+    device0, controller0 = setup.counting.totals()
+    conn = await setup.controller.pair(target(setup.device), SETUP_CODE)
+    device1, controller1 = setup.counting.totals()
+    try:
+        assert conn.agent.authenticated
+        assert 4 <= controller1 - controller0 <= 5
+        assert 4 <= device1 - device0 <= 5
+    finally:
+        await conn.close()
