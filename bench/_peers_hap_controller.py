@@ -32,6 +32,7 @@ from aiohomekit.characteristic_cache import CharacteristicCacheMemory
 from aiohomekit.controller.ip.controller import IpController
 from aiohomekit.controller.ip.discovery import IpDiscovery
 from aiohomekit.controller.ip.pairing import IpPairing
+from aiohomekit.exceptions import AuthenticationError
 from aiohomekit.model.categories import Categories
 from aiohomekit.model.feature_flags import FeatureFlags
 from aiohomekit.model.status_flags import StatusFlags
@@ -62,13 +63,21 @@ def description(target: dict[str, Any]) -> HomeKitService:
 
 async def pair(discovery: IpDiscovery, alias: str) -> IpPairing:
     """Pair-setup M1 to M6 (connecting included) with the setup code."""
-    finish = await discovery.async_start_pairing(alias)
-    pairing = await finish(PINCODE)
+    try:
+        finish = await discovery.async_start_pairing(alias)
+        pairing = await finish(PINCODE)
+    except BaseException:
+        await discovery.close()  # type: ignore[no-untyped-call]
+        raise
     assert isinstance(pairing, IpPairing)
     return pairing
 
 
 class Side(ControllerSide):
+    # HAP-python and aiohomekit disagree now and then on SRP's leading zero bytes (M4 fails with
+    # "authentication" for the right code; aiohomekit PR #150 fixed its side of it): pair again.
+    pairing_flakes = (AuthenticationError,)
+
     def __init__(self) -> None:
         super().__init__()
         # no mDNS: the controller is never started, so it has no browser and needs no zeroconf

@@ -23,6 +23,7 @@ from device_sdk.channels import (
     run_call,
     run_call_sync,
 )
+from device_sdk.channels.runner import start_call
 from device_sdk.errors import ActuatorError, ChannelError, ConfigError
 
 
@@ -456,3 +457,34 @@ def test_client_ignores_unknown_and_malformed_frames() -> None:
     assert client.cancel_all() == [pending.id] and client.pending == frozenset()
     with pytest.raises(ValueError):
         client.set(None)
+
+
+async def test_start_call_answers_a_sync_handler_before_it_returns_and_spawns_an_async_one() -> None:
+    registry, clock = make()
+    release = asyncio.Event()
+
+    async def later(value: int) -> int:
+        await release.wait()
+        return value * 2
+
+    def broken(value: int) -> int:
+        raise ValueError("jammed")
+
+    registry.actuator("led", type="bool", initial=False, handler=lambda on: on)
+    registry.actuator("dimmer", type="int", initial=0, handler=later)
+    registry.actuator("motor", type="int", initial=0, handler=broken)
+    led, dimmer, motor = Pair(registry, "led"), Pair(registry, "dimmer"), Pair(registry, "motor")
+    led.pump(), dimmer.pump(), motor.pump()
+    led.send({"id": 1, "set": True})
+    dimmer.send({"id": 2, "set": 3})
+    motor.send({"id": 3, "set": 1})
+    spawned: list[asyncio.Task[None]] = []
+    for call in registry.take_calls():
+        start_call(call, clock=clock, spawn=lambda coro: spawned.append(asyncio.create_task(coro)))
+    # the sync handlers' answers (a result, a failure) are queued already; the async one is in a task
+    assert [wire(f) for f in led.session.next_frames()] == [{"id": 1, "ok": True, "v": True}]
+    assert [wire(f)["message"] for f in motor.session.next_frames()] == ["jammed"]
+    assert dimmer.session.next_frames() == [] and len(spawned) == 1
+    release.set()
+    await asyncio.gather(*spawned)
+    assert [wire(f) for f in dimmer.session.next_frames()] == [{"id": 2, "ok": True, "v": 6}]

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk.channels import Reading, Sensor, SensorSession
+from device_sdk.channels import Reading, Sensor, SensorSession, loads_frame
 from device_sdk.controller.connection import MAX_QUEUED_READINGS, DeviceConnection
 from device_sdk.device import Device
 from device_sdk.device.session import READING_HIGH_WATER
+from device_sdk.transport import AgentConnection
+from device_sdk.wire import DataFrame, MessageDecoder
 
 from ._channels_e2e import close_all, make_device, next_within, pair_many, wait_for_session
 
@@ -76,6 +78,40 @@ async def test_twenty_controllers_subscribed_at_once_all_receive_every_reading(d
     results = await asyncio.wait_for(asyncio.gather(*collectors), 10)
     assert [values for values in results if values != expected] == []
     assert all(s.dropped == 0 for s in device.channels.sessions if isinstance(s, SensorSession))
+    for subscription in subscriptions:
+        await subscription.aclose()
+    await close_all(conns)
+
+
+async def test_a_reading_is_encoded_once_for_every_subscriber(
+    device: Device, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each subscriber's connection is handed the same bytes object for a reading (one encoding per
+    reading, not one per controller), and every controller decodes the reading from it."""
+    conns = await pair_many(device, tmp_path, 3)
+    subscriptions = [c.subscribe("counter") for c in conns]
+    await asyncio.gather(*(next_within(s) for s in subscriptions))
+    await wait_for_session(device, "counter", count=3)
+    sent: list[tuple[AgentConnection, bytes]] = []
+    original = AgentConnection.send_stream_raw
+
+    def send_stream_raw(self: AgentConnection, stream_id: int, data: bytes, *, end_stream: bool = False) -> None:
+        if not self.is_client:  # the device's side
+            sent.append((self, data))
+        original(self, stream_id, data, end_stream=end_stream)
+
+    monkeypatch.setattr(AgentConnection, "send_stream_raw", send_stream_raw)
+    reading = _counter(device).publish(42)
+    received = await asyncio.gather(*(next_within(s) for s in subscriptions))
+    assert [(r.seq, r.value) for r in received] == [(reading.seq, 42)] * 3
+    assert len({id(conn) for conn, _ in sent}) == 3 and len(sent) == 3
+    first = sent[0][1]
+    assert all(data is first for _, data in sent)
+    decoder = MessageDecoder()
+    decoder.receive(first)
+    message = decoder.next_message()
+    assert isinstance(message, DataFrame) and decoder.next_message() is None
+    assert loads_frame(message.payload) == reading.to_frame()
     for subscription in subscriptions:
         await subscription.aclose()
     await close_all(conns)

@@ -23,6 +23,9 @@ from device_sdk.errors import ConnectTimeout
 from device_sdk.identity import AgentIdentity, spki_fingerprint
 from device_sdk.transport import AgentConnection, ConnectionHandler, TransportConfig, connect, serve
 from device_sdk.transport._aioquic_compat import (
+    ACK_DELAY_S,
+    ACTIVE_CONNECTION_ID_LIMIT,
+    CLIENT_KEY_SHARE_GROUPS,
     REQUEST_CLIENT_CERT_FLAG,
     BoundedQuicConnection,
     ReceiveWindows,
@@ -67,6 +70,7 @@ class Pair:
         mutual: bool = True,
         cfg: TransportConfig | None = None,
         bounded: bool = False,
+        both_bounded: bool = False,
     ) -> None:
         cfg = cfg or TransportConfig()
         self.now = 1000.0
@@ -82,9 +86,11 @@ class Pair:
         if mutual:
             require_client_certificate(self.server)
         self.windows: ReceiveWindows | None = None
-        if bounded:
+        if bounded or both_bounded:
             self.windows = ReceiveWindows(cfg.limits, lambda: 0)
             bound_receive_windows(self.server, self.windows, cfg.limits)
+        if both_bounded:  # as device_sdk runs both sides: its acknowledgements, key shares, CID limit
+            bound_receive_windows(self.client, ReceiveWindows(cfg.limits, lambda: 0), cfg.limits)
         self.events: dict[str, list[qe.QuicEvent]] = {"client": [], "server": []}
         self.client.connect(SERVER_ADDR, now=self.now)
 
@@ -107,6 +113,14 @@ class Pair:
                     timer = conn.get_timer()
                     if timer is not None and timer <= self.now:
                         conn.handle_timer(now=self.now)
+
+    def deliver(self, sender: QuicConnection, receiver: QuicConnection) -> int:
+        """Hand what ``sender`` sends now to ``receiver``; how many datagrams that was."""
+        datagrams = sender.datagrams_to_send(now=self.now)
+        addr = CLIENT_ADDR if sender is self.client else SERVER_ADDR
+        for data, _addr in datagrams:
+            receiver.receive_datagram(data, addr, now=self.now)
+        return len(datagrams)
 
     def completed(self, side: str) -> bool:
         return any(isinstance(ev, qe.HandshakeCompleted) for ev in self.events[side])
@@ -257,8 +271,8 @@ async def test_peer_certificate_over_real_loopback(
 
 
 async def test_a_dial_that_times_out_leaves_no_unread_error(controller_identity: AgentIdentity) -> None:
-    """aioquic's handshake waiter (``_connected_waiter``, behind a shield) fails later with ConnectionError;
-    a dial that gave up must not leave it for asyncio to report as never retrieved."""
+    """A dial that gave up (the device never answered) leaves no error for asyncio to report as never
+    retrieved: the connection's ``ready`` future fails when the abandoned connection closes."""
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes the Initial, never answers
     silent.bind(("127.0.0.1", 0))
     loop = asyncio.get_running_loop()
@@ -282,7 +296,7 @@ async def test_a_dial_that_times_out_leaves_no_unread_error(controller_identity:
         loop.set_exception_handler(None)
         silent.close()
     assert not [c for c in reported if "never retrieved" in str(c.get("message"))], (
-        f"{AIOQUIC}: QuicConnectionProtocol._connected_waiter changed; see abandon_connected_waiter"
+        "an abandoned dial left an error nobody read"
     )
 
 
@@ -413,3 +427,74 @@ def test_release_drops_a_terminated_connections_buffers(
     assert not handlers
     assert pair.server.tls.update_traffic_key_cb is None
     assert pair.server.get_timer() is None and pair.server.datagrams_to_send(now=pair.now) == []
+
+
+# -- acknowledgements, key shares, connection IDs ------------------------------------------------------
+
+
+def test_an_answer_carries_the_acknowledgement_of_its_request(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    """One datagram each way for a request and its answer: the answer's datagram acknowledges the
+    request (aioquic alone would send the acknowledgement 1 ms later, in a datagram of its own)."""
+    pair = Pair(device_identity, controller_identity, both_bounded=True)
+    pair.pump()
+    space = pair.server._spaces[tls.Epoch.ONE_RTT]
+    assert hasattr(space, "ack_at") and hasattr(space, "largest_received_packet"), f"{AIOQUIC}: packet space changed"
+    assert pair.server._ack_delay == ACK_DELAY_S, f"{AIOQUIC}: QuicConnection lost _ack_delay"
+    sid = pair.client.get_next_available_stream_id()
+    pair.client.send_stream_data(sid, b"request")
+    assert pair.deliver(pair.client, pair.server) == 1
+    assert pair.client._loss.bytes_in_flight > 0
+    assert pair.deliver(pair.server, pair.client) == 0  # nothing to send yet: the acknowledgement waits
+    pair.server.send_stream_data(sid, b"answer")
+    assert pair.deliver(pair.server, pair.client) == 1
+    assert pair.client._loss.bytes_in_flight == 0, f"{AIOQUIC}: the answer did not acknowledge the request"
+    # the next request acknowledges the answer in turn
+    pair.client.send_stream_data(sid, b"request 2")
+    assert pair.deliver(pair.client, pair.server) == 1
+    assert pair.server._loss.bytes_in_flight == 0
+
+
+def test_a_lone_packet_is_acknowledged_after_the_delay_and_a_second_one_at_once(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    pair = Pair(device_identity, controller_identity, both_bounded=True)
+    pair.pump()
+    sid = pair.client.get_next_available_stream_id()
+    pair.client.send_stream_data(sid, b"one")
+    pair.deliver(pair.client, pair.server)
+    assert pair.server.datagrams_to_send(now=pair.now) == []
+    timer = pair.server.get_timer()
+    assert timer is not None and timer == pytest.approx(pair.now + ACK_DELAY_S)
+    pair.now += ACK_DELAY_S
+    pair.server.handle_timer(now=pair.now)
+    assert pair.deliver(pair.server, pair.client) == 1  # the acknowledgement alone
+    assert pair.client._loss.bytes_in_flight == 0
+    for chunk in (b"two", b"three"):
+        pair.client.send_stream_data(sid, chunk)
+        assert pair.deliver(pair.client, pair.server) == 1
+    assert pair.deliver(pair.server, pair.client) == 1  # two waiting: acknowledged at once
+    assert pair.client._loss.bytes_in_flight == 0
+
+
+def test_a_client_offers_two_key_shares_and_x25519_is_used(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    pair = Pair(device_identity, controller_identity, both_bounded=True)
+    pair.pump()
+    assert pair.completed("client") and pair.completed("server")
+    assert list(pair.client.tls._supported_groups) == list(CLIENT_KEY_SHARE_GROUPS)
+    assert pair.server.tls._x25519_private_key is not None, f"{AIOQUIC}: the server did not pick X25519"
+    assert not pair.server.tls._ec_private_keys
+
+
+def test_each_side_issues_one_spare_connection_id(
+    device_identity: AgentIdentity, controller_identity: AgentIdentity
+) -> None:
+    """aioquic asks for 8 connection IDs (7 NEW_CONNECTION_ID frames each way); device_sdk for 2."""
+    pair = Pair(device_identity, controller_identity, both_bounded=True)
+    pair.pump()
+    assert pair.client._local_active_connection_id_limit == ACTIVE_CONNECTION_ID_LIMIT
+    assert len(pair.client._peer_cid_available) == ACTIVE_CONNECTION_ID_LIMIT - 1
+    assert len(pair.server._peer_cid_available) == ACTIVE_CONNECTION_ID_LIMIT - 1

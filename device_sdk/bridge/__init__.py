@@ -76,4 +76,3 @@ __all__ = [
     "parse_broker_url",
     "read_password_file",
 ]
-

@@ -58,6 +58,7 @@ from ..wire import (
     DataFrame,
     Message,
     OpenResult,
+    encode_message,
 )
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,9 @@ class DeviceConnection(ConnectionHandler):
         self._input_datagrams = 0
         self.auth_handler: ConnectionHandler | None = None
         """While pairing: the handler that receives auth messages."""
+        self.trusted = False
+        """The device is paired and pinned: the connection is authenticated as soon as its
+        fingerprint matched (in the flight of the handshake's end)."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -310,8 +314,14 @@ class DeviceConnection(ConnectionHandler):
 
     # -- channels ---------------------------------------------------------------------------------
 
-    async def open_channel(self, label: str, protocol: str, *, timeout: float = 5.0) -> _Channel:
-        """Open a data channel; raises :class:`ChannelOpenFailed` when the device refuses."""
+    async def open_channel(
+        self, label: str, protocol: str, *, timeout: float = 5.0, first_frame: Any = None
+    ) -> _Channel:
+        """Open a data channel; raises :class:`ChannelOpenFailed` when the device refuses.
+
+        ``first_frame`` (a subscription, say) is sent right behind the open request, in the same
+        datagram: the device reads it once the channel is open (and drops it after a refusal), so the
+        channel is set up in one round trip."""
         stream_id = self.agent.open_stream()
         channel_id = self._next_channel_id
         self._next_channel_id += 2
@@ -321,7 +331,10 @@ class DeviceConnection(ConnectionHandler):
         self._by_channel_id[channel_id] = channel
         request_id = self._next_request_id
         self._next_request_id += 1
-        self.agent.send_stream(stream_id, DataChannelOpenRequest(request_id, channel_id, label, protocol))
+        data = encode_message(DataChannelOpenRequest(request_id, channel_id, label, protocol))
+        if first_frame is not None:
+            data += encode_message(DataFrame(dumps_frame(first_frame)))
+        self.agent.send_stream_raw(stream_id, data)
         try:
             async with asyncio.timeout(timeout):
                 result = await channel.opened
@@ -369,9 +382,10 @@ class DeviceConnection(ConnectionHandler):
         self, name: str, *, min_interval_ms: int | None = None, change: float | None = None
     ) -> AsyncGenerator[Reading, None]:
         """Readings of sensor ``name``: the current value first, then each new one (newest only)."""
-        channel = await self.open_channel(name, SENSOR_PROTOCOL)
+        subscription = None
         if min_interval_ms is not None or change is not None:
-            channel.send(subscription_frame(min_interval_ms=min_interval_ms, change=change))
+            subscription = subscription_frame(min_interval_ms=min_interval_ms, change=change)
+        channel = await self.open_channel(name, SENSOR_PROTOCOL, first_frame=subscription)
         async with contextlib.aclosing(_readings(channel)) as readings:  # closes the channel with us
             async for reading in readings:
                 yield reading
@@ -478,6 +492,8 @@ class DeviceConnection(ConnectionHandler):
     # -- ConnectionHandler --------------------------------------------------------------------------
 
     def connection_ready(self, conn: AgentConnection) -> None:
+        if self.trusted:
+            conn.set_authenticated()
         if self.auth_handler is not None:
             self.auth_handler.connection_ready(conn)
 

@@ -128,9 +128,12 @@ class Controller:
 
     # -- connecting -----------------------------------------------------------------------------
 
-    async def _open(self, target: DeviceTarget, *, pairing: PairingAttempt | None = None) -> DeviceConnection:
+    async def _open(
+        self, target: DeviceTarget, *, pairing: PairingAttempt | None = None, trusted: bool = False
+    ) -> DeviceConnection:
         """Dial the device at each of its addresses in turn; the connection's handler is a
-        :class:`DeviceConnection` (with ``pairing`` taking the auth messages while it runs)."""
+        :class:`DeviceConnection` (with ``pairing`` taking the auth messages while it runs;
+        ``trusted``: a pinned device, authenticated once its fingerprint matched)."""
 
         def handler(agent: AgentConnection) -> DeviceConnection:
             agent.peer_name = target.name  # named in errors (lost contact) before its agent-info arrives
@@ -141,6 +144,7 @@ class Controller:
                 on_device_info=lambda info: self._device_renamed(target.fingerprint, info),
             )
             conn.auth_handler = pairing
+            conn.trusted = trusted
             return conn
 
         last: Exception | None = None
@@ -257,8 +261,7 @@ class Controller:
             target = await self.finder.locate(pinned)
         if self.pins.get(target.fingerprint) is None:
             raise NotPaired(f"{target.name} is not paired with this controller")
-        conn = await self._open(target)
-        conn.agent.set_authenticated()
+        conn = await self._open(target, trusted=True)
         self.pins.update(target.fingerprint, addresses=target.addresses, port=target.port, now=self.clock())
         return conn
 

@@ -87,6 +87,9 @@ class PairingAttempt(ConnectionHandler):
             elif isinstance(event, NeedPin):
                 self._ask_task = asyncio.get_running_loop().create_task(self._ask())
             elif isinstance(event, Authenticated):
+                # The device is authenticated: its limits are lifted in the flight of our auth-status
+                # (not in a datagram of their own once pair() resumes).
+                agent.set_authenticated()
                 # Asked in the same flight as our auth-status: answered once the device has committed.
                 self.confirmed = agent.send_agent_status_request()
                 if not self.done.done():

@@ -31,8 +31,8 @@ from ..channels import (
     dumps_frame,
     encode_input_datagram,
     loads_frame,
-    run_call,
 )
+from ..channels.runner import start_call
 from ..errors import ConnectionClosed
 from ..pairing.trust import DeviceTrustStore
 from ..transport import AgentConnection, ConnectionHandler
@@ -88,6 +88,9 @@ class SessionHub:
         self.owners: weakref.WeakKeyDictionary[ChannelSession, DeviceSession] = weakref.WeakKeyDictionary()
         """Which connection each open channel session belongs to."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running_calls = False
+        self._encoded: dict[int, tuple[object, bytes]] = {}  # id(frame) -> (frame, its data-frame)
+        self._forget_encoded: asyncio.Handle | None = None
 
     def registry_event(self, event: object) -> None:
         if isinstance(event, SessionReady):
@@ -95,8 +98,42 @@ class SessionHub:
             if owner is not None:
                 owner.schedule_pump()
         elif isinstance(event, CallsReady):
-            for call in self.context.registry.take_calls():
-                self.spawn(run_call(call, clock=self.context.clock))
+            self._run_calls()
+
+    def _run_calls(self) -> None:
+        """Run the calls that are ready, here and now: a synchronous handler answers before the
+        datagram that asked is done with, so the answer leaves with its acknowledgement; an async
+        handler goes on in a task. A call that makes the next one ready (the same channel's next
+        request) does not nest: the loop takes it."""
+        if self._running_calls:
+            return
+        self._running_calls = True
+        try:
+            registry, clock = self.context.registry, self.context.clock
+            while calls := registry.take_calls():
+                for call in calls:
+                    start_call(call, clock=clock, spawn=self.spawn)
+        finally:
+            self._running_calls = False
+
+    def reading_data(self, frame: object) -> bytes:
+        """The data-frame message of a reading ``frame``, encoded once for every connection it goes
+        to: a sensor or an input queues the same frame object in each subscriber's session, so the
+        connections pumped in one turn of the event loop share the bytes (a connection pumped later,
+        say after a stall, encodes it again). The frames are held until the next turn, so an ``id``
+        is not reused while its entry is kept."""
+        entry = self._encoded.get(id(frame))
+        if entry is not None and entry[0] is frame:
+            return entry[1]
+        data = _encode_frame(frame)
+        self._encoded[id(frame)] = (frame, data)
+        if self._forget_encoded is None:
+            self._forget_encoded = asyncio.get_running_loop().call_soon(self._forget)
+        return data
+
+    def _forget(self) -> None:
+        self._forget_encoded = None
+        self._encoded.clear()
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -127,7 +164,7 @@ class DeviceSession(ConnectionHandler):
         self.pairing = hub.context.pairing
         self.channels: dict[int, ChannelSession] = {}
         self._channel_ids: dict[int, int] = {}  # stream id -> channel id
-        self._pump_scheduled = False
+        self._pump_handle: asyncio.Handle | None = None
         self._blocked = False
         self._datagram_timer: asyncio.TimerHandle | None = None
         self._closing = False
@@ -235,16 +272,20 @@ class DeviceSession(ConnectionHandler):
     # -- pumping frames out -----------------------------------------------------------------------
 
     def schedule_pump(self) -> None:
-        if not self._pump_scheduled and not self.conn.is_closed:
-            self._pump_scheduled = True
-            asyncio.get_running_loop().call_soon(self._pump)
+        """Pull from the sessions soon: once the datagram being processed is done with (so that
+        what it asked for leaves in the same flight as its acknowledgement), else at the next turn
+        of the event loop (readings published in one turn leave together)."""
+        if self._pump_handle is None and not self.conn.is_closed:
+            self._pump_handle = asyncio.get_running_loop().call_soon(self._pump)
 
     def after_receive(self, conn: AgentConnection) -> None:
-        if self._blocked:
+        if self._blocked or self._pump_handle is not None:
             self._pump()
 
     def _pump(self) -> None:
-        self._pump_scheduled = False
+        if self._pump_handle is not None:
+            self._pump_handle.cancel()
+            self._pump_handle = None
         self._blocked = False
         if self.conn.is_closed:
             return
@@ -255,7 +296,9 @@ class DeviceSession(ConnectionHandler):
                 self.channels.pop(stream_id, None)
                 self.conn.end_stream(stream_id)
                 continue
-            high_water = READING_HIGH_WATER if isinstance(session, SensorSession | InputSession) else STREAM_HIGH_WATER
+            readings = isinstance(session, SensorSession | InputSession)
+            high_water = READING_HIGH_WATER if readings else STREAM_HIGH_WATER
+            encode = self.hub.reading_data if readings else _encode_frame
             while session.has_pending:
                 room = high_water - self.conn.stream_buffered(stream_id)
                 if room <= 0:
@@ -264,8 +307,8 @@ class DeviceSession(ConnectionHandler):
                 frames = session.next_frames(max_bytes=min(room, PUMP_BYTES))
                 if not frames:
                     break
-                data = b"".join(_encode_frame(f) for f in frames)
-                self.conn.send_stream_raw(stream_id, data)
+                # one frame: its bytes as they are (b"".join of one bytes object is that object)
+                self.conn.send_stream_raw(stream_id, b"".join([encode(f) for f in frames]))
 
     def _send_datagram(self, stream_id: int, session: InputSession) -> None:
         if not session.datagram_pending:

@@ -18,14 +18,22 @@ aioquic has no public API for these things the profile needs:
   transport parameters are sent (``_local_max_streams_uni`` / ``_bidi``);
 - the idle-timeout ending, which aioquic reports like a close with an error code
   (:func:`is_idle_timeout`);
-- a dial given up before its handshake completed: the protocol's private handshake waiter
-  (``_connected_waiter``, awaited through a shield) later fails with ``ConnectionError`` that nobody
-  reads, and asyncio reports "Future exception was never retrieved" (:func:`abandon_connected_waiter`);
 - letting go of a finished connection's streams and TLS state at once (:func:`release`): aioquic's
   objects refer to each other (TLS callbacks, delivery handlers), so without this they wait for the
   cyclic garbage collector with every buffer they hold;
 - whether both sides enabled DATAGRAM frames (:func:`datagrams_negotiated`) and the UDP port a server
-  bound (:func:`server_port`, its ``_transport``).
+  bound (:func:`server_port`, its ``_transport``);
+- when acknowledgements leave (:class:`BoundedQuicConnection`): aioquic sends an ACK 1 ms after any
+  ack-eliciting packet, in a packet of its own unless something else happens to leave after that
+  moment. Here a pending ACK leaves with the next data sent (an answer carries the ACK of its request:
+  one datagram each way), at once when a second ack-eliciting packet waits for it (RFC 9000 section
+  13.2.2), and otherwise after :data:`ACK_DELAY_S` (``_ack_delay``, the ``ONE_RTT`` space's ``ack_at``);
+- how many connection IDs the peer issues (``_local_active_connection_id_limit``): aioquic asks for 8,
+  so each side sends 7 NEW_CONNECTION_ID frames after the handshake; a device on a local network needs
+  the two the RFC requires at least (one spare for a change of address);
+- the key shares a client offers (the TLS context's ``_supported_groups``): aioquic generates one for
+  each of P-256, P-384, X25519 and X448 on every dial; here only X25519, which every device_sdk agent
+  picks, and P-256, the one TLS 1.3 requires of everyone (:data:`CLIENT_KEY_SHARE_GROUPS`).
 
 No module but this one names an aioquic private attribute.
 
@@ -34,14 +42,13 @@ No module but this one names an aioquic private attribute.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic import tls
 from aioquic.asyncio.server import QuicServer
 from aioquic.quic import events as qe
-from aioquic.quic.connection import QuicConnection, QuicConnectionState
+from aioquic.quic.connection import NetworkAddress, QuicConnection, QuicConnectionState
 from aioquic.quic.packet import QuicErrorCode, QuicFrameType
 from cryptography import x509
 
@@ -49,6 +56,14 @@ from ..errors import TransportError
 from .limits import ResourceLimits, slid_limit
 
 REQUEST_CLIENT_CERT_FLAG = "_request_client_certificate"
+
+ACK_DELAY_S = 0.005
+"""How long an acknowledgement waits for data to leave with, or for a second packet to acknowledge
+(within the 25 ms ``max_ack_delay`` aioquic announces)."""
+ACTIVE_CONNECTION_ID_LIMIT = 2
+"""Connection IDs this agent asks its peer for (RFC 9000's minimum)."""
+CLIENT_KEY_SHARE_GROUPS = (tls.Group.X25519, tls.Group.SECP256R1)
+"""The key shares a dialling agent offers, in order of preference."""
 
 
 class ReceiveWindows:
@@ -71,9 +86,42 @@ class ReceiveWindows:
 
 
 class BoundedQuicConnection(QuicConnection):
-    """A QuicConnection whose receive windows follow :attr:`receive_windows` (None: aioquic's rule)."""
+    """The QuicConnection device_sdk runs: receive windows that follow :attr:`receive_windows` (None:
+    aioquic's rule), acknowledgements that leave with data (see the module docstring), a client that
+    offers only the key shares of :data:`CLIENT_KEY_SHARE_GROUPS`."""
 
     receive_windows: ReceiveWindows | None = None
+
+    def _initialize(self, peer_cid: bytes) -> None:
+        super()._initialize(peer_cid)
+        if self._is_client:
+            if not hasattr(self.tls, "_supported_groups"):
+                raise TransportError("this aioquic release has no list of key-share groups; see _aioquic_compat")
+            self.tls._supported_groups = list(CLIENT_KEY_SHARE_GROUPS)
+
+    def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
+        space = self._spaces.get(tls.Epoch.ONE_RTT)
+        if space is None or space.ack_at is None:
+            super().receive_datagram(data, addr, now)
+            return
+        largest = space.largest_received_packet
+        super().receive_datagram(data, addr, now)
+        if space.ack_at is not None and space.largest_received_packet != largest:
+            space.ack_at = now  # a second packet waits for its acknowledgement: it is due
+
+    def send_stream_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
+        super().send_stream_data(stream_id, data, end_stream)
+        self._ack_with_data()
+
+    def send_datagram_frame(self, data: bytes) -> None:
+        super().send_datagram_frame(data)
+        self._ack_with_data()
+
+    def _ack_with_data(self) -> None:
+        """Data is about to leave: a pending acknowledgement goes in the same packet."""
+        space = self._spaces.get(tls.Epoch.ONE_RTT)
+        if space is not None and space.ack_at is not None:
+            space.ack_at = 0.0
 
     def _write_connection_limits(self, builder: Any, space: Any) -> None:
         windows = self.receive_windows
@@ -125,12 +173,15 @@ def held_by_streams(connection: QuicConnection) -> int:
 
 
 def bound_receive_windows(connection: QuicConnection, windows: ReceiveWindows, limits: ResourceLimits) -> None:
-    """Before the handshake: windows of ``windows`` (fixed until :func:`lift_limits`), and the stream
-    counts a peer that is not authenticated may open."""
+    """Before the handshake: windows of ``windows`` (fixed until :func:`lift_limits`), the stream
+    counts a peer that is not authenticated may open, and this module's acknowledgement delay and
+    connection-ID limit (the connection becomes a :class:`BoundedQuicConnection`)."""
     if not isinstance(connection, BoundedQuicConnection):
         connection.__class__ = BoundedQuicConnection
     assert isinstance(connection, BoundedQuicConnection)
     connection.receive_windows = windows
+    connection._ack_delay = ACK_DELAY_S
+    connection._local_active_connection_id_limit = ACTIVE_CONNECTION_ID_LIMIT
     _set_stream_limit(connection._local_max_streams_uni, limits.unauthenticated_uni_streams)
     _set_stream_limit(connection._local_max_streams_bidi, limits.unauthenticated_bidi_streams)
 
@@ -237,19 +288,6 @@ def is_idle_timeout(event: qe.ConnectionTerminated) -> bool:
         and event.frame_type == QuicFrameType.PADDING
         and event.reason_phrase == "Idle timeout"
     )
-
-
-def abandon_connected_waiter(protocol: QuicConnectionProtocol) -> None:
-    """Nobody waits for ``protocol``'s handshake any more (the dial timed out or was cancelled): the
-    error its waiter gets when the connection is closed is marked as read."""
-    waiter = getattr(protocol, "_connected_waiter", None)
-    if isinstance(waiter, asyncio.Future):
-        waiter.add_done_callback(_read_outcome)
-
-
-def _read_outcome(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 def is_terminated(connection: QuicConnection) -> bool:

@@ -8,12 +8,11 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from aioquic.asyncio.client import connect as quic_connect
 from aioquic.asyncio.server import QuicServer
 from aioquic.asyncio.server import serve as quic_serve
 from aioquic.quic.connection import QuicConnection
 
-from ..errors import ConnectTimeout, FingerprintMismatch, TransportError
+from ..errors import ConnectionClosed, ConnectTimeout, FingerprintMismatch, TransportError
 from ..identity import fingerprint_text
 from ..wire import AgentInfo, CloseCode
 from ._aioquic_compat import require_client_certificate, server_port
@@ -26,6 +25,9 @@ from .endpoint import (
     quic_configuration,
 )
 from .limits import idlest
+
+SOCKET_CLOSE_GRACE_S = 1.0
+"""A dialled connection's socket closes when QUIC's closing period ends, or this long after the close."""
 
 # -- device side --------------------------------------------------------------------------------
 
@@ -121,48 +123,97 @@ async def connect(
 ) -> AgentConnection:
     """Connect to a device; accept it only if its SPKI fingerprint is ``expected_fingerprint``.
 
-    Raises :class:`FingerprintMismatch`, :class:`ConnectTimeout` or :class:`TransportError`.
+    Raises :class:`FingerprintMismatch`, :class:`ConnectTimeout` or :class:`TransportError`. The
+    connection's socket is closed once the connection has ended and QUIC's closing period is over.
     """
     cfg = config or TransportConfig()
     qc = quic_configuration(is_client=True, credentials=credentials, config=cfg, server_name=server_name)
-    holder: list[AgentConnection] = []
+    loop = asyncio.get_running_loop()
+    protocol: _Protocol | None = None
 
     class ControllerProtocol(_Protocol):
-        def __init__(self, quic: QuicConnection, stream_handler: Any = None) -> None:
-            super().__init__(quic, stream_handler)
+        def __init__(self, quic: QuicConnection) -> None:
+            super().__init__(quic)
             self.conn = AgentConnection(self, is_client=True, config=cfg, local_info=local_info)
             self.conn.expected_fingerprint = expected_fingerprint
             if on_connection is not None:
                 self.conn.handler = on_connection(self.conn)
-            holder.append(self.conn)
 
-    stack = contextlib.AsyncExitStack()
     try:
         async with asyncio.timeout(cfg.handshake_timeout):
-            await stack.enter_async_context(
-                quic_connect(host, port, configuration=qc, create_protocol=ControllerProtocol)
-            )
+            family, address = await _resolve(loop, host, port)
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock.bind(("::", 0, 0, 0) if family == socket.AF_INET6 else ("0.0.0.0", 0))
+                _, made = await loop.create_datagram_endpoint(
+                    lambda: ControllerProtocol(QuicConnection(configuration=qc)), sock=sock
+                )
+            except BaseException:
+                sock.close()
+                raise
+            protocol = made
+            protocol.connect(address)
+            await protocol.conn.ready
     except TimeoutError:
-        await _close_quietly(stack)
+        _abandon(protocol)
         raise ConnectTimeout(f"no QUIC handshake with {host}:{port} in {cfg.handshake_timeout:g} s") from None
-    except ConnectionError as exc:
-        await _close_quietly(stack)
+    except ConnectionClosed as exc:
+        _abandon(protocol)
         raise TransportError(f"cannot connect to {host}:{port}: {exc}") from None
-    except (OSError, socket.gaierror) as exc:
-        await _close_quietly(stack)
+    except OSError as exc:  # socket.gaierror included
+        _abandon(protocol)
         raise TransportError(f"cannot connect to {host}:{port}: {exc}") from None
-    conn = holder[0]
+    except BaseException:
+        _abandon(protocol)
+        raise
+    conn_protocol = protocol
+    conn = protocol.conn
     conn.peer_address = (host, port)
-    conn.closed.add_done_callback(lambda _f: asyncio.ensure_future(_close_quietly(stack)))
+    conn.closed.add_done_callback(lambda _f: _close_socket_later(conn_protocol))
     if conn.peer_fingerprint != expected_fingerprint:
         actual = conn.peer_fingerprint or b""
         conn.close(CloseCode.UNAUTHORIZED, "device fingerprint mismatch")
-        await _close_quietly(stack)
         raise FingerprintMismatch(fingerprint_text(expected_fingerprint), fingerprint_text(actual) if actual else "")
     return conn
 
 
-async def _close_quietly(stack: contextlib.AsyncExitStack) -> None:
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(1.0):
-            await stack.aclose()
+async def _resolve(loop: asyncio.AbstractEventLoop, host: str, port: int) -> tuple[int, Any]:
+    """The socket family and address to dial: an IP address at once, a name through the resolver
+    (in a thread)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    if not infos:
+        raise socket.gaierror(f"no address for {host}")
+    family, _, _, _, address = infos[0]
+    return int(family), address
+
+
+def _abandon(protocol: _Protocol | None) -> None:
+    """A dial that failed: close its connection (its socket follows)."""
+    if protocol is not None:
+        protocol.conn.close(CloseCode.NORMAL, "connect abandoned")
+        _close_socket_later(protocol)
+
+
+def _close_socket_later(protocol: _Protocol) -> None:
+    """The connection is over: close its socket once QUIC's closing period has ended (its last
+    datagrams answer a peer that missed the close), or after a second."""
+
+    if protocol.closer is not None:
+        return
+
+    async def closing_period() -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SOCKET_CLOSE_GRACE_S):
+                await protocol.wait_closed()
+
+    def close_socket(_task: asyncio.Task[None]) -> None:
+        # after the wait, or when it was cancelled (the event loop is shutting down), even before it began
+        if protocol.transport is not None:
+            protocol.transport.close()
+
+    # held by the protocol, which the open socket holds: the task lives as long as it has work
+    protocol.closer = asyncio.get_running_loop().create_task(closing_period())
+    protocol.closer.add_done_callback(close_socket)

@@ -16,7 +16,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic import events as qe
@@ -38,7 +38,6 @@ from ..wire import (
 )
 from ._aioquic_compat import (
     ReceiveWindows,
-    abandon_connected_waiter,
     bound_receive_windows,
     datagram_can_leave_now,
     datagrams_negotiated,
@@ -326,10 +325,23 @@ class AgentConnection:
             self._protocol.transmit()
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
-        """Close with an application error code (5139 is a normal close)."""
+        """Close with an application error code (5139 is a normal close).
+
+        The connection is over when this returns (``closed`` is done, the handler has been told):
+        QUIC's closing period (three probe timeouts, which answer a peer that missed the close) runs
+        on in the background, and aioquic's state is released when it ends."""
         if not self.osp.closed:
             self.osp.close(code, reason)
             self._protocol.transmit()
+        self._closed_here()
+
+    def _closed_here(self) -> None:
+        """This side closed the connection (a call of :meth:`close`, or a peer that broke the
+        rules): report it now rather than when the closing period ends."""
+        closed_here = self.osp.closed_here
+        if closed_here is not None and not self._finished:
+            code, reason = closed_here
+            self._finish(ConnectionClosed(code, reason, by_peer=False))
 
     def close_after_flush(self, code: int, reason: str = "", grace: float = 0.5) -> None:
         """Close once the control messages sent so far are acknowledged (or after ``grace`` s).
@@ -414,6 +426,7 @@ class AgentConnection:
                 self.close(CloseCode.BAD_REQUEST, "internal error")
         if self.osp.closed:
             self._protocol.transmit()
+            self._closed_here()
 
     def _dispatch(self, ev: object) -> None:
         if isinstance(ev, ControlMessage):
@@ -447,6 +460,10 @@ class AgentConnection:
         # Now, while the handshake's last datagram is processed: what the handler sends leaves in
         # the same flight as the client's TLS Finished.
         self.handler.connection_ready(self)
+        if self.is_client:
+            # The dial returns at the next turn of the event loop: the Finished waits for that turn,
+            # so that the first request of the caller leaves in the same datagram.
+            self._protocol.flush_later = True
 
     def _control(self, msg: Message) -> None:
         if isinstance(msg, AgentInfoRequest):
@@ -552,9 +569,8 @@ class AgentConnection:
         """Nothing heard for ``liveness_timeout``: report it now (aioquic's closing period would add
         three probe timeouts, seconds when nothing is acknowledged) and close."""
         log.info("lost contact with %s: nothing heard for %.1f s", self.peer_label, silent)
-        error = ConnectionLost(self.peer_label, silent, code=CloseCode.NORMAL, reason="lost contact")
+        self._finish(ConnectionLost(self.peer_label, silent, code=CloseCode.NORMAL, reason="lost contact"))
         self.close(CloseCode.NORMAL, "lost contact")
-        self._finish(error)
 
     def _pairing_deadline_due(self) -> None:
         self._deadline = None
@@ -572,6 +588,14 @@ class _Protocol(QuicConnectionProtocol):
         super().__init__(quic, *args, **kwargs)
         self.quic = quic
         """The sans-I/O connection this protocol drives (aioquic keeps it only in a private attribute)."""
+        self.transport: asyncio.DatagramTransport | None = None
+        """The socket's transport (a dialled connection's own; a device's is its server's)."""
+        self.closer: asyncio.Task[None] | None = None
+        """A dialled connection's socket closing once the connection's closing period is over."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def quic_event_received(self, event: qe.QuicEvent) -> None:
         self.conn._quic_event(event)
@@ -579,13 +603,9 @@ class _Protocol(QuicConnectionProtocol):
             asyncio.get_running_loop().call_soon(self.conn._released)
 
     _batching = False
-
-    async def wait_connected(self) -> None:
-        try:
-            await super().wait_connected()
-        except BaseException:
-            abandon_connected_waiter(self)  # the dial gave up: its waiter's later error is nobody's
-            raise
+    flush_later = False
+    """Send what the datagram being processed produced at the next turn of the event loop, with what
+    the tasks it woke up send (the client's TLS Finished and the caller's first request)."""
 
     def transmit(self) -> None:
         # While a received datagram is processed, whatever the handlers send leaves in one go at the end.
@@ -608,4 +628,8 @@ class _Protocol(QuicConnectionProtocol):
                     log.exception("error after receive")
         finally:
             self._batching = False
-        self.transmit()
+        if self.flush_later:
+            self.flush_later = False
+            asyncio.get_running_loop().call_soon(self.transmit)
+        else:
+            self.transmit()

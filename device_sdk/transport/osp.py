@@ -101,6 +101,8 @@ class OspConnection:
         self._decoders: dict[int, MessageDecoder] = {}
         self._closed = False
         self._ended = False
+        self.closed_here: tuple[int, str] | None = None
+        """The code and reason when this side closed the connection (None: open, or closed by the peer)."""
 
     @property
     def closed(self) -> bool:
@@ -162,6 +164,7 @@ class OspConnection:
         if self._closed:
             return
         self._closed = True
+        self.closed_here = (int(code), reason)
         self._decoders.clear()
         self.quic.close(error_code=int(code), reason_phrase=reason)
 
