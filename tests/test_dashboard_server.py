@@ -458,3 +458,24 @@ async def test_an_unreachable_device_is_not_forgotten_unless_asked_to_forget_it_
             assert device.trust.list(), "the device, unreached, still lists the dashboard"
     finally:
         await device.stop()
+
+
+async def test_a_failing_background_task_is_logged_and_the_hub_goes_on(
+    open_dashboard: Dashboard, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("a bug in a refresh")
+
+    hub = open_dashboard.hub
+    with caplog.at_level(logging.ERROR, logger="device_sdk.dashboard.hub"):
+        hub._background(broken())
+        async with asyncio.timeout(5):
+            while not any(
+                r.name == "device_sdk.dashboard.hub" and r.exc_info and "a bug in a refresh" in str(r.exc_info[1])
+                for r in caplog.records
+            ):
+                await asyncio.sleep(0.01)
+    assert not hub._refreshes
+    url = base(open_dashboard)
+    async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+        await next_json(ws, "hello")  # still serving pages

@@ -280,7 +280,12 @@ class Hub(LinkEvents):
         """Work that no page waits for (refreshes, probes): cancelled when the hub closes."""
         task = asyncio.create_task(work)
         self._refreshes.add(task)
-        task.add_done_callback(self._refreshes.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._refreshes.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("background work of the dashboard failed", exc_info=exc)  # a bug: the hub goes on
 
     def _probe_if_new(self, device: DiscoveredDevice) -> None:
         """Read the agent-info of a device that is not paired, once per metadata version."""
