@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ActuatorError, DeviceSDKError
 from ..identity import fingerprint_text
 from ..pairing.trust import named_by
-from .controller_cmds import _connect, _wrap, from_ready_file
+from .controller_cmds import connect_device, controller_command, from_ready_file
 from .render import emit_json, say
 
-if TYPE_CHECKING:  # imported when a command runs (controller_cmds._wrap)
+if TYPE_CHECKING:  # imported when a command runs (controller_cmds.controller_command)
     from ..channels import PeerRecord
     from ..controller import Controller, DeviceConnection, DeviceTarget
     from ..pairing.trust import PinnedDevice
@@ -44,7 +44,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("device", help="a paired device: name, fingerprint prefix or discriminator")
     p.add_argument("action", nargs="?", choices=["remove"], help="remove a controller from the device")
     p.add_argument("controller", nargs="?", help="with remove: the controller's name or fingerprint prefix")
-    p.set_defaults(func=_wrap(cmd_controllers))
+    p.set_defaults(func=controller_command(cmd_controllers))
 
     p = sub.add_parser("window", parents=[common], help="open a device's pairing window (admins)")
     p.add_argument("device", help="a paired device: name, fingerprint prefix or discriminator")
@@ -54,19 +54,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         type=_minutes,
         help=f"how long it stays open, {MIN_WINDOW_MINUTES}..{MAX_WINDOW_MINUTES} (default: the device's own)",
     )
-    p.set_defaults(func=_wrap(cmd_window))
+    p.set_defaults(func=controller_command(cmd_window))
 
     p = sub.add_parser("rename", parents=[common], help="rename a device (admins)")
     p.add_argument("device", help="a paired device: name, fingerprint prefix or discriminator")
     p.add_argument("new_name", metavar="NEW-NAME")
-    p.set_defaults(func=_wrap(cmd_rename))
+    p.set_defaults(func=controller_command(cmd_rename))
 
     p = sub.add_parser("unpair", parents=[common], help="make a device forget this controller, then forget it")
     p.add_argument("device", help="a paired device: name, fingerprint prefix or discriminator")
     p.add_argument(
         "--local-only", action="store_true", help="forget the device here only, without asking it (it stays paired)"
     )
-    p.set_defaults(func=_wrap(cmd_unpair))
+    p.set_defaults(func=controller_command(cmd_unpair))
 
 
 def _minutes(text: str) -> int:
@@ -101,7 +101,7 @@ async def cmd_controllers(ctl: Controller, args: argparse.Namespace) -> int:
         raise DeviceSDKError(f"to remove {args.controller!r}, run: device-sdk controllers {args.device} remove NAME")
     if args.action == "remove" and not args.controller:
         raise DeviceSDKError("name the controller to remove (its name or fingerprint prefix)")
-    conn = await _connect(ctl, args)
+    conn = await connect_device(ctl, args)
     try:
         peers = await _admin(conn, "list its controllers", conn.list_peers())
         if args.action == "remove":
@@ -163,7 +163,7 @@ def _one_controller(peers: list[PeerRecord], query: str, device: str) -> PeerRec
 
 
 async def cmd_window(ctl: Controller, args: argparse.Namespace) -> int:
-    conn = await _connect(ctl, args)
+    conn = await connect_device(ctl, args)
     seconds = None if args.minutes is None else args.minutes * 60
     try:
         await _admin(conn, "open its pairing window", conn.open_pairing_window(seconds))
@@ -181,7 +181,7 @@ async def cmd_rename(ctl: Controller, args: argparse.Namespace) -> int:
     new_name = args.new_name.strip()
     if not new_name or len(new_name.encode()) > 255:
         raise DeviceSDKError("a device name is 1 to 255 bytes of text")
-    conn = await _connect(ctl, args)
+    conn = await connect_device(ctl, args)
     old = conn.name
     try:
         used = await _admin(conn, "be renamed", conn.rename(new_name))

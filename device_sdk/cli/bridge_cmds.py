@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .controller_cmds import _wrap
+from .controller_cmds import controller_command
 from .messages import ErrorContext, describe
 from .render import note
 
@@ -57,7 +57,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--state-dir", type=Path, help="the controller's state directory")
     p.add_argument("--name", default="device-sdk bridge", help="this controller's name")
     p.add_argument("--interface", action="append", dest="interfaces", help="find devices on this interface")
-    p.set_defaults(func=_wrap(cmd_bridge_mqtt, on_stop=0))
+    p.set_defaults(func=controller_command(cmd_bridge_mqtt, on_stop=0))
 
 
 async def cmd_bridge_mqtt(ctl: Controller, args: argparse.Namespace) -> int:

@@ -52,19 +52,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("discover", parents=[common], help="list devices on the network")
     p.add_argument("--timeout", type=seconds, default=3.0, help="how long to listen (default 3 s)")
     p.add_argument("--pairable", action="store_true", help="only devices with an open pairing window")
-    p.set_defaults(func=_wrap(cmd_discover))
+    p.set_defaults(func=controller_command(cmd_discover))
 
     p = sub.add_parser("pair", parents=[common], help="pair with a device by its setup code")
     p.add_argument("device", help="name, fingerprint prefix or discriminator ('-' finds it by the code)")
     p.add_argument("code", help="MT: QR text, manual code or passcode; 0 for button mode; 'pin' to type one")
-    p.set_defaults(func=_wrap(cmd_pair))
+    p.set_defaults(func=controller_command(cmd_pair))
 
     p = sub.add_parser("peers", parents=[common], help="list paired devices")
-    p.set_defaults(func=_wrap(cmd_peers))
+    p.set_defaults(func=controller_command(cmd_peers))
 
     p = sub.add_parser("info", parents=[common], help="agent-info and channel catalog of a paired device")
     p.add_argument("device")
-    p.set_defaults(func=_wrap(cmd_info))
+    p.set_defaults(func=controller_command(cmd_info))
 
     p = sub.add_parser(
         "watch", parents=[common], help="show a sensor's or input's readings, or an actuator's state as it changes"
@@ -73,17 +73,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--count", type=positive_count, help="stop after this many readings")
     p.add_argument("--min-interval-ms", type=non_negative, help="at most one reading per this many ms")
     p.add_argument("--follow", action="store_true", help="when the device goes away, wait for it and go on watching")
-    p.set_defaults(func=_wrap(cmd_watch, on_stop=0))
+    p.set_defaults(func=controller_command(cmd_watch, on_stop=0))
 
     p = sub.add_parser("set", parents=[common], help='set an actuator (VALUE is JSON: true, 0.5, "text")')
     _device_and_channel(p)
     p.add_argument("value")
-    p.set_defaults(func=_wrap(cmd_set))
+    p.set_defaults(func=controller_command(cmd_set))
 
     p = sub.add_parser("do", parents=[common], help="run an actuator action")
     _device_and_channel(p)
     p.add_argument("action")
-    p.set_defaults(func=_wrap(cmd_do))
+    p.set_defaults(func=controller_command(cmd_do))
 
     p = sub.add_parser(
         "listen",
@@ -94,7 +94,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--out", type=Path, help="write here (default: stdout, e.g. piped into a player)")
     p.add_argument("--seconds", type=seconds, help="stop after this much of the stream (default: until Ctrl-C)")
     p.add_argument("--raw", action="store_true", help="write the bytes as they come, even for PCM audio")
-    p.set_defaults(func=_wrap(cmd_listen, on_stop=0))
+    p.set_defaults(func=controller_command(cmd_listen, on_stop=0))
 
 
 def _device_and_channel(p: argparse.ArgumentParser) -> None:
@@ -106,7 +106,7 @@ INTERRUPTED = 130
 """Exit code of a command stopped by Ctrl-C or SIGTERM before it finished (128 + SIGINT)."""
 
 
-def _wrap(
+def controller_command(
     fn: Callable[[Controller, argparse.Namespace], Awaitable[int]],
     *,
     on_stop: int = INTERRUPTED,
@@ -324,7 +324,9 @@ def _pinned(ctl: Controller, args: argparse.Namespace) -> PinnedDevice:
     return pinned
 
 
-async def _connect(ctl: Controller, args: argparse.Namespace) -> DeviceConnection:
+async def connect_device(ctl: Controller, args: argparse.Namespace) -> DeviceConnection:
+    """A connection to the paired device the command names (or its ready file), as every command that
+    uses one device makes it (the admin commands too)."""
     if args.ready_file:
         target = from_ready_file(args.ready_file)
         context(args).device = target.name
@@ -372,7 +374,7 @@ async def _channel(conn: DeviceConnection, args: argparse.Namespace, kinds: tupl
 
 
 async def cmd_info(ctl: Controller, args: argparse.Namespace) -> int:
-    conn = await _connect(ctl, args)
+    conn = await connect_device(ctl, args)
     try:
         info = await conn.agent_info()
         catalog = await conn.catalog()
@@ -398,7 +400,7 @@ async def cmd_info(ctl: Controller, args: argparse.Namespace) -> int:
 async def cmd_watch(ctl: Controller, args: argparse.Namespace) -> int:
     seen = [0]
     if not args.follow:
-        conn = await _connect(ctl, args)
+        conn = await connect_device(ctl, args)
         try:
             await _watch(conn, args, seen)
         finally:
@@ -487,7 +489,7 @@ async def _request(conn: DeviceConnection, args: argparse.Namespace, call: Await
 
 
 async def cmd_set(ctl: Controller, args: argparse.Namespace) -> int:
-    conn = await _connect(ctl, args)
+    conn = await connect_device(ctl, args)
     try:
         state = await _request(conn, args, conn.set(args.channel, _parse_value(args.value)))
     finally:
@@ -500,7 +502,7 @@ async def cmd_set(ctl: Controller, args: argparse.Namespace) -> int:
 
 
 async def cmd_do(ctl: Controller, args: argparse.Namespace) -> int:
-    conn = await _connect(ctl, args)
+    conn = await connect_device(ctl, args)
     try:
         try:
             state = await _request(conn, args, conn.do(args.channel, args.action))
@@ -527,7 +529,7 @@ async def cmd_listen(ctl: Controller, args: argparse.Namespace) -> int:
         raise ConfigError(
             "give --out FILE to save the stream, or pipe the output into a player (`... | aplay -f S16_LE -r 16000`)"
         )
-    conn = await _connect(ctl, args)
+    conn = await connect_device(ctl, args)
     try:
         channel = await _channel(conn, args, ("stream",))
         recorder: StreamRecorder | None = None
