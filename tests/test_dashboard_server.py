@@ -237,6 +237,31 @@ def test_the_dashboard_command_explains_a_bad_listen_address(tmp_path: Path) -> 
     assert proc.stderr.startswith("device-sdk: error: --listen 'nowhere:http': the port must be a number")
 
 
+@pytest.mark.parametrize(
+    ("listen", "why"),
+    [("127.0.0.1:{busy}", "another program is using that port"), ("nowhere.invalid:0", "no such host name or address")],
+)
+def test_the_dashboard_command_says_why_it_cannot_listen(tmp_path: Path, listen: str, why: str) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        address = listen.format(busy=holder.getsockname()[1])
+        proc = subprocess.run(
+            [sys.executable, "-m", "device_sdk", "dashboard", "--listen", address, "--state-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"device-sdk: error: the dashboard cannot listen on {address} ({why}): "
+        "choose another address or port with --listen"
+    )
+
+
 async def test_a_closed_window_and_admin_actions_of_a_user_controller_are_explained(
     open_dashboard: Dashboard, tmp_path: Path
 ) -> None:

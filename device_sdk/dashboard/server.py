@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,7 +197,7 @@ class Dashboard:
             await self._runner.cleanup()
             await self.hub.close()
             raise ConfigError(
-                f"the dashboard cannot listen on {self.config.host}:{self.config.port} ({exc.strerror or exc}): "
+                f"the dashboard cannot listen on {self.config.host}:{self.config.port} ({_why_not(exc)}): "
                 "choose another address or port with --listen"
             ) from None
         addresses = self._runner.addresses
@@ -286,3 +288,16 @@ class Dashboard:
 
 
 __all__ = ["DEFAULT_PORT", "Dashboard", "DashboardConfig", "is_loopback", "parse_listen"]
+
+
+def _why_not(exc: OSError) -> str:
+    """Why an address cannot be listened on, in a person's words."""
+    if exc.errno == errno.EADDRINUSE:
+        return "another program is using that port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "this machine has no such address"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "ports below 1024 need root"
+    if isinstance(exc, socket.gaierror):
+        return "no such host name or address"
+    return exc.strerror or str(exc)
