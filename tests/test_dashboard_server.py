@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -204,15 +205,21 @@ def test_the_dashboard_command_prints_its_address_once_and_stops_on_ctrl_c(tmp_p
         url = line.split(": ", 1)[1].strip()
         token = url.split("?token=")[1]
         port = int(url.split(":")[2].split("/")[0])
+        elsewhere = f"{socket.gethostname()}.local:{port}"  # listening on every address: a link for the others
+        assert proc.stdout.readline().strip() == f"from another machine: http://{elsewhere}/?token={token}"
 
-        async def visit() -> tuple[int, int]:
+        async def visit() -> tuple[int, int, int]:
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
                 async with http.get(f"http://127.0.0.1:{port}/") as r:
                     refused = r.status
                 async with http.get(url) as r:
-                    return refused, r.status
+                    local = r.status
+            jar = aiohttp.CookieJar(unsafe=True)
+            # as a browser elsewhere would ask, by that name
+            async with aiohttp.ClientSession(cookie_jar=jar) as http, http.get(url, headers={"Host": elsewhere}) as r:
+                return refused, local, r.status
 
-        assert asyncio.run(visit()) == (403, 200)
+        assert asyncio.run(visit()) == (403, 200, 200)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:
@@ -221,7 +228,7 @@ def test_the_dashboard_command_prints_its_address_once_and_stops_on_ctrl_c(tmp_p
             proc.communicate()
     assert proc.returncode == 0, err
     assert "shown only this once" in err
-    assert token not in err and token not in out  # printed once, on the first line only
+    assert token not in err and token not in out  # printed once, on the first lines only
     assert "Traceback" not in err
 
 
@@ -242,8 +249,6 @@ def test_the_dashboard_command_explains_a_bad_listen_address(tmp_path: Path) -> 
     [("127.0.0.1:{busy}", "another program is using that port"), ("nowhere.invalid:0", "no such host name or address")],
 )
 def test_the_dashboard_command_says_why_it_cannot_listen(tmp_path: Path, listen: str, why: str) -> None:
-    import socket
-
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()

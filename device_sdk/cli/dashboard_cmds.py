@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import socket
 import webbrowser
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
 from .common import usable_state_dir
@@ -55,8 +57,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         )
         async with Controller(config) as ctl, Dashboard(ctl, DashboardConfig(host=host, port=port)) as dashboard:
             say(f"device_sdk dashboard: {dashboard.url}")
+            links = "link"
+            if host in ("0.0.0.0", "::", ""):  # every address: the link other machines can open too
+                elsewhere = urlsplit(dashboard.url)._replace(netloc=f"{socket.gethostname()}.local:{dashboard.port}")
+                say(f"from another machine: {urlunsplit(elsewhere)}")
+                links = "links"
             if dashboard.policy.token is not None:
-                note("the link above holds the access token: it is shown only this once")
+                note(f"the {links} above hold{'' if links == 'links' else 's'} the access token: shown only this once")
             note("press Ctrl-C to stop")
             if args.open:
                 await asyncio.to_thread(webbrowser.open, dashboard.url)
