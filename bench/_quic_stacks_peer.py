@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from _peers_child import HOST, command_loop
+from _util import percentile
 
 MESSAGE_SIZE = 30
 ANSWER = b"a" * MESSAGE_SIZE
@@ -215,7 +216,8 @@ class Client:
             protocol.transmit()
             await protocol.answer
             rtts.append(time.perf_counter() - start)
-        return {"rtts": rtts, "elapsed": time.perf_counter() - begin}
+        elapsed = time.perf_counter() - begin
+        return {"count": len(rtts), "p50": percentile(rtts, 50), "p90": percentile(rtts, 90), "elapsed": elapsed}
 
     async def collect(self, expect: int) -> dict[str, Any]:
         """Wait for ``expect`` burst messages, or until none came for :data:`QUIET_S`."""

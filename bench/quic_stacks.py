@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from _channels_parts import Peer
-from _util import percentile, print_table
+from _util import print_table
 from peers import BUSY_CORES, CpuClock
 
 from device_sdk.identity import AgentIdentity
@@ -226,10 +226,10 @@ class Bench:
         await meter.start()
         r = await ask(side.client, cmd="rtt", seconds=self.plan.rtt_s)
         used = await meter.stop()
-        count = len(r["rtts"])
+        count = r["count"]
         packets = used["server_sent"] + used["client_sent"]
         return {
-            "rtt_p50": percentile(r["rtts"], 50),
+            "rtt_p50": r["p50"],
             "rtt_rate": count / r["elapsed"],
             "rtt_datagrams": packets / count,
             "packet_cpu_server": used["server_cpu"] / packets,
