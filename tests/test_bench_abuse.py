@@ -4,22 +4,13 @@ machine may be busy)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from ._bench import run_bench
 
 
 def run_quick(script: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick"], capture_output=True, text=True, timeout=100, check=False
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    return result.stdout
+    return run_bench(script, "--quick", timeout=100).stdout
 
 
 @pytest.mark.timeout(120)
