@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
-from device_sdk.errors import ConnectionClosed, ConnectionLost
+from device_sdk.errors import ConnectionLost
 from device_sdk.identity import AgentIdentity
-from device_sdk.transport import AgentConnection, ConnectionHandler, Server, TransportConfig, connect, serve
+from device_sdk.transport import AgentConnection, Server, TransportConfig, connect, serve
 from device_sdk.wire import AgentInfo, AgentStatusRequest, Message
 
 from ._abuse import UdpRelay
 from .conftest import credentials
+from .test_transport_loopback import Recorder
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -26,25 +27,10 @@ CONTROLLER_INFO = AgentInfo("Phone", "device_sdk controller", (1100,), "Ph0ne000
 
 
 @dataclass
-class Watcher(ConnectionHandler):
-    lost: list[ConnectionClosed] = field(default_factory=list)
-    control: list[Message] = field(default_factory=list)
-
-    def connection_ready(self, conn: AgentConnection) -> None:
-        conn.set_authenticated()
-
-    def control_message(self, conn: AgentConnection, msg: Message) -> None:
-        self.control.append(msg)
-
-    def connection_lost(self, conn: AgentConnection, error: ConnectionClosed) -> None:
-        self.lost.append(error)
-
-
-@dataclass
 class Setup:
     server: Server
     relay: UdpRelay
-    watcher: Watcher
+    watcher: Recorder
     device: AgentIdentity
     controller: AgentIdentity
 
@@ -63,7 +49,7 @@ class Setup:
 
 
 async def start(device: AgentIdentity, controller: AgentIdentity, config: TransportConfig) -> Setup:
-    watcher = Watcher()
+    watcher = Recorder(authenticate=True)
     server = await serve(
         credentials=credentials(device),
         local_info=lambda: DEVICE_INFO,
