@@ -7,7 +7,7 @@ A pairing is ``Controller.pair()`` until it returns (the device has committed), 
 whose identity is made before the clock starts; a reconnect is ``Controller.connect()``; the first
 reading is the first item of ``subscribe("temperature")`` (the current value); a set is
 ``set("led", ...)``; listening is ``subscribe("fast", min_interval_ms=0)``. UDP datagrams are counted
-by :class:`PacketCounter`.
+by :class:`tests._datagrams.DatagramCounter` (the one tests/test_flights.py uses).
 """
 
 from __future__ import annotations
@@ -19,63 +19,20 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from _peers_child import HOST
 from _peers_sides import Arrivals, ControllerSide
 
 from device_sdk.channels import Reading
 from device_sdk.controller import Controller, ControllerConfig, DeviceConnection, DeviceTarget
+from tests._datagrams import DatagramCounter
 
 SETUP_CODE = 20202021
 
 
-class PacketCounter:
-    """Counts the UDP datagrams this process sends and receives through asyncio datagram endpoints
-    (aioquic's client uses one per connection). It wraps the loop's ``create_datagram_endpoint``: each
-    new endpoint's protocol counts in ``datagram_received`` and is given a transport whose ``sendto``
-    counts. It sees what the process hands to the kernel and gets from it, one call per datagram."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-        self.received = 0
-
-    def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        original = loop.create_datagram_endpoint
-
-        async def create_datagram_endpoint(protocol_factory: Any, *args: Any, **kwargs: Any) -> Any:
-            return await original(lambda: self._wrap(protocol_factory()), *args, **kwargs)
-
-        loop.create_datagram_endpoint = create_datagram_endpoint  # type: ignore[method-assign]
-
-    def _wrap(self, protocol: Any) -> Any:
-        received, made = protocol.datagram_received, protocol.connection_made
-
-        def datagram_received(data: bytes, addr: Any) -> None:
-            self.received += 1
-            received(data, addr)
-
-        def connection_made(transport: Any) -> None:
-            made(_CountingTransport(transport, self))
-
-        protocol.datagram_received = datagram_received
-        protocol.connection_made = connection_made
-        return protocol
-
-
-class _CountingTransport:
-    def __init__(self, inner: Any, counter: PacketCounter) -> None:
-        self._inner = inner
-        self._counter = counter
-
-    def sendto(self, data: bytes, addr: Any = None) -> None:
-        self._counter.sent += 1
-        self._inner.sendto(data, addr)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
 class Side(ControllerSide):
-    def __init__(self, state: Path, counter: PacketCounter) -> None:
+    def __init__(self, state: Path, counter: DatagramCounter) -> None:
         super().__init__()
         self.state = state
         self.counter = counter
@@ -164,8 +121,7 @@ class Side(ControllerSide):
 
 
 async def child(state: Path) -> None:
-    counter = PacketCounter()
-    counter.install(asyncio.get_running_loop())
+    counter = DatagramCounter(asyncio.get_running_loop())
     await Side(state, counter).serve(None)
 
 

@@ -16,16 +16,15 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aioquic.asyncio.server import QuicServer
 
 from device_sdk.controller import Controller, ControllerConfig, DeviceConnection
 from device_sdk.device import Device
 from device_sdk.errors import ChannelError
 
 from ._channels_e2e import SETUP_CODE, make_device, next_within, target, wait_for_session
+from ._datagrams import DatagramCounter
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,72 +32,15 @@ SETS = 30
 
 
 @dataclass
-class Endpoint:
-    """One UDP socket's datagrams."""
-
-    device: bool
-    sent: int = 0
-    received: int = 0
-
-
-class Counting:
-    """Wraps ``loop.create_datagram_endpoint``: each endpoint made afterwards counts its datagrams."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.endpoints: list[Endpoint] = []
-        original = loop.create_datagram_endpoint
-
-        async def create_datagram_endpoint(factory: Any, *args: Any, **kwargs: Any) -> Any:
-            return await original(lambda: self._wrap(factory()), *args, **kwargs)
-
-        loop.create_datagram_endpoint = create_datagram_endpoint  # type: ignore[method-assign,assignment]
-
-    def _wrap(self, protocol: Any) -> Any:
-        endpoint = Endpoint(device=isinstance(protocol, QuicServer))
-        self.endpoints.append(endpoint)
-        received, made = protocol.datagram_received, protocol.connection_made
-
-        def datagram_received(data: bytes, addr: Any) -> None:
-            endpoint.received += 1
-            received(data, addr)
-
-        def connection_made(transport: Any) -> None:
-            made(_CountingTransport(transport, endpoint))
-
-        protocol.datagram_received = datagram_received
-        protocol.connection_made = connection_made
-        return protocol
-
-    def totals(self) -> tuple[int, int]:
-        """Datagrams sent by the device, and by the controllers (all their sockets)."""
-        device = sum(e.sent for e in self.endpoints if e.device)
-        controllers = sum(e.sent for e in self.endpoints if not e.device)
-        return device, controllers
-
-
-class _CountingTransport:
-    def __init__(self, inner: Any, endpoint: Endpoint) -> None:
-        self._inner = inner
-        self._endpoint = endpoint
-
-    def sendto(self, data: bytes, addr: Any = None) -> None:
-        self._endpoint.sent += 1
-        self._inner.sendto(data, addr)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-@dataclass
 class Setup:
     device: Device
     controller: Controller
-    counting: Counting
+    counting: DatagramCounter
 
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
-    counting = Counting(asyncio.get_running_loop())
+    counting = DatagramCounter(asyncio.get_running_loop())
     device = make_device(tmp_path)
     temperature = device.sensor("temperature", type="float", unit="C")
     device.actuator("led", type="bool", initial=False, handler=lambda on: on)
