@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import cbor2
+from _peers_child import answer_commands
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.asyncio.server import serve as quic_serve
 from aioquic.quic import events as qe
@@ -242,17 +243,7 @@ def answer(obj: dict[str, Any]) -> None:
 async def serve_commands(run: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
     """Answer the parent's JSON commands (one a line on stdin) with ``run``'s answers (one a line on
     stdout, with the CPU and wall seconds each command took), until ``{"cmd": "quit"}`` or the end of stdin."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while line := await reader.readline():
-        cmd = json.loads(line)
-        if cmd["cmd"] == "quit":
-            break
-        cpu, wall = time.process_time(), time.perf_counter()
-        result = await run(cmd)
-        result.update(cpu=time.process_time() - cpu, wall=time.perf_counter() - wall)
-        answer(result)
+    await answer_commands(run, answer)
 
 
 async def main_async(role: str, state: Path) -> None:

@@ -45,10 +45,16 @@ async def command_loop(ready: Any, handle: Handler) -> None:
         out.write(json.dumps(value) + "\n")
         out.flush()
 
+    answer({"ready": ready})
+    await answer_commands(handle, answer)
+
+
+async def answer_commands(handle: Handler, answer: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``handle`` on each JSON command line of stdin and ``answer`` its result, with the CPU and
+    wall seconds the command took, until ``{"cmd": "quit"}`` or the end of stdin."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**24)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    answer({"ready": ready})
     while line := await reader.readline():
         cmd = json.loads(line)
         if cmd["cmd"] == "quit":
