@@ -1,4 +1,5 @@
-"""The per-reading fast paths give exactly what the general code gives (parse_reading, frame sizes)."""
+"""The per-reading fast paths give exactly what the general code gives (parse_reading, frame sizes,
+the data-frame message every reading rides in)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from device_sdk.channels import FrameError, Reading
 from device_sdk.channels.frames import parse_reading
 from device_sdk.channels.session import approx_size, reading_frame_size
+from device_sdk.wire import DataFrame
+from device_sdk.wire.messages import SchemaError
 
 
 class Small(enum.IntEnum):
@@ -83,3 +86,35 @@ def test_reading_frame_size_is_approx_size(frame: dict[str, Any]) -> None:
 def test_approx_size_exact_and_abstract_types_agree() -> None:
     plain = {"a": 1, "b": [1.0, "xy", b"z"], "c": {"d": True}}
     assert approx_size(plain) == approx_size(MappingProxyType(plain)) == 3 + 4 + 9 + 4 + 3 + 9 + 5 + 4 + 4 + 3 + 4 + 9
+
+
+DATA_FRAMES_ACCEPTED: list[tuple[dict[Any, Any], DataFrame]] = [
+    ({0: 2, 4: b"\xa0"}, DataFrame(b"\xa0")),
+    ({0: 0, 4: b""}, DataFrame(b"", 0)),
+    ({0: 2**64 - 1, 4: b"x"}, DataFrame(b"x", 2**64 - 1)),
+    ({0: 2, 1: 7, 4: b"x"}, DataFrame(b"x")),  # a channel id (key 1): the general path checks it
+    ({0: 2, 4: b"x", 9: "unknown keys are ignored"}, DataFrame(b"x")),
+]
+
+DATA_FRAMES_REJECTED: list[dict[Any, Any]] = [
+    {0: -1, 4: b"x"},
+    {0: 2**64, 4: b"x"},
+    {0: True, 4: b"x"},
+    {0: 2.0, 4: b"x"},
+    {0: 2, 4: "text, not bytes"},
+    {0: 2, 4: bytearray(b"x")},
+    {0: 2, 1: -1, 4: b"x"},
+    {4: b"x"},
+    {0: 2},
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), DATA_FRAMES_ACCEPTED)
+def test_data_frame_from_cbor_accepts(body: dict[Any, Any], expected: DataFrame) -> None:
+    assert DataFrame.from_cbor(body) == expected
+
+
+@pytest.mark.parametrize("body", DATA_FRAMES_REJECTED)
+def test_data_frame_from_cbor_rejects(body: dict[Any, Any]) -> None:
+    with pytest.raises(SchemaError):
+        DataFrame.from_cbor(body)

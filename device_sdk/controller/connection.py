@@ -234,8 +234,10 @@ async def _readings(channel: _Channel) -> AsyncGenerator[Reading, None]:
     """The readings of a sensor or input channel, stale ones dropped; closes the channel at the end."""
     readings = ReadingFilter()
     try:
+        frames = channel.frames
         while True:
-            reading = readings.accept(await channel.next_frame())
+            # a frame already queued is taken without an awaitable (readings arrive in bursts)
+            reading = readings.accept(frames.popleft() if frames else await channel.next_frame())
             if reading is not None:
                 yield reading
     finally:

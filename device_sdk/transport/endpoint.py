@@ -529,8 +529,9 @@ class AgentConnection:
     # -- keep-alive, liveness, deadlines ------------------------------------------------------------
 
     def _note_activity(self) -> None:
-        """A complete message arrived (received datagrams update ``_last_heard`` themselves)."""
-        self.idle_since = asyncio.get_running_loop().time()
+        """A complete message arrived: in the datagram being processed, whose arrival time
+        :meth:`_Protocol.datagram_received` has just recorded (no clock read per message)."""
+        self.idle_since = self._last_heard
 
     def _probe_after(self) -> float:
         """Seconds of silence after which the peer is sent an agent-status-request."""

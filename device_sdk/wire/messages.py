@@ -45,7 +45,10 @@ def _get(m: Mapping[Any, Any], key: int, what: str) -> Any:
         raise SchemaError(f"{what}: missing key {key}") from None
 
 
-def _uint(m: Mapping[Any, Any], key: int, what: str, *, maximum: int = (1 << 64) - 1) -> int:
+_UINT_MAX = (1 << 64) - 1
+
+
+def _uint(m: Mapping[Any, Any], key: int, what: str, *, maximum: int = _UINT_MAX) -> int:
     v = _get(m, key, what)
     if type(v) is not int or v < 0 or v > maximum:
         raise SchemaError(f"{what}: key {key} must be an unsigned integer <= {maximum}")
@@ -329,6 +332,11 @@ class DataFrame:
 
     @classmethod
     def from_cbor(cls, m: Mapping[Any, Any]) -> Self:
+        # The fast path for the common frame (every reading); anything else takes the checks below,
+        # which accept and reject exactly what they would without it.
+        encoding_id, payload = m.get(0), m.get(4)
+        if type(encoding_id) is int and 0 <= encoding_id <= _UINT_MAX and type(payload) is bytes and 1 not in m:
+            return cls(payload, encoding_id)
         what = "data-frame"
         encoding_id = _uint(m, 0, what)
         if 1 in m:
