@@ -41,6 +41,7 @@ test-ha: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/transport.py
 	$(BIN)/python bench/pairing.py
+	$(BIN)/python bench/resumption.py
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/channels.py
 	$(BIN)/python bench/dashboard.py
