@@ -80,3 +80,22 @@ async def test_wait_closed_returns_how_the_connection_ended(device: Device, ctl:
     error = await asyncio.wait_for(waiting, 5)
     assert isinstance(error, ConnectionClosed) and error.by_peer and error.code == 5139
     await device.start()  # the fixture stops it again
+
+
+async def test_close_closes_the_connections_it_opened(device: Device, tmp_path: Path) -> None:
+    ctl = Controller(ControllerConfig(state_dir=tmp_path / "own", name="Hub", interfaces=LOOPBACK))
+    paired = await ctl.pair(await ctl.find(device.name, timeout=10), CODE)
+    again = await ctl.connect(device.name)
+    ended_early = await ctl.connect(device.name)
+    await ended_early.close()
+    async with asyncio.timeout(5):
+        while len(device.connections) != 2:
+            await asyncio.sleep(0.01)
+    await ctl.close()  # the caller did not close paired nor again
+    for conn in (paired, again):
+        assert conn.closed
+        error = await asyncio.wait_for(conn.wait_closed(), 5)
+        assert not error.by_peer and error.code == 5139
+    async with asyncio.timeout(5):  # the device saw them go (it does not wait for an idle timeout)
+        while device.connections:
+            await asyncio.sleep(0.01)

@@ -81,6 +81,8 @@ class Controller:
         """The identity's files, and their certificate and key once loaded (for every dial)."""
         self.finder = DeviceFinder(zeroconf=zeroconf, interfaces=config.interfaces)
         """Finds devices over mDNS (discovery, queries, pinned devices found again)."""
+        self._open_connections: set[DeviceConnection] = set()
+        """The connections this controller made that have not ended: :meth:`close` closes them."""
 
     async def __aenter__(self) -> Controller:
         return self
@@ -89,7 +91,11 @@ class Controller:
         await self.close()
 
     async def close(self) -> None:
-        """Stop discovery and make sure the pinned devices are on disk."""
+        """Close the connections this controller opened that are still open (normally, 5139), stop
+        discovery and make sure the pinned devices are on disk."""
+        open_connections = list(self._open_connections)
+        if open_connections:
+            await asyncio.gather(*(conn.close() for conn in open_connections))
         await self.finder.close()
         await asyncio.to_thread(self._close_writer)
 
@@ -163,9 +169,16 @@ class Controller:
             except TransportError as exc:
                 last = exc
                 continue
-            assert isinstance(agent.handler, DeviceConnection)
-            return agent.handler
+            conn = agent.handler
+            assert isinstance(conn, DeviceConnection)
+            self._track(conn)
+            return conn
         raise last or DeviceNotFound(f"{target.name} has no address")
+
+    def _track(self, conn: DeviceConnection) -> None:
+        """Keep ``conn`` among the open connections until it ends."""
+        self._open_connections.add(conn)
+        conn.agent.closed.add_done_callback(lambda _f: self._open_connections.discard(conn))
 
     async def pair(
         self,
