@@ -132,6 +132,8 @@ async def connect(
     protocol: _Protocol | None = None
 
     class ControllerProtocol(_Protocol):
+        flush_later = True  # what a received datagram produced leaves after the tasks it woke have run
+
         def __init__(self, quic: QuicConnection) -> None:
             super().__init__(quic)
             self.conn = AgentConnection(self, is_client=True, config=cfg, local_info=local_info)

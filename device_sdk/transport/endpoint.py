@@ -460,10 +460,6 @@ class AgentConnection:
         # Now, while the handshake's last datagram is processed: what the handler sends leaves in
         # the same flight as the client's TLS Finished.
         self.handler.connection_ready(self)
-        if self.is_client:
-            # The dial returns at the next turn of the event loop: the Finished waits for that turn,
-            # so that the first request of the caller leaves in the same datagram.
-            self._protocol.flush_later = True
 
     def _control(self, msg: Message) -> None:
         if isinstance(msg, AgentInfoRequest):
@@ -604,9 +600,14 @@ class _Protocol(QuicConnectionProtocol):
             asyncio.get_running_loop().call_soon(self.conn._released)
 
     _batching = False
+    _flush_scheduled = False
     flush_later = False
-    """Send what the datagram being processed produced at the next turn of the event loop, with what
-    the tasks it woke up send (the client's TLS Finished and the caller's first request)."""
+    """Send what the datagram being processed produced at the next turn of the event loop, after the
+    tasks it woke up have run, and with what they send. Always so on the dialling (controller) side:
+    a reading or an answer reaches the caller before this side's acknowledgement goes out (a send on
+    loopback costs about as much as the caller's wake-up), and the client's TLS Finished leaves with
+    the caller's first request. A device sends at once: its answers are made while the datagram is
+    processed, and sending them is what its peer waits for."""
 
     def transmit(self) -> None:
         # While a received datagram is processed, whatever the handlers send leaves in one go at the end.
@@ -630,7 +631,12 @@ class _Protocol(QuicConnectionProtocol):
         finally:
             self._batching = False
         if self.flush_later:
-            self.flush_later = False
-            asyncio.get_running_loop().call_soon(self.transmit)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush)
         else:
             self.transmit()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self.transmit()
