@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from device_sdk.controller import Controller, ControllerConfig
+from device_sdk.controller import Controller, ControllerConfig, DeviceTarget
 from device_sdk.device import Device, DeviceConfig
-from device_sdk.errors import ConnectionClosed
+from device_sdk.errors import ConnectionClosed, PairingAborted
 
 from ._cli_helpers import unique_name
 
@@ -69,6 +69,35 @@ async def test_pair_with_an_old_record_uses_the_token_the_device_advertises_now(
     assert [p.name for p in ctl.peers()] == [device.name]
     assert device.window.consecutive_failures == 0
     await conn.close()
+
+
+async def test_pair_with_a_replaced_token_tries_once_more_with_the_new_one(device: Device, tmp_path: Path) -> None:
+    """A record whose token the device has replaced (an update this controller never heard) costs one
+    counted attempt; pair() then waits for the token the device announces for that failure."""
+    scout = Controller(ControllerConfig(state_dir=tmp_path / "scout", name="Scout", interfaces=LOOPBACK))
+    try:
+        old = await scout.find(device.name, timeout=10)
+    finally:
+        await scout.close()
+    device.open_pairing_window("admin")  # a new window, a new token; no browser of `late` heard it
+    late = Controller(ControllerConfig(state_dir=tmp_path / "late", name="Late", interfaces=LOOPBACK))
+    try:
+        conn = await late.pair(old, CODE)
+        assert [p.name for p in late.peers()] == [device.name]
+        assert device.window.failures_in_window == 1  # the first try counted, as any secret-unknown does
+        assert device.window.consecutive_failures == 0  # and the success reset the run of failures
+        await conn.close()
+    finally:
+        await late.close()
+
+
+async def test_a_replaced_token_in_a_target_given_directly_is_an_error(device: Device, ctl: Controller) -> None:
+    found = await ctl.find(device.name, timeout=10)
+    target = DeviceTarget.from_discovered(found)
+    device.open_pairing_window("admin")
+    with pytest.raises(PairingAborted, match="pairing token has changed"):
+        await ctl.pair(target, CODE)  # no discovery to take a newer token from: the caller decides
+    assert device.window.failures_in_window == 1 and ctl.peers() == []
 
 
 async def test_wait_closed_returns_how_the_connection_ended(device: Device, ctl: Controller) -> None:

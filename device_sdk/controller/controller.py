@@ -28,11 +28,12 @@ from ..errors import (
     DeviceUnreachable,
     FingerprintMismatch,
     NotPaired,
+    PairingAborted,
     PairingError,
     PairingTimeout,
     TransportError,
 )
-from ..identity import AgentIdentity, fingerprint_from_text
+from ..identity import AgentIdentity, fingerprint_from_text, fingerprint_text
 from ..pairing.auth import AuthFailed, failure_to_error
 from ..pairing.auth_controller import ControllerAuth
 from ..pairing.setup_code import parse_setup_code
@@ -52,6 +53,10 @@ from .reconnect import ReconnectPolicy, connections
 from .targets import DeviceFinder, DeviceTarget
 
 log = logging.getLogger(__name__)
+
+NEW_TOKEN_WAIT_S = 3.0
+"""After a pairing failed on a replaced token, how long :meth:`Controller.pair` waits for the
+device to announce its next one before it gives up (the device announces it within milliseconds)."""
 
 PINS_FILE = "devices.json"
 CONTROLLER_MODEL = "device_sdk controller"
@@ -180,6 +185,48 @@ class Controller:
         self._open_connections.add(conn)
         conn.agent.closed.add_done_callback(lambda _f: self._open_connections.discard(conn))
 
+    def _attempt(self, target: DeviceTarget, passcode: int | None, ask_pin: PinCallback | None) -> PairingAttempt:
+        auth = ControllerAuth(
+            controller_fp=self.identity.fingerprint, device_fp=target.fingerprint, token=target.token, passcode=passcode
+        )
+        return PairingAttempt(auth, ask_pin=ask_pin, clock=self.clock)
+
+    async def _authenticate(self, target: DeviceTarget, pairing: PairingAttempt) -> DeviceConnection:
+        """Dial ``target`` and run ``pairing`` until the device is authenticated."""
+        # pA is computed while the dial waits (for the address lookup or the device's first flight);
+        # if the handshake completes first, start() computes it then.
+        asyncio.get_running_loop().call_soon(pairing.auth.prepare)
+        try:
+            conn = await self._open(target, pairing=pairing)
+        except BaseException:
+            pairing.stop()  # the exchange may have started as the handshake completed
+            raise
+        agent = conn.agent
+        try:
+            async with asyncio.timeout(self.config.pair_timeout):
+                await pairing.run(agent)
+        except TimeoutError:
+            agent.close(CloseCode.UNAUTHORIZED, "pairing timed out")
+            raise PairingTimeout("the device did not complete the pairing in time") from None
+        except BaseException:
+            agent.close(CloseCode.UNAUTHORIZED, "pairing failed")
+            raise
+        finally:
+            conn.auth_handler = None
+            pairing.stop()
+        return conn
+
+    async def _with_new_token(self, target: DeviceTarget, error: PairingAborted) -> DeviceTarget:
+        """``target`` as the device announces it once its token is no longer the one that failed
+        (raises ``error`` when no such record arrives within :data:`NEW_TOKEN_WAIT_S`)."""
+        fp = fingerprint_text(target.fingerprint)
+        browser = await self.finder.browser()
+        try:
+            found = await browser.find(lambda d: d.txt.fp == fp and d.txt.at != target.token, NEW_TOKEN_WAIT_S)
+        except DeviceNotFound:
+            raise error from None
+        return DeviceTarget.from_discovered(found)
+
     async def pair(
         self,
         device: DiscoveredDevice | DeviceTarget,
@@ -206,31 +253,21 @@ class Controller:
             passcode = code
         else:
             passcode = parse_setup_code(code).passcode if code.strip() != "0" else 0
-        auth = ControllerAuth(
-            controller_fp=self.identity.fingerprint, device_fp=target.fingerprint, token=target.token, passcode=passcode
-        )
-        pairing = PairingAttempt(auth, ask_pin=ask_pin, clock=self.clock)
-        # pA is computed while the dial waits (for the address lookup or the device's first flight);
-        # if the handshake completes first, start() computes it then.
-        asyncio.get_running_loop().call_soon(pairing.auth.prepare)
+        pairing = self._attempt(target, passcode, ask_pin)
         try:
-            conn = await self._open(target, pairing=pairing)
-        except BaseException:
-            pairing.stop()  # the exchange may have started as the handshake completed
-            raise
+            conn = await self._authenticate(target, pairing)
+        except PairingAborted as exc:
+            failure = pairing.failure
+            if isinstance(device, DeviceTarget) or failure is None or failure.result != AuthResult.SECRET_UNKNOWN:
+                raise
+            # The record we paired from carried a token the device had already replaced (an mDNS
+            # update lost or overtaken on the way). The device draws a new one for the failure and
+            # announces it: wait for that, and try once more (docs/protocol.md, "A replaced token").
+            target = await self._with_new_token(target, exc)
+            log.info("%s had replaced its pairing token; trying again with the new one", target.name)
+            pairing = self._attempt(target, passcode, ask_pin)
+            conn = await self._authenticate(target, pairing)
         agent = conn.agent
-        try:
-            async with asyncio.timeout(self.config.pair_timeout):
-                await pairing.run(agent)
-        except TimeoutError:
-            agent.close(CloseCode.UNAUTHORIZED, "pairing timed out")
-            raise PairingTimeout("the device did not complete the pairing in time") from None
-        except BaseException:
-            agent.close(CloseCode.UNAUTHORIZED, "pairing failed")
-            raise
-        finally:
-            conn.auth_handler = None
-            pairing.stop()
         agent.set_authenticated()
         # The device commits when our auth-status arrives. A request sent after it is answered
         # after it (one flight, processed in order), so once the answer is here the device has
