@@ -3,7 +3,8 @@
 A request whose handler answers at once takes one datagram each way (the answer carries the
 acknowledgement of the request, the next request that of the answer); a reconnect and its first
 reading take two each way (the request leaves with the TLS Finished, the answer and the current value
-come back in one datagram); a channel's open request and its subscription leave together; a
+come back in one datagram; the controller sends a third when aioquic probes before the answer); a
+channel's open request and its subscription leave together; a
 controller's ``close()`` returns at once while QUIC's closing period runs on, and the connection is
 released afterwards. The datagrams are counted by wrapping the event loop's datagram endpoints (every
 ``sendto`` and ``datagram_received``), on the device's server socket and on the controller's sockets.
@@ -114,8 +115,11 @@ async def test_reconnect_and_first_reading_take_two_datagrams_each_way(setup: Se
         device1, controller1 = setup.counting.totals()
         assert first.value == 21.5
         # Initial; then the TLS Finished with the open request. Back: the server's flight; then the
-        # open answer with the current value.
-        assert (device1 - device0, controller1 - controller0) == (2, 2)
+        # open answer with the current value. Until the device's answer confirms the handshake, a
+        # loop stalled past aioquic's probe timeout (~30 ms on loopback, a loaded CI machine) sends
+        # the Finished once more: three then, as in the pairing test below.
+        assert device1 - device0 == 2
+        assert 2 <= controller1 - controller0 <= 3
     finally:
         await readings.aclose()
         await conn.close()
