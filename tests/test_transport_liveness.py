@@ -6,6 +6,7 @@ relay that can be cut."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -156,3 +157,27 @@ async def test_probes_are_agent_status_requests(
     finally:
         s.relay.close()
         s.server.close()
+
+
+async def test_a_hold_up_of_this_loop_is_not_the_peers_silence(setup: Setup) -> None:
+    """This side's event loop blocked past the liveness timeout (a blocking handler, a stalled
+    machine): the live peer is probed once the loop runs again, and kept."""
+    conn = await setup.connect(TransportConfig(liveness_timeout=0.4))
+    await conn.agent_info()
+    time.sleep(0.7)  # noqa: ASYNC251  # the point: the loop is held up (the device, 60 s, stays quiet)
+    await asyncio.sleep(0.5)  # a probe and its answer
+    assert not conn.is_closed and not setup.watcher.lost
+    await asyncio.wait_for(conn.agent_status(), 5)
+    conn.close()
+
+
+async def test_a_peer_that_vanished_during_a_hold_up_is_still_lost(setup: Setup) -> None:
+    conn = await setup.connect(TransportConfig(liveness_timeout=0.4))
+    await conn.agent_info()
+    setup.relay.cut()
+    time.sleep(0.7)  # noqa: ASYNC251  # the loop is held up while the device vanishes
+    held_up_until = asyncio.get_running_loop().time()
+    error = await asyncio.wait_for(conn.wait_closed(), 10)
+    assert isinstance(error, ConnectionLost)
+    # one probe after the hold-up, unanswered for a repeat interval (0.1 s here)
+    assert asyncio.get_running_loop().time() - held_up_until < 2.0

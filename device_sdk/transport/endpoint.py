@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 ALPN = "osp"
 IDLE_TIMEOUT_S = 25.0
+HELD_UP_S = 0.02
+"""A liveness timer that fires this much later than it was due means the event loop was held up."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,6 +239,7 @@ class AgentConnection:
         """Loop time of the last complete message received (or of the connection's start)."""
         self._last_heard = now  # loop time of the last UDP datagram received
         self._last_probe = 0.0
+        self._rereading = False  # the watchdog was re-armed to read what a hold-up left waiting
         self._watchdog: asyncio.TimerHandle | None = None
         self._deadline: asyncio.TimerHandle | None = None
         if pairing_deadline is not None:
@@ -542,23 +545,39 @@ class AgentConnection:
             self._watchdog = asyncio.get_running_loop().call_later(max(delay, 0.001), self._watchdog_due)
 
     def _watchdog_due(self) -> None:
-        self._watchdog = None
+        """Probe a silent peer; give up on it once a probe sent after the last thing heard from it has
+        gone unanswered for ``repeat`` and it has been silent for ``liveness_timeout``.
+
+        Only this side's own time counts against the peer. A watchdog that fires late (this event
+        loop was held up: a blocking handler, a stalled machine) first lets the loop read what arrived
+        meanwhile, and a peer that was never probed because of the hold-up is probed now rather than
+        given up on."""
+        handle, self._watchdog = self._watchdog, None
         if self.osp.closed:
             return
         now = asyncio.get_running_loop().time()
         silent = now - self._last_heard
         timeout = self.config.liveness_timeout
-        if timeout is not None and silent >= timeout:
-            self._lose_contact(silent)
-            return
         probe_after = self._probe_after()
         repeat = probe_after / 2
+        # Once per hold-up: a loop that stays busy still gives up on a silent peer.
+        held_up = handle is not None and now - handle.when() > HELD_UP_S and not self._rereading
+        self._rereading = False
+        if timeout is not None and silent >= timeout:
+            if held_up:
+                self._rereading = True
+                self._arm_watchdog(0.0)  # the datagrams already waiting are read before it fires
+                return
+            if self._last_probe > self._last_heard and now - self._last_probe >= repeat:
+                self._lose_contact(silent)
+                return
         if silent >= probe_after and now - self._last_probe >= repeat:
             self._last_probe = now
             self.send_control(AgentStatusRequest(self._new_request_id()))
-        # next: the first probe, else the next repeat (then contact is lost at the timeout)
+        # next: the first probe, else the next repeat (then contact is lost at the timeout, or a
+        # repeat after a probe that a hold-up delayed past it)
         wake = self._last_heard + probe_after if silent < probe_after else self._last_probe + repeat
-        if timeout is not None:
+        if timeout is not None and silent < timeout:
             wake = min(wake, self._last_heard + timeout)
         self._arm_watchdog(wake - now)
 
