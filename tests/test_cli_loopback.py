@@ -86,9 +86,13 @@ def test_run_overrides_apply_to_this_run_only(bench: Bench) -> None:
 
 
 def test_discover_json(bench: Bench) -> None:
-    found = cli("discover", "--timeout", "1.5", *bench.controller("ctl-discover")).json()
-    assert isinstance(found, list) and all(set(d) == DEVICE_KEYS for d in found)
-    mine = [d for d in found if d["fp"] == bench.ready["fp"]]
+    deadline = time.monotonic() + 20
+    while True:  # a loaded machine may answer one discover window too late: look again
+        found = cli("discover", "--timeout", "1.5", *bench.controller("ctl-discover")).json()
+        assert isinstance(found, list) and all(set(d) == DEVICE_KEYS for d in found)
+        mine = [d for d in found if d["fp"] == bench.ready["fp"]]
+        if mine or time.monotonic() > deadline:
+            break
     assert len(mine) == 1, found
     assert mine[0]["name"] == bench.device.name and mine[0]["port"] == bench.ready["port"]
     assert mine[0]["addresses"] == ["127.0.0.1"] and mine[0]["cm"] == 1

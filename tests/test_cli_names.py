@@ -31,9 +31,15 @@ def test_five_devices_with_one_name_on_one_host(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, [r["name"] for r in ready]
             time.sleep(0.2)
             ready = [json.loads(device.ready_file.read_text()) for device in devices]
-        found = cli("discover", "--timeout", "2", "--state-dir", str(tmp_path / "ctl"), "--interface", "lo", "--json")
-        listed = {d["name"]: d["fp"] for d in found.json() if d["name"] in expected}
-        assert listed == {r["name"]: r["fp"] for r in ready}
+        wanted = {r["name"]: r["fp"] for r in ready}
+        discover = ("discover", "--timeout", "2", "--state-dir", str(tmp_path / "ctl"), "--interface", "lo", "--json")
+        deadline = time.monotonic() + 30
+        while True:  # a loaded machine may answer one discover window too late: look again
+            found = cli(*discover)
+            listed = {d["name"]: d["fp"] for d in found.json() if d["name"] in expected}
+            if listed == wanted or time.monotonic() > deadline:
+                break
+        assert listed == wanted
     finally:
         for device in devices:
             device.kill()

@@ -3,7 +3,6 @@ Controller over QUIC following its catalog without reconnecting."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 
@@ -35,9 +34,9 @@ async def test_catalogs_follow_channels_added_removed_and_a_rename(tmp_path: Pat
 
             # a caller that falls behind gets the newest catalog, not a backlog
             device.actuator("led", type="bool", initial=False, handler=lambda value: value)
-            await asyncio.sleep(0.2)
+            await conn.agent.agent_status()  # a round trip: the update sent before its answer is here
             device.input("stick", type="float")
-            await asyncio.sleep(0.2)
+            await conn.agent.agent_status()
             newest = await next_within(catalogs)
             assert [c.name for c in newest.channels] == ["humidity", "led", "stick"]
 

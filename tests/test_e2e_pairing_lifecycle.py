@@ -71,9 +71,10 @@ async def device(tmp_path: Path) -> AsyncIterator[Device]:
     await dev.stop()
 
 
-def controller(tmp_path: Path, name: str, *, state: str | None = None) -> Controller:
-    fast = TransportConfig(handshake_timeout=1.0)
-    return Controller(ControllerConfig(state_dir=tmp_path / (state or name), name=name, transport=fast))
+def controller(tmp_path: Path, name: str, *, state: str | None = None, fast: bool = True) -> Controller:
+    """``fast``: a 1 s handshake timeout, for the tests that reach a device that is gone."""
+    transport = TransportConfig(handshake_timeout=1.0) if fast else TransportConfig()
+    return Controller(ControllerConfig(state_dir=tmp_path / (state or name), name=name, transport=transport))
 
 
 class Events:
@@ -287,7 +288,8 @@ async def test_parallel_wrong_codes_are_admitted_one_at_a_time(tmp_path: Path, d
             live[0] -= 1
 
     device.subscribe(count)
-    ctls = [controller(tmp_path, f"guesser{i}") for i in range(25)]
+    # the default handshake timeout: 25 handshakes at once in one loop can take more than a second
+    ctls = [controller(tmp_path, f"guesser{i}", fast=False) for i in range(25)]
     results = await asyncio.gather(*(c.pair(target(device), str(WRONG)) for c in ctls), return_exceptions=True)
     wrong = [r for r in results if isinstance(r, WrongSetupCode)]
     refused = [r for r in results if isinstance(r, LockedOut)]
@@ -298,7 +300,7 @@ async def test_parallel_wrong_codes_are_admitted_one_at_a_time(tmp_path: Path, d
 
 
 async def test_two_controllers_with_the_right_code_at_once_only_one_is_paired(tmp_path: Path, device: Device) -> None:
-    a, b = controller(tmp_path, "A"), controller(tmp_path, "B")
+    a, b = controller(tmp_path, "A", fast=False), controller(tmp_path, "B", fast=False)
     results = await asyncio.gather(
         a.pair(target(device), str(CODE)), b.pair(target(device), str(CODE)), return_exceptions=True
     )
@@ -395,7 +397,7 @@ async def test_an_invalid_point_is_proof_invalid_counts_and_rotates_at(tmp_path:
 async def test_the_status_led_shows_an_error_for_a_while_and_ignores_refusals(tmp_path: Path) -> None:
     dev = Device(config(tmp_path, board="sim"))
     assert dev.hardware is not None
-    dev.hardware.error_show_s = 0.3
+    dev.hardware.error_show_s = 1.0  # long enough to be seen on a loaded machine, short to wait out
     await dev.start()
     led = dev.hardware.runtime.status_led
     assert led is not None
