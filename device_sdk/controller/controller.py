@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 NEW_TOKEN_WAIT_S = 3.0
 """After a pairing failed on a replaced token, how long :meth:`Controller.pair` waits for the
 device to announce its next one before it gives up (the device announces it within milliseconds)."""
+NEW_TOKEN_SETTLE_S = 0.2
+"""And once the token has changed, how long it waits for a newer change before it tries again."""
 
 PINS_FILE = "devices.json"
 CONTROLLER_MODEL = "device_sdk controller"
@@ -225,7 +227,10 @@ class Controller:
             found = await browser.find(lambda d: d.txt.fp == fp and d.txt.at != target.token, NEW_TOKEN_WAIT_S)
         except DeviceNotFound:
             raise error from None
-        return DeviceTarget.from_discovered(found)
+        # What changed may be an update older than the failure, overtaken by the one it caused:
+        # give that one a moment, then take the newest.
+        await asyncio.sleep(NEW_TOKEN_SETTLE_S)
+        return self.finder.target(found)
 
     async def pair(
         self,
