@@ -24,7 +24,9 @@ from typing import Any
 
 import pytest
 
+from device_sdk.cli.device_cmds import _render
 from device_sdk.cli.messages import ErrorContext, describe, did_you_mean
+from device_sdk.device.events import PairingFailed
 from device_sdk.errors import (
     ActuatorError,
     ChannelOpenFailed,
@@ -386,3 +388,13 @@ def test_other_library_errors_are_told_for_people() -> None:
     ):
         assert_for_people(describe(error, ctx))
     assert "Thermo is not taking pairing attempts for 32 s" in describe(LockedOut(31.6), ctx)
+
+
+def test_run_tells_a_refusal_from_a_failed_attempt(capsys: pytest.CaptureFixture[str]) -> None:
+    """`run`'s event lines: a handshake turned away tested no code and counts as no failure."""
+    _render(PairingFailed("pairing window closed", refused=True), False)
+    _render(PairingFailed("wrong setup code"), False)
+    assert capsys.readouterr().out.splitlines() == [
+        "pairing refused: pairing window closed",
+        "pairing attempt failed: wrong setup code",
+    ]

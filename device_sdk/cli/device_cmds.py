@@ -101,7 +101,8 @@ def _render(event: DeviceEvent, as_json: bool) -> None:
     elif isinstance(event, ControllerRemoved):
         say(f"{event.name} is no longer paired (it unpaired, or an admin removed it) {event.fingerprint[:12]}…")
     elif isinstance(event, PairingFailed):
-        say(f"pairing attempt failed: {event.reason}")
+        # a refusal tested no code and counts as no failure: say so, not "failed"
+        say(f"pairing refused: {event.reason}" if event.refused else f"pairing attempt failed: {event.reason}")
     elif isinstance(event, LockoutStarted):
         say("too many failed attempts: pairing locked for a while")
 
