@@ -545,8 +545,8 @@ class AgentConnection:
             self._watchdog = asyncio.get_running_loop().call_later(max(delay, 0.001), self._watchdog_due)
 
     def _watchdog_due(self) -> None:
-        """Probe a silent peer; give up on it once a probe sent after the last thing heard from it has
-        gone unanswered for ``repeat`` and it has been silent for ``liveness_timeout``.
+        """Probe a silent peer; give up on it once it has been silent for ``liveness_timeout`` and a
+        probe sent after the last thing heard from it has had half a repeat interval to be answered.
 
         Only this side's own time counts against the peer. A watchdog that fires late (this event
         loop was held up: a blocking handler, a stalled machine) first lets the loop read what arrived
@@ -568,7 +568,9 @@ class AgentConnection:
                 self._rereading = True
                 self._arm_watchdog(0.0)  # the datagrams already waiting are read before it fires
                 return
-            if self._last_probe > self._last_heard and now - self._last_probe >= repeat:
+            # a probe sent since the last thing heard, and given half a repeat to be answered
+            # (without a hold-up the last one left a whole repeat ago: contact is lost on time)
+            if self._last_probe > self._last_heard and now - self._last_probe >= repeat / 2:
                 self._lose_contact(silent)
                 return
         if silent >= probe_after and now - self._last_probe >= repeat:
