@@ -248,9 +248,7 @@ class Controller:
         Raises :class:`~device_sdk.errors.WrongSetupCode`, :class:`~device_sdk.errors.PairingWindowClosed`,
         :class:`~device_sdk.errors.LockedOut`, :class:`~device_sdk.errors.PairingTimeout`, ...
         """
-        target = (
-            device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self.finder.freshest(device))
-        )
+        target = device if isinstance(device, DeviceTarget) else self.finder.target(device)
         passcode: int | None
         if code is None:
             passcode = None
@@ -338,9 +336,7 @@ class Controller:
         """The agent-info of a device, paired or not (the profile lets any peer ask): its full name and
         model, before pairing. The device is checked against its advertised fingerprint; the
         connection is closed at once."""
-        target = (
-            device if isinstance(device, DeviceTarget) else DeviceTarget.from_discovered(self.finder.freshest(device))
-        )
+        target = device if isinstance(device, DeviceTarget) else self.finder.target(device)
         conn = await self._open(target)
         try:
             return await conn.agent_info()
