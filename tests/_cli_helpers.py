@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,17 @@ def cli(*args: str, timeout: float = 20, env: dict[str, str] | None = None) -> R
         env=env,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def discover_until(done: Callable[[list[Any]], bool], *args: str, seconds: float = 20) -> list[Any]:
+    """``device-sdk discover args...`` (``args`` with ``--json``) again until ``done`` holds for what it
+    lists (a loaded machine may answer one discover window too late), or ``seconds`` have passed: the
+    last listing."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found: list[Any] = cli("discover", *args).json()
+        if done(found) or time.monotonic() > deadline:
+            return found
 
 
 def error_lines(result: Result) -> list[str]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests._cli_helpers import DeviceProcess, Result, cli, error_lines, unique_name
+from tests._cli_helpers import DeviceProcess, Result, cli, discover_until, error_lines, unique_name
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -86,13 +86,12 @@ def test_run_overrides_apply_to_this_run_only(bench: Bench) -> None:
 
 
 def test_discover_json(bench: Bench) -> None:
-    deadline = time.monotonic() + 20
-    while True:  # a loaded machine may answer one discover window too late: look again
-        found = cli("discover", "--timeout", "1.5", *bench.controller("ctl-discover")).json()
-        assert isinstance(found, list) and all(set(d) == DEVICE_KEYS for d in found)
-        mine = [d for d in found if d["fp"] == bench.ready["fp"]]
-        if mine or time.monotonic() > deadline:
-            break
+    def mine_in(found: list[Any]) -> list[Any]:
+        return [d for d in found if d["fp"] == bench.ready["fp"]]
+
+    found = discover_until(lambda found: bool(mine_in(found)), "--timeout", "1.5", *bench.controller("ctl-discover"))
+    assert isinstance(found, list) and all(set(d) == DEVICE_KEYS for d in found)
+    mine = mine_in(found)
     assert len(mine) == 1, found
     assert mine[0]["name"] == bench.device.name and mine[0]["port"] == bench.ready["port"]
     assert mine[0]["addresses"] == ["127.0.0.1"] and mine[0]["cm"] == 1

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests._cli_helpers import DeviceProcess, cli, unique_name
+from tests._cli_helpers import DeviceProcess, discover_until, unique_name
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -32,14 +33,12 @@ def test_five_devices_with_one_name_on_one_host(tmp_path: Path) -> None:
             time.sleep(0.2)
             ready = [json.loads(device.ready_file.read_text()) for device in devices]
         wanted = {r["name"]: r["fp"] for r in ready}
-        discover = ("discover", "--timeout", "2", "--state-dir", str(tmp_path / "ctl"), "--interface", "lo", "--json")
-        deadline = time.monotonic() + 30
-        while True:  # a loaded machine may answer one discover window too late: look again
-            found = cli(*discover)
-            listed = {d["name"]: d["fp"] for d in found.json() if d["name"] in expected}
-            if listed == wanted or time.monotonic() > deadline:
-                break
-        assert listed == wanted
+
+        def listed(found: list[Any]) -> dict[str, str]:
+            return {d["name"]: d["fp"] for d in found if d["name"] in expected}
+
+        at = ("--timeout", "2", "--state-dir", str(tmp_path / "ctl"), "--interface", "lo", "--json")
+        assert listed(discover_until(lambda found: listed(found) == wanted, *at, seconds=30)) == wanted
     finally:
         for device in devices:
             device.kill()
